@@ -1,0 +1,7 @@
+"""Accountability's HTTP routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1/accountability", tags=["accountability"])

@@ -1,0 +1,5 @@
+"""Events accountability consumes."""
+
+from __future__ import annotations
+
+HANDLERS: dict = {}

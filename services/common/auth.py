@@ -1,0 +1,147 @@
+"""Identity as the gateway vouches for it.
+
+The gateway authenticates callers (staff JWTs, hotline signatures, or nobody for public endpoints) and
+forwards a short-lived Ed25519-signed token in ``X-Zuofeng-Identity``. Services hold only the public key,
+so a compromised service cannot mint identities, and a direct call without a valid token is refused.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import Depends, Request
+
+from .errors import Problem
+
+IDENTITY_HEADER = "x-zuofeng-identity"
+AUDIENCE = "zuofeng-services"
+ISSUER = "zuofeng-gateway"
+
+Role = Literal[
+    "triage_officer", "investigator", "org_officer", "unit_handler", "evaluation_admin", "auditor", "admin"
+]
+ROLES: tuple[str, ...] = (
+    "triage_officer",
+    "investigator",
+    "org_officer",
+    "unit_handler",
+    "evaluation_admin",
+    "auditor",
+    "admin",
+)
+PrincipalKind = Literal["staff", "hotline", "public", "service"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling. ``unit_id`` binds a unit handler to one unit; ``line`` names a hotline system."""
+
+    kind: PrincipalKind
+    subject: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+    unit_id: str | None = None
+    line: str | None = None
+    client: str | None = None  # the caller's address as the gateway saw it, for rate limits and audit
+
+    def has_role(self, *roles: str) -> bool:
+        return "admin" in self.roles or any(r in self.roles for r in roles)
+
+    def claims(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "sub": self.subject,
+            "roles": sorted(self.roles),
+            "unit": self.unit_id,
+            "line": self.line,
+            "client": self.client,
+        }
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, object]) -> "Principal":
+        return cls(
+            kind=claims["kind"],  # type: ignore[arg-type]
+            subject=str(claims["sub"]),
+            roles=frozenset(claims.get("roles") or ()),  # type: ignore[arg-type]
+            unit_id=claims.get("unit"),  # type: ignore[arg-type]
+            line=claims.get("line"),  # type: ignore[arg-type]
+            client=claims.get("client"),  # type: ignore[arg-type]
+        )
+
+
+def generate_keypair() -> tuple[str, str]:
+    """(private PEM, public PEM) of a fresh Ed25519 key, for development and tests."""
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    return private, public
+
+
+def mint_internal_token(principal: Principal, private_key_pem: str, ttl_seconds: int = 60) -> str:
+    now = int(time.time())
+    payload = {**principal.claims(), "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + ttl_seconds}
+    return jwt.encode(payload, private_key_pem, algorithm="EdDSA")
+
+
+def verify_internal_token(token: str, public_key_pem: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            public_key_pem,
+            algorithms=["EdDSA"],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub"]},
+            leeway=5,
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Problem(401, "The forwarded identity has expired.", slug="identity-expired") from exc
+    except jwt.PyJWTError as exc:
+        raise Problem(401, "The forwarded identity is not valid.", slug="identity-invalid") from exc
+    return Principal.from_claims(claims)
+
+
+async def current_principal(request: Request) -> Principal:
+    token = request.headers.get(IDENTITY_HEADER)
+    if not token:
+        raise Problem(401, "Call this service through the gateway.", slug="identity-missing")
+    return verify_internal_token(token, request.app.state.settings.internal_token_public_key)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: str):
+    """A dependency that lets through staff holding any of ``roles`` (admin always)."""
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if principal.kind != "staff" or not principal.has_role(*roles):
+            raise Problem(403, f"This needs one of the roles: {', '.join(roles)}.", slug="forbidden-role")
+        return principal
+
+    return Depends(dependency)
+
+
+def require_kind(*kinds: str):
+    """A dependency that lets through principals of the given kinds (e.g. only hotline systems)."""
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if principal.kind not in kinds:
+            raise Problem(403, f"This endpoint is for: {', '.join(kinds)}.", slug="forbidden-kind")
+        return principal
+
+    return Depends(dependency)
+
+
+def ensure_unit_scope(principal: Principal, unit_id: str | None) -> None:
+    """Unit handlers see only their own unit's records; other staff roles are not unit-bound."""
+    if principal.roles == frozenset({"unit_handler"}) and (unit_id is None or unit_id != principal.unit_id):
+        raise Problem(404, "No such record.", slug="not-found")

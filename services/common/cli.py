@@ -1,0 +1,149 @@
+"""``zuofeng``: the suite's command line (migrations, serving, DLQ replay, development keys and tokens)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+from .suite import GATEWAY_PORT, SERVICES
+
+APPS = {name: f"services.{name}.app:create_app" for name in SERVICES} | {"gateway": "gateway.app:create_app"}
+
+
+def _settings():
+    from .settings import ServiceSettings
+
+    return ServiceSettings()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from . import migrate
+
+    url = _settings().database_url
+    for service in args.services or list(SERVICES):
+        migrate.upgrade(service, url)
+        print(f"migrated {service}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    port = args.port or (GATEWAY_PORT if args.app == "gateway" else SERVICES[args.app])
+    uvicorn.run(
+        APPS[args.app],
+        factory=True,
+        host=args.host,
+        port=port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=20,
+    )
+    return 0
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    from .consumer import replay_dead_letters
+
+    count = asyncio.run(replay_dead_letters(_settings(), args.topic, limit=args.limit))
+    print(f"replayed {count} message(s) from {args.topic}.dlq onto {args.topic}")
+    return 0
+
+
+def cmd_dev_keys(args: argparse.Namespace) -> int:
+    """Create local development keys (once) and the env file the local process manager reads."""
+    from .auth import generate_keypair
+    from .crypto import KeyRing
+
+    directory = Path(args.dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("internal", "staff-idp"):
+        private, public = directory / f"{name}.pem", directory / f"{name}.pub.pem"
+        if not private.exists():
+            key, pub = generate_keypair()
+            private.write_text(key)
+            private.chmod(0o600)
+            public.write_text(pub)
+    ring = directory / "identity-keyring"
+    if not ring.exists():
+        ring.write_text(KeyRing.generate_spec("dev1"))
+        ring.chmod(0o600)
+    print(directory)
+    return 0
+
+
+def cmd_dev_token(args: argparse.Namespace) -> int:
+    """A staff bearer token signed by the local development identity provider."""
+    import jwt
+
+    key = Path(args.key).read_text()
+    now = int(time.time())
+    claims = {
+        "sub": args.subject,
+        "roles": args.role,
+        "iss": "zuofeng-dev-idp",
+        "aud": "zuofeng",
+        "iat": now,
+        "exp": now + args.ttl,
+    }
+    if args.unit:
+        claims["unit"] = args.unit
+    print(jwt.encode(claims, key, algorithm="EdDSA"))
+    return 0
+
+
+def cmd_export_schemas(args: argparse.Namespace) -> int:
+    from .contracts import export_json_schemas
+
+    for path in export_json_schemas():
+        print(path)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="zuofeng", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("migrate", help="run Alembic migrations for services (default: all)")
+    p.add_argument("services", nargs="*", metavar="SERVICE", help=", ".join(SERVICES))
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("serve", help="run one service or the gateway with uvicorn")
+    p.add_argument("app", choices=list(APPS))
+    p.add_argument("--host", default=os.environ.get("ZUOFENG_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "0")) or None)
+    p.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")))
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("dlq-replay", help="publish a topic's dead letters back onto it")
+    p.add_argument("topic", help="the original topic, e.g. zuofeng.intake.clue-received.v1")
+    p.add_argument("--limit", type=int, default=None)
+    p.set_defaults(func=cmd_dlq_replay)
+
+    p = sub.add_parser("dev-keys", help="create local development keys")
+    p.add_argument("--dir", default=".run/keys")
+    p.set_defaults(func=cmd_dev_keys)
+
+    p = sub.add_parser("dev-token", help="print a development staff bearer token")
+    p.add_argument("--role", action="append", default=[], help="repeatable: triage_officer, investigator, …")
+    p.add_argument("--unit", default=None, help="the unit a unit_handler is bound to")
+    p.add_argument("--subject", default="dev-user")
+    p.add_argument("--ttl", type=int, default=3600)
+    p.add_argument("--key", default=".run/keys/staff-idp.pem")
+    p.set_defaults(func=cmd_dev_token)
+
+    p = sub.add_parser("export-schemas", help="write the event contracts' JSON Schemas")
+    p.set_defaults(func=cmd_export_schemas)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

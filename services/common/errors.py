@@ -1,0 +1,123 @@
+"""RFC 9457 problem+json errors with stable ``type`` URIs, one shape for every service and the gateway."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_BASE = "https://zuofeng.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+log = logging.getLogger(__name__)
+
+_TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Validation failed",
+    429: "Too many requests",
+    500: "Internal error",
+    502: "Bad gateway",
+    503: "Service unavailable",
+    504: "Gateway timeout",
+}
+_SLUGS = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation",
+    429: "rate-limited",
+    500: "internal",
+    502: "bad-gateway",
+    503: "unavailable",
+    504: "gateway-timeout",
+}
+
+
+class Problem(Exception):
+    """Raise from anywhere in a request to answer with problem+json.
+
+    ``slug`` becomes the stable ``type`` (``https://zuofeng.dev/problems/<slug>``) that clients branch on;
+    ``extra`` members are added to the body (e.g. per-field ``errors``).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        slug: str | None = None,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.slug = slug or _SLUGS.get(status, "error")
+        self.title = title or _TITLES.get(status, "Error")
+        self.headers = headers
+        self.extra = extra
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        body.update(self.extra)
+        return body
+
+
+def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.body(instance), status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE, headers=problem.headers
+    )
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Pydantic's errors without the echoed input: the input may hold a reporter's identity."""
+    return [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    async def on_problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request.url.path)
+
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        problem = Problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+        return problem_response(problem, request.url.path)
+
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problem = Problem(422, "The request does not match the schema.", errors=validation_errors(exc))
+        return problem_response(problem, request.url.path)
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return problem_response(Problem(500, "An internal error occurred; it has been logged."), request.url.path)
+
+    app.add_exception_handler(Problem, on_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, on_http)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, on_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,79 @@
+"""Kafka clients configured one way for the whole suite, and topic creation at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from .contracts.base import EventContract
+from .events import dlq_name
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+def new_producer(settings: ServiceSettings, client_id: str) -> AIOKafkaProducer:
+    # Idempotent and acks=all: a retried send never duplicates within a producer session, and an
+    # acknowledged event survives the loss of the leader.
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        request_timeout_ms=15000,
+        compression_type=None,
+    )
+
+
+def topics_for(contracts: Iterable[type[EventContract]], prefix: str) -> dict[str, bool]:
+    """Topic name → compacted, for the contracts a service produces or consumes, with their DLQs."""
+    topics: dict[str, bool] = {}
+    for contract in contracts:
+        topics[contract.topic(prefix)] = contract.compacted
+        topics[dlq_name(contract.topic(prefix))] = False
+    return topics
+
+
+async def ensure_topics(settings: ServiceSettings, topics: dict[str, bool]) -> None:
+    """Create missing topics. Every service calls this for what it touches, so start order never matters."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(
+                name,
+                num_partitions=settings.topic_partitions,
+                replication_factor=settings.topic_replication,
+                topic_configs={"cleanup.policy": "compact"} if compacted else {},
+            )
+            for name, compacted in topics.items()
+            if name not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another service created it meanwhile
+            log.info("created topics", extra={"topics": [t.name for t in missing]})
+    finally:
+        await admin.close()
+
+
+async def kafka_reachable(bootstrap_servers: str, timeout: float = 1.0) -> bool:
+    """A TCP check of the first reachable bootstrap server: cheap enough for every /readyz."""
+    for server in bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
+        except (OSError, asyncio.TimeoutError):
+            continue
+        writer.close()
+        return True
+    return False

@@ -1,0 +1,75 @@
+"""Alembic, one migration history per service schema, each with its own version table in that schema."""
+
+from __future__ import annotations
+
+import asyncio
+from importlib import import_module
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData, pool, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import async_engine_from_config
+
+from .suite import SERVICES
+
+
+def alembic_config(service: str, database_url: str) -> Config:
+    package = import_module(f"services.{service}")
+    location = Path(package.__file__).parent / "migrations"
+    config = Config()
+    config.set_main_option("script_location", str(location))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    config.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
+    config.attributes["service"] = service
+    return config
+
+
+def upgrade(service: str, database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(service, database_url), revision)
+
+
+def upgrade_all(database_url: str) -> None:
+    for service in SERVICES:
+        upgrade(service, database_url)
+
+
+def run_env(metadata: MetaData) -> None:
+    """The body of every service's ``migrations/env.py``: online, async, schema-scoped."""
+    from alembic import context
+
+    schema = metadata.schema
+    config = context.config
+
+    def do_run(connection: Connection) -> None:
+        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            version_table_schema=schema,
+            include_schemas=True,
+            include_name=lambda name, type_, parent: type_ != "schema" or name == schema,
+            compare_type=True,
+            process_revision_directives=_skip_empty,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run_async() -> None:
+        engine = async_engine_from_config(
+            config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
+        )
+        async with engine.connect() as connection:
+            await connection.run_sync(do_run)
+            await connection.commit()
+        await engine.dispose()
+
+    asyncio.run(run_async())
+
+
+def _skip_empty(context, revision, directives) -> None:
+    if getattr(context.config, "cmd_opts", None) and getattr(context.config.cmd_opts, "autogenerate", False):
+        script = directives[0]
+        if script.upgrade_ops.is_empty():
+            directives[:] = []

@@ -1,0 +1,173 @@
+"""Transactional outbox: an event is written in the same transaction as the state change, and a relay
+publishes it to Kafka afterwards. Kafka being down never fails a request; events wait, nothing is lost.
+
+The relay is woken by LISTEN/NOTIFY (and polls as a fallback), claims rows with ``FOR UPDATE SKIP LOCKED``,
+publishes with an idempotent producer (acks=all) and deletes the rows it published. One relay per schema
+is active at a time (a session advisory lock), which keeps each aggregate's events in order across
+replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from collections.abc import Sequence
+
+import asyncpg
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from .contracts.base import EventContract
+from .kafka import ensure_topics, new_producer
+from .logs import traceparent_var
+from .observability import EVENTS_PUBLISHED, OUTBOX_BACKLOG
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("seq", BigInteger, Identity(), primary_key=True),
+        Column("topic", Text, nullable=False),
+        Column("key", Text, nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+def notify_channel(schema: str) -> str:
+    return f"zuofeng_outbox_{schema}"
+
+
+class Outbox:
+    """What a service's code calls to publish: ``await outbox.publish(session, ClueReceived(...))``."""
+
+    def __init__(self, table: Table, settings: ServiceSettings) -> None:
+        self.table = table
+        self.prefix = settings.topic_prefix
+        self._notify = text(f"SELECT pg_notify('{notify_channel(table.schema)}', '')")
+
+    def _row(self, contract: EventContract, traceparent: str | None) -> dict:
+        event = contract.to_cloudevent(traceparent=traceparent or traceparent_var.get())
+        return {"topic": contract.topic(self.prefix), "key": contract.key(), "payload": event.to_bytes()}
+
+    async def publish(self, session: AsyncSession, contract: EventContract, *, traceparent: str | None = None) -> None:
+        await self.publish_many(session, [contract], traceparent=traceparent)
+
+    async def publish_many(
+        self, session: AsyncSession, contracts: Sequence[EventContract], *, traceparent: str | None = None
+    ) -> None:
+        if not contracts:
+            return
+        await session.execute(insert(self.table), [self._row(c, traceparent) for c in contracts])
+        # Delivered at commit only, so the relay never wakes for a transaction that rolled back.
+        await session.execute(self._notify)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        service: str,
+        table: Table,
+        engine: AsyncEngine,
+        settings: ServiceSettings,
+        topics: dict[str, bool],
+    ) -> None:
+        self.service = service
+        self.table = table
+        self.engine = engine
+        self.settings = settings
+        self.topics = topics
+        self._wake = asyncio.Event()
+        self._lock_key = zlib.crc32(f"zuofeng-outbox-{table.schema}".encode())
+        self.published = 0
+
+    async def run(self) -> None:
+        """Runs until cancelled; survives database and broker outages by backing off and retrying."""
+        backoff = 0.5
+        while True:
+            try:
+                await self._run_as_leader()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — any outage: wait, then start over
+                log.warning("outbox relay interrupted, retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            else:
+                backoff = 0.5
+
+    async def _run_as_leader(self) -> None:
+        listener = await asyncpg.connect(self.settings.asyncpg_dsn)
+        try:
+            while not await listener.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key):
+                await asyncio.sleep(self.settings.outbox_poll_seconds)
+            await listener.add_listener(notify_channel(self.table.schema), lambda *_: self._wake.set())
+            await ensure_topics(self.settings, self.topics)
+            producer = new_producer(self.settings, f"{self.service}-relay")
+            await producer.start()
+            try:
+                await self._drain_forever(producer, listener)
+            finally:
+                await producer.stop()
+        finally:
+            await listener.close(timeout=2)
+
+    async def _drain_forever(self, producer, listener: asyncpg.Connection) -> None:
+        while True:
+            while await self.publish_batch(producer):
+                pass
+            if listener.is_closed():
+                raise ConnectionError("listener connection lost")
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_seconds)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def publish_batch(self, producer) -> int:
+        t = self.table
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(t.c.seq, t.c.topic, t.c.key, t.c.payload)
+                    .order_by(t.c.seq)
+                    .limit(self.settings.outbox_batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                OUTBOX_BACKLOG.labels(self.service).set(0)
+                return 0
+            # Enqueue all, then await all: the producer batches them, and an error rolls the claim back so
+            # the rows are published again (the consumers' inbox absorbs any duplicate that slipped out).
+            futures = [
+                await producer.send(row.topic, value=row.payload, key=row.key.encode()) for row in rows
+            ]
+            await asyncio.gather(*futures)
+            await conn.execute(delete(t).where(t.c.seq.in_([row.seq for row in rows])))
+        for row in rows:
+            EVENTS_PUBLISHED.labels(self.service, row.topic).inc()
+        self.published += len(rows)
+        return len(rows)

@@ -1,0 +1,73 @@
+"""One settings class per service, all from the environment (12-factor)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_DATABASE_URL = "postgresql+asyncpg://zuofeng:zuofeng@127.0.0.1:55432/zuofeng"
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. A service subclasses it and adds its own fields.
+
+    Environment variables are read without a prefix for the shared infrastructure (``DATABASE_URL``,
+    ``KAFKA_BOOTSTRAP_SERVERS``) so one ``.env`` serves the whole suite; service-specific fields use a
+    ``<SERVICE>_`` prefix declared by the subclass.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", validation_alias="ZUOFENG_ENV"
+    )
+    database_url: str = Field(DEV_DATABASE_URL, validation_alias="DATABASE_URL")
+    db_pool_size: int = Field(10, validation_alias="DB_POOL_SIZE")
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    # Prepended to every topic and consumer group, so test runs sharing one broker never see each other.
+    topic_prefix: str = Field("", validation_alias="KAFKA_TOPIC_PREFIX")
+    topic_partitions: int = Field(3, validation_alias="KAFKA_TOPIC_PARTITIONS")
+    topic_replication: int = Field(1, validation_alias="KAFKA_TOPIC_REPLICATION")
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    # Ed25519 keys (PEM) for the gateway-signed identity token. Services need only the public key.
+    internal_token_public_key: str = Field("", validation_alias="INTERNAL_TOKEN_PUBLIC_KEY")
+    internal_token_private_key: str = Field("", validation_alias="INTERNAL_TOKEN_PRIVATE_KEY")
+    # The same keys may be given as files (Kubernetes Secrets mounted as volumes, local dev keys).
+    internal_token_public_key_file: Path | None = Field(None, validation_alias="INTERNAL_TOKEN_PUBLIC_KEY_FILE")
+    internal_token_private_key_file: Path | None = Field(
+        None, validation_alias="INTERNAL_TOKEN_PRIVATE_KEY_FILE"
+    )
+    internal_token_ttl_seconds: int = Field(60, validation_alias="INTERNAL_TOKEN_TTL_SECONDS")
+    # Consumer loop tuning.
+    consumer_max_retries: int = Field(3, validation_alias="CONSUMER_MAX_RETRIES")
+    consumer_retry_backoff_ms: int = Field(200, validation_alias="CONSUMER_RETRY_BACKOFF_MS")
+    outbox_batch_size: int = Field(500, validation_alias="OUTBOX_BATCH_SIZE")
+    outbox_poll_seconds: float = Field(1.0, validation_alias="OUTBOX_POLL_SECONDS")
+    # A service started without Kafka (e.g. migrations only, unit tests) sets this false.
+    kafka_enabled: bool = Field(True, validation_alias="KAFKA_ENABLED")
+
+    @model_validator(mode="after")
+    def _read_key_files(self) -> "ServiceSettings":
+        for field_name in type(self).model_fields:
+            if field_name.endswith("_file") and (path := getattr(self, field_name)) is not None:
+                target = field_name.removesuffix("_file")
+                if target in type(self).model_fields and not getattr(self, target):
+                    setattr(self, target, Path(path).read_text(encoding="utf-8"))
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_missing_keys_in_production(self) -> "ServiceSettings":
+        if self.environment == "production" and not self.internal_token_public_key:
+            raise ValueError("INTERNAL_TOKEN_PUBLIC_KEY must be set in production")
+        if self.environment == "production" and "zuofeng:zuofeng@" in self.database_url:
+            raise ValueError("the development database password may not be used in production")
+        return self
+
+    @cached_property
+    def asyncpg_dsn(self) -> str:
+        """The URL as asyncpg itself wants it (for LISTEN/NOTIFY outside SQLAlchemy)."""
+        return self.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)

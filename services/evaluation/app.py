@@ -1,0 +1,28 @@
+"""Evaluation service: FastAPI factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.common.app import ServiceSpec, build_service_app
+from services.common.contracts.evaluation import ResultsPublished
+
+from .api import router
+from .handlers import HANDLERS
+from .models import metadata
+from .settings import EvaluationSettings, get_settings
+
+
+def create_app(settings: EvaluationSettings | None = None) -> FastAPI:
+    return build_service_app(
+        ServiceSpec(
+            name="evaluation",
+            settings=settings or get_settings(),
+            metadata=metadata,
+            routers=[router],
+            produces=[ResultsPublished],
+            handlers=HANDLERS,
+            title="zuofeng evaluation",
+            description="万人评机关 campaigns, ballots, scores, rankings (十优/十差), grades, consequences.",
+        )
+    )

@@ -1,0 +1,5 @@
+"""Events evaluation consumes."""
+
+from __future__ import annotations
+
+HANDLERS: dict = {}

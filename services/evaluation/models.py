@@ -1,0 +1,9 @@
+"""Evaluation's tables (schema ``evaluation``)."""
+
+from __future__ import annotations
+
+from services.common.app import service_tables
+from services.common.db import service_metadata
+
+metadata = service_metadata("evaluation")
+outbox, inbox = service_tables(metadata)

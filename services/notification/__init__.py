@@ -1,0 +1,1 @@
+"""Notification: Reporter feedback, unit reminders and escalation, bulletins, deliveries."""

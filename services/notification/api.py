@@ -1,0 +1,7 @@
+"""Notification's HTTP routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1/notification", tags=["notification"])

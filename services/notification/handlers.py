@@ -1,0 +1,5 @@
+"""Events notification consumes."""
+
+from __future__ import annotations
+
+HANDLERS: dict = {}

@@ -1,0 +1,28 @@
+"""Triage service: FastAPI factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.common.app import ServiceSpec, build_service_app
+from services.common.contracts.triage import ClueTriaged, DailySheetPublished, UnitUpserted
+
+from .api import router
+from .handlers import HANDLERS
+from .models import metadata
+from .settings import TriageSettings, get_settings
+
+
+def create_app(settings: TriageSettings | None = None) -> FastAPI:
+    return build_service_app(
+        ServiceSpec(
+            name="triage",
+            settings=settings or get_settings(),
+            metadata=metadata,
+            routers=[router],
+            produces=[ClueTriaged, DailySheetPublished, UnitUpserted],
+            handlers=HANDLERS,
+            title="zuofeng triage",
+            description="Daily sort and screen, taxonomy, unit directory, routing, duplicates.",
+        )
+    )

@@ -1,0 +1,17 @@
+"""Events triage consumes."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.contracts.intake import ClueReceived
+from services.common.events import CloudEvent
+
+from . import service
+
+
+async def on_clue_received(session: AsyncSession, event: ClueReceived, envelope: CloudEvent) -> None:
+    await service.record_received_clue(session, event)
+
+
+HANDLERS = {ClueReceived: on_clue_received}

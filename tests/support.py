@@ -1,0 +1,80 @@
+"""Helpers the tests share: real infrastructure discovery, identities, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import jwt
+
+from services.common.auth import Principal, mint_internal_token
+
+REPO = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
+
+
+def infra_env() -> dict[str, str]:
+    """Start (or reuse) the local Kafka and PostgreSQL; return their addresses.
+
+    ``DATABASE_URL`` and ``KAFKA_BOOTSTRAP_SERVERS`` in the environment point at existing servers instead."""
+    if os.environ.get("DATABASE_URL") and os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        return {k: os.environ[k] for k in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
+    subprocess.run(["bash", str(REPO / "deploy/local/infra.sh"), "up"], check=True, stdout=subprocess.DEVNULL)
+    out = subprocess.run(
+        ["bash", str(REPO / "deploy/local/infra.sh"), "env"], check=True, capture_output=True, text=True
+    ).stdout
+    env = {}
+    for line in out.splitlines():
+        line = line.removeprefix("export ").strip()
+        if "=" in line:
+            key, value = line.split("=", 1)
+            env[key] = value.strip("'\"")
+    return env
+
+
+class Identities:
+    """Mints what the gateway would forward (internal tokens) and what staff would send (bearer JWTs)."""
+
+    def __init__(self, internal_private: str, staff_private: str) -> None:
+        self.internal_private = internal_private
+        self.staff_private = staff_private
+
+    def internal(self, principal: Principal) -> dict[str, str]:
+        return {"x-zuofeng-identity": mint_internal_token(principal, self.internal_private)}
+
+    def staff(self, *roles: str, unit: str | None = None, subject: str = "tester") -> Principal:
+        return Principal(kind="staff", subject=subject, roles=frozenset(roles), unit_id=unit)
+
+    def as_staff(self, *roles: str, unit: str | None = None, subject: str = "tester") -> dict[str, str]:
+        return self.internal(self.staff(*roles, unit=unit, subject=subject))
+
+    def as_hotline(self, line: str) -> dict[str, str]:
+        return self.internal(Principal(kind="hotline", subject=f"hotline-{line}", line=line))
+
+    def as_public(self) -> dict[str, str]:
+        return self.internal(Principal(kind="public", subject="anonymous", client="127.0.0.1"))
+
+    def bearer(self, *roles: str, unit: str | None = None, subject: str = "tester", ttl: int = 600,
+               issuer: str = "zuofeng-dev-idp", audience: str = "zuofeng") -> dict[str, str]:
+        now = int(time.time())
+        claims = {"sub": subject, "roles": list(roles), "iss": issuer, "aud": audience, "iat": now, "exp": now + ttl}
+        if unit:
+            claims["unit"] = unit
+        return {"authorization": "Bearer " + jwt.encode(claims, self.staff_private, algorithm="EdDSA")}
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float = 20.0, interval: float = 0.1) -> T:
+    """Poll until ``probe`` returns something truthy; fail with the last value after ``timeout``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")

@@ -1,0 +1,123 @@
+"""The shared kernel's rules, without infrastructure."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+
+import jwt
+import pytest
+from cryptography.exceptions import InvalidTag
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from services.common.auth import Principal, generate_keypair, mint_internal_token, verify_internal_token
+from services.common.contracts import REGISTRY, SCHEMA_DIR, json_schemas
+from services.common.contracts.intake import ClueReceived
+from services.common.crypto import KeyRing
+from services.common.errors import Problem, install_problem_handlers
+from services.common.events import CloudEvent
+from services.common.tracing import child_traceparent, parse_traceparent
+from services.intake.service import format_tracking_number
+
+IDENTITY_WORDS = ("reporter", "reporter_name", "phone", "mobile", "id_number", "id_card", "email", "identity")
+
+
+def test_exported_schemas_match_the_contracts():
+    """Producers and consumers share one model; the committed JSON Schemas must not drift from it."""
+    for event_type, schema in json_schemas().items():
+        path = SCHEMA_DIR / f"{event_type}.schema.json"
+        assert path.exists(), f"run `make schemas`: {path.name} is missing"
+        assert json.loads(path.read_text(encoding="utf-8")) == schema, f"run `make schemas`: {path.name} drifted"
+
+
+def test_no_contract_carries_reporter_identity_in_clear():
+    for event_type, cls in REGISTRY.items():
+        for field_name in cls.model_fields:
+            assert field_name not in IDENTITY_WORDS, f"{event_type}.{field_name} would leak identity"
+
+
+def test_event_round_trips_through_the_cloudevent_envelope():
+    clue = ClueReceived(
+        clue_id="0190d0c8-0000-7000-8000-000000000001",
+        tracking_number="ZF-20261121-000001",
+        channel="hotline_12345",
+        received_at=datetime(2026, 11, 21, 8, 0, tzinfo=UTC),
+        text="窗口人员推诿",
+    )
+    event = CloudEvent.from_bytes(clue.to_cloudevent(traceparent=child_traceparent(None)).to_bytes())
+    assert event.type == "zuofeng.intake.clue-received.v1"
+    assert event.subject == str(clue.clue_id)
+    assert event.specversion == "1.0" and event.source == "/zuofeng/intake"
+    assert ClueReceived.from_cloudevent(event) == clue
+    assert ClueReceived.topic("t1.") == "t1.zuofeng.intake.clue-received.v1"
+
+
+def test_traceparent_continues_the_parent_trace_and_rejects_garbage():
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    child = child_traceparent(parent)
+    assert parse_traceparent(child)[0] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert parse_traceparent(child)[1] != "00f067aa0ba902b7"
+    assert parse_traceparent("00-" + "0" * 32 + "-00f067aa0ba902b7-01") is None
+    assert parse_traceparent("garbage") is None
+    assert parse_traceparent(child_traceparent("garbage")) is not None
+
+
+def test_keyring_rotation_keeps_old_ciphertexts_readable():
+    k1 = KeyRing.generate_spec("k1")
+    old = KeyRing.parse(k1)
+    sealed = old.seal("张三 13800000000".encode(), b"clue-1")
+    assert sealed.kid == "k1" and "张三".encode() not in sealed.ciphertext
+    rotated = KeyRing.parse(KeyRing.generate_spec("k2") + "," + k1)
+    assert rotated.current == "k2"
+    assert rotated.open(sealed, b"clue-1") == "张三 13800000000".encode()
+    assert rotated.seal(b"x").kid == "k2"
+    with pytest.raises(InvalidTag):
+        rotated.open(sealed, b"clue-2")  # bound to its record: a ciphertext moved to another clue fails
+
+
+def test_internal_token_round_trip_expiry_and_forgery():
+    private, public = generate_keypair()
+    other_private, _ = generate_keypair()
+    who = Principal(kind="staff", subject="u1", roles=frozenset({"unit_handler"}), unit_id="unit-7")
+    assert verify_internal_token(mint_internal_token(who, private), public) == who
+    with pytest.raises(Problem) as forged:
+        verify_internal_token(mint_internal_token(who, other_private), public)
+    assert forged.value.status == 401
+    expired = jwt.encode(
+        {**who.claims(), "iss": "zuofeng-gateway", "aud": "zuofeng-services", "iat": 1, "exp": int(time.time()) - 60},
+        private, algorithm="EdDSA")
+    with pytest.raises(Problem) as late:
+        verify_internal_token(expired, public)
+    assert late.value.slug == "identity-expired"
+
+
+class Body(BaseModel):
+    phone: int
+
+
+def test_errors_are_problem_json_and_never_echo_input():
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/x")
+    async def x(body: Body) -> dict:
+        raise Problem(409, "Already closed.", slug="case-closed")
+
+    client = TestClient(app)
+    conflict = client.post("/x", json={"phone": 1})
+    assert conflict.status_code == 409
+    assert conflict.headers["content-type"] == "application/problem+json"
+    assert conflict.json()["type"] == "https://zuofeng.dev/problems/case-closed"
+    invalid = client.post("/x", json={"phone": "13800000000x"})
+    assert invalid.status_code == 422 and invalid.json()["errors"][0]["loc"] == ["body", "phone"]
+    assert "13800000000x" not in invalid.text
+    missing = client.get("/nope")
+    assert missing.status_code == 404 and missing.json()["status"] == 404
+
+
+def test_tracking_number_uses_the_city_date():
+    # 23:30 UTC on the 20th is already the 21st in Shanghai.
+    assert format_tracking_number(datetime(2026, 11, 20, 23, 30, tzinfo=UTC), 123) == "ZF-20261121-000123"
