@@ -44,6 +44,7 @@ async def isolated(infra, run_id, settings_kwargs, keys):
         await asyncio.to_thread(drop_database, infra["SERVER_URL"], database)
 
 
+@pytest.mark.fault
 async def test_clue_accepted_while_kafka_is_down_arrives_after_restart(isolated, ids):
     suite = isolated
     warm = await suite.gateway.post("/api/v1/intake/feeds/12345/reports", json=a_report(),

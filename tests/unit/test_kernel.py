@@ -121,3 +121,29 @@ def test_errors_are_problem_json_and_never_echo_input():
 def test_tracking_number_uses_the_city_date():
     # 23:30 UTC on the 20th is already the 21st in Shanghai.
     assert format_tracking_number(datetime(2026, 11, 20, 23, 30, tzinfo=UTC), 123) == "ZF-20261121-000123"
+
+
+def test_working_days_skip_weekends_and_holidays_and_count_makeup_days():
+    from datetime import date
+
+    from services.common.calendar import default_calendar
+
+    cal = default_calendar()
+    assert cal.add_working_days(date(2026, 11, 20), 1) == date(2026, 11, 23)  # Friday → Monday
+    assert cal.add_working_days(date(2026, 9, 30), 1) == date(2026, 10, 8)  # over National Day
+    assert cal.is_working_day(date(2026, 10, 10))  # a Saturday worked instead (调休)
+    assert cal.working_days_between(date(2026, 11, 20), date(2026, 11, 27)) == 5
+    assert cal.working_days_between(date(2026, 11, 27), date(2026, 11, 20)) == -5
+
+
+def test_audit_digest_links_each_entry_to_the_previous_one():
+    """Each link covers its content and the link before it (the database round trip is an integration test)."""
+    from datetime import UTC, datetime
+
+    from services.common.audit import GENESIS, _digest
+
+    at = datetime(2026, 11, 21, tzinfo=UTC)
+    first = _digest(GENESIS, at, "u1", "override", "clue", "c1", {"reason": "wrong unit"})
+    second = _digest(first, at, "u2", "reveal", "clue", "c1", {})
+    assert second != _digest(GENESIS, at, "u2", "reveal", "clue", "c1", {})  # depends on the previous link
+    assert first != _digest(GENESIS, at, "u1", "override", "clue", "c1", {"reason": "other"})
