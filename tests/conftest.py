@@ -33,7 +33,8 @@ def keys() -> dict[str, str]:
         "internal_public": internal_public,
         "staff_private": staff_private,
         "staff_public": staff_public,
-        "keyring": KeyRing.generate_spec("test1"),
+        "identity_keyring": KeyRing.generate_spec("test1"),
+        "contact_keyring": KeyRing.generate_spec("contact1"),
     }
 
 
@@ -89,9 +90,14 @@ def infra(run_id) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def settings_kwargs(infra, keys) -> dict:
-    """Constructor arguments for any service's settings class, pointing at the test run's infrastructure."""
+def settings_kwargs(infra, keys, tmp_path_factory) -> dict:
+    """Constructor arguments for any service's settings class, pointing at the test run's infrastructure.
+
+    Settings classes ignore the arguments they do not declare, so one dict serves every service."""
     return {
+        "identity_keyring": keys["identity_keyring"],
+        "contact_keyring": keys["contact_keyring"],
+        "data_dir": str(tmp_path_factory.mktemp("data")),
         "environment": "test",
         "database_url": infra["DATABASE_URL"],
         "kafka_bootstrap_servers": infra["KAFKA_BOOTSTRAP_SERVERS"],

@@ -25,6 +25,7 @@ INTERNAL_TOKEN_PUBLIC_KEY_FILE=$keys/internal.pub.pem
 INTERNAL_TOKEN_PRIVATE_KEY_FILE=$keys/internal.pem
 STAFF_JWT_PUBLIC_KEY_FILE=$keys/staff-idp.pub.pem
 IDENTITY_KEYRING_FILE=$keys/identity-keyring
+CONTACT_KEYRING_FILE=$keys/contact-keyring
 ZUOFENG_DATA_DIR=$RUN_DIR/data
 ENV
 }

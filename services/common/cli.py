@@ -70,10 +70,11 @@ def cmd_dev_keys(args: argparse.Namespace) -> int:
             private.write_text(key)
             private.chmod(0o600)
             public.write_text(pub)
-    ring = directory / "identity-keyring"
-    if not ring.exists():
-        ring.write_text(KeyRing.generate_spec("dev1"))
-        ring.chmod(0o600)
+    for ring_name in ("identity-keyring", "contact-keyring"):
+        ring = directory / ring_name
+        if not ring.exists():
+            ring.write_text(KeyRing.generate_spec("dev1"))
+            ring.chmod(0o600)
     print(directory)
     return 0
 
