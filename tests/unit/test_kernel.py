@@ -10,7 +10,7 @@ import jwt
 import pytest
 from cryptography.exceptions import InvalidTag
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
+import httpx
 from pydantic import BaseModel
 
 from services.common.auth import Principal, generate_keypair, mint_internal_token, verify_internal_token
@@ -98,7 +98,7 @@ class Body(BaseModel):
     phone: int
 
 
-def test_errors_are_problem_json_and_never_echo_input():
+async def test_errors_are_problem_json_and_never_echo_input():
     app = FastAPI()
     install_problem_handlers(app)
 
@@ -106,15 +106,15 @@ def test_errors_are_problem_json_and_never_echo_input():
     async def x(body: Body) -> dict:
         raise Problem(409, "Already closed.", slug="case-closed")
 
-    client = TestClient(app)
-    conflict = client.post("/x", json={"phone": 1})
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+    conflict = await client.post("/x", json={"phone": 1})
     assert conflict.status_code == 409
     assert conflict.headers["content-type"] == "application/problem+json"
     assert conflict.json()["type"] == "https://zuofeng.dev/problems/case-closed"
-    invalid = client.post("/x", json={"phone": "13800000000x"})
+    invalid = await client.post("/x", json={"phone": "13800000000x"})
     assert invalid.status_code == 422 and invalid.json()["errors"][0]["loc"] == ["body", "phone"]
     assert "13800000000x" not in invalid.text
-    missing = client.get("/nope")
+    missing = await client.get("/nope")
     assert missing.status_code == 404 and missing.json()["status"] == 404
 
 
