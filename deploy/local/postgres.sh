@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A private PostgreSQL cluster from Debian's packages on 127.0.0.1:$PG_PORT, or an existing server when
 # DATABASE_URL is set. up is idempotent; down stops only our own cluster.
+#   PG_INSTANCE=name  runs a second, independent cluster (own data; set PG_PORT too), which the fault
+#                     tests restart without disturbing the shared one.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=common.sh
@@ -9,6 +11,7 @@ source "$here/common.sh"
 BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
 [ -n "$BIN" ] || BIN="$(dirname "$(command -v pg_ctl || echo /usr/bin/pg_ctl)")"
 URL="postgresql+asyncpg://zuofeng:zuofeng@127.0.0.1:$PG_PORT/zuofeng"
+PG_HOME_NAME="pg${PG_INSTANCE:+-$PG_INSTANCE}"
 
 # PostgreSQL refuses to run as root: as root, run the server as the `postgres` system user.
 as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -16,17 +19,17 @@ as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@";
 data_home() {
   # The postgres user must be able to reach the data directory; a checkout under /root is not reachable,
   # so then the cluster lives under /var/tmp, keyed by this checkout's run folder.
-  mkdir -p "$RUN_DIR/pg"
-  if [ -f "$RUN_DIR/pg/location" ]; then cat "$RUN_DIR/pg/location"; return; fi
-  local home="$RUN_DIR/pg"
+  mkdir -p "$RUN_DIR/$PG_HOME_NAME"
+  if [ -f "$RUN_DIR/$PG_HOME_NAME/location" ]; then cat "$RUN_DIR/$PG_HOME_NAME/location"; return; fi
+  local home="$RUN_DIR/$PG_HOME_NAME"
   if [ "$(id -u)" = 0 ]; then
     chown postgres "$home"
     if ! runuser -u postgres -- test -w "$home"; then
-      home="/var/tmp/zuofeng-pg-$(printf '%s' "$RUN_DIR" | sha1sum | cut -c1-12)"
+      home="/var/tmp/zuofeng-$PG_HOME_NAME-$(printf '%s' "$RUN_DIR" | sha1sum | cut -c1-12)"
       mkdir -p "$home" && chown postgres "$home"
     fi
   fi
-  echo "$home" | tee "$RUN_DIR/pg/location"
+  echo "$home" | tee "$RUN_DIR/$PG_HOME_NAME/location"
 }
 
 start() {
@@ -77,8 +80,8 @@ stop() {
 }
 
 case "${1:-}" in
-  up) with_lock postgres start ;;
-  down) with_lock postgres stop ;;
+  up) with_lock "$PG_HOME_NAME" start ;;
+  down) with_lock "$PG_HOME_NAME" stop ;;
   status) if "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then echo "postgres: running on 127.0.0.1:$PG_PORT"; else echo "postgres: not running"; exit 1; fi ;;
   url) echo "${DATABASE_URL:-$URL}" ;;
   *) echo "usage: $0 up|down|status|url" >&2; exit 2 ;;

@@ -214,13 +214,13 @@ async def replay_dead_letters(settings: ServiceSettings, topic: str, *, limit: i
     await producer.start()
     replayed = 0
     try:
-        partitions = consumer.assignment()
-        while not partitions:
-            await asyncio.sleep(0.1)
-            partitions = consumer.assignment()
+        async with asyncio.timeout(30):
+            while not (partitions := consumer.assignment()):
+                await asyncio.sleep(0.1)
         end = await consumer.end_offsets(list(partitions))
         while limit is None or replayed < limit:
-            if all(await consumer.position(tp) >= end[tp] for tp in partitions):
+            positions = {tp: await consumer.position(tp) for tp in partitions}
+            if all(positions[tp] >= end[tp] for tp in partitions):
                 break
             batches = await consumer.getmany(timeout_ms=500, max_records=200)
             offsets: dict[TopicPartition, int] = {}

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_BASE = "https://zuofeng.dev/problems/"
@@ -113,6 +114,18 @@ def install_problem_handlers(app: FastAPI) -> None:
         problem = Problem(422, "The request does not match the schema.", errors=validation_errors(exc))
         return problem_response(problem, request.url.path)
 
+    async def on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The request's transaction was rolled back, so nothing was half-stored: the client may retry.
+        log.warning("database unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
+        problem = Problem(503, "The database is unavailable; nothing was stored. Retry shortly.",
+                          slug="database-unavailable", headers={"Retry-After": "5"})
+        return problem_response(problem, request.url.path)
+
+    async def on_dbapi_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
+            return await on_database_unavailable(request, exc)
+        return await on_unexpected(request, exc)
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(Problem(500, "An internal error occurred; it has been logged."), request.url.path)
@@ -120,4 +133,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, on_http)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, on_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(DBAPIError, on_dbapi_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ConnectionError, on_database_unavailable)
     app.add_exception_handler(Exception, on_unexpected)
