@@ -36,7 +36,7 @@ unit: deps  ## unit tests only: need nothing running
 
 bench: deps
 	@bash deploy/local/infra.sh up
-	@$(PY) -m bench.run
+	@$(PY) -m bench.run $(BENCH)
 
 lock:  ## re-resolve requirements.lock from pyproject.toml
 	@$(VENV)/bin/uv pip compile pyproject.toml --extra test -o requirements.lock --quiet
