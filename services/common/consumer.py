@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import contextmanager
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -105,9 +106,8 @@ class EventConsumer:
             while self.failed is None:
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
                 for tp, records in batches.items():
-                    for record in records:
-                        await self._process(record, producer)
-                        done[tp] = record.offset + 1
+                    await self._process_batch(records, producer)
+                    done[tp] = records[-1].offset + 1
                     self._report_lag(consumer, tp, done[tp])
                 if done:
                     await consumer.commit(done)
@@ -127,7 +127,22 @@ class EventConsumer:
         if highwater is not None:
             CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(0, highwater - next_offset))
 
-    async def _process(self, record: ConsumerRecord, producer) -> None:
+    async def _process_batch(self, records: list[ConsumerRecord], producer) -> None:
+        """One partition's polled records, in order. All in one transaction when every one succeeds (the
+        common case, and what keeps up with a batch feed); if any fails, the transaction is rolled back and
+        each record is handled alone with retries, so one bad event costs only itself."""
+        parsed = [item for record in records if (item := await self._parse(record, producer)) is not None]
+        if len(parsed) > 1:
+            try:
+                await self._handle_together(parsed)
+                self._consecutive_dead = 0
+                return
+            except Exception as exc:  # noqa: BLE001 — isolate the culprit below
+                log.info("batch failed, handling its events one by one", extra={"error": repr(exc)})
+        for record, event, contract, handler in parsed:
+            await self._handle_with_retries(record, event, contract, handler, producer)
+
+    async def _parse(self, record: ConsumerRecord, producer):
         contract_cls, handler = self.handlers[record.topic]
         try:
             event = CloudEvent.from_bytes(record.value)
@@ -136,15 +151,36 @@ class EventConsumer:
                 raise PermanentError(f"event type {event.type} does not belong on {record.topic}")
         except (ValidationError, KeyError, ValueError, PermanentError) as exc:
             await self._dead_letter(record, producer, f"unparseable: {exc!r}"[:1000])
-            return
+            return None
+        return record, event, contract, handler
 
+    @contextmanager
+    def _trace(self, event: CloudEvent):
         traceparent = child_traceparent(event.traceparent)
         tp_token = traceparent_var.set(traceparent)
         tid_token = trace_id_var.set(trace_id_of(traceparent))
         try:
+            yield
+        finally:
+            traceparent_var.reset(tp_token)
+            trace_id_var.reset(tid_token)
+
+    async def _handle_together(self, parsed) -> None:
+        outcomes = []
+        async with session_scope(self.sessions) as session:
+            for record, event, contract, handler in parsed:
+                with self._trace(event):
+                    outcomes.append((record.topic, await self._handle_in(session, event, contract, handler, record.topic)))
+        for topic, handled in outcomes:
+            self._count(topic, handled)
+
+    async def _handle_with_retries(self, record: ConsumerRecord, event: CloudEvent, contract: EventContract,
+                                   handler: Handler, producer) -> None:
+        with self._trace(event):
             for attempt in range(self.settings.consumer_max_retries + 1):
                 try:
-                    await self._handle_once(event, contract, handler, record.topic)
+                    async with session_scope(self.sessions) as session:
+                        handled = await self._handle_in(session, event, contract, handler, record.topic)
                 except PermanentError as exc:
                     await self._dead_letter(record, producer, f"rejected: {exc}"[:1000])
                     return
@@ -155,26 +191,28 @@ class EventConsumer:
                         return
                     await asyncio.sleep(self.settings.consumer_retry_backoff_ms / 1000 * 2**attempt)
                 else:
+                    self._count(record.topic, handled)
                     self._consecutive_dead = 0
                     return
-        finally:
-            traceparent_var.reset(tp_token)
-            trace_id_var.reset(tid_token)
 
-    async def _handle_once(self, event: CloudEvent, contract: EventContract, handler: Handler, topic: str) -> None:
-        async with session_scope(self.sessions) as session:
-            inserted = await session.execute(
-                pg_insert(self.inbox)
-                .values(event_id=event.id, topic=topic)
-                .on_conflict_do_nothing()
-                .returning(self.inbox.c.event_id)
-            )
-            if inserted.first() is None:
-                EVENTS_CONSUMED.labels(self.service, topic, "duplicate").inc()
-                return
-            await handler(session, contract, event)
-        self.handled += 1
-        EVENTS_CONSUMED.labels(self.service, topic, "handled").inc()
+    async def _handle_in(self, session: AsyncSession, event: CloudEvent, contract: EventContract,
+                         handler: Handler, topic: str) -> bool:
+        """Record the event in the inbox and handle it; False when it was handled before (a no-op)."""
+        inserted = await session.execute(
+            pg_insert(self.inbox)
+            .values(event_id=event.id, topic=topic)
+            .on_conflict_do_nothing()
+            .returning(self.inbox.c.event_id)
+        )
+        if inserted.first() is None:
+            return False
+        await handler(session, contract, event)
+        return True
+
+    def _count(self, topic: str, handled: bool) -> None:
+        if handled:
+            self.handled += 1
+        EVENTS_CONSUMED.labels(self.service, topic, "handled" if handled else "duplicate").inc()
 
     async def _dead_letter(self, record: ConsumerRecord, producer, reason: str) -> None:
         headers = [
