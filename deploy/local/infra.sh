@@ -1,30 +1,46 @@
 #!/usr/bin/env bash
 # The suite's infrastructure on this machine: Kafka and PostgreSQL together.
+#
+#   infra.sh up       start or reuse both (in parallel); prints the export lines `env` prints
+#   infra.sh down     stop what this checkout started (never a server someone else started)
+#   infra.sh status   exit 0 only if both answer
+#   infra.sh env      `export KAFKA_BOOTSTRAP_SERVERS=...` and `export DATABASE_URL=...`, for eval
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=common.sh
 source "$here/common.sh"
 
+print_env() {
+  echo "export KAFKA_BOOTSTRAP_SERVERS='${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}'"
+  echo "export DATABASE_URL='$(bash "$here/postgres.sh" url)'"
+}
+
 case "${1:-}" in
   up)
-    bash "$here/postgres.sh" up &
+    # In parallel: the broker's JVM start and initdb/pg_ctl each take seconds. Their stdout (the address)
+    # is dropped; print_env says the same for both. Each script takes its own lock.
+    bash "$here/postgres.sh" up >/dev/null &
     pg=$!
-    bash "$here/kafka.sh" up
-    wait "$pg"
+    bash "$here/kafka.sh" up >/dev/null &
+    kafka=$!
+    rc=0
+    wait "$pg" || { log "infra: PostgreSQL failed"; rc=1; }
+    wait "$kafka" || { log "infra: Kafka failed"; rc=1; }
+    ((rc == 0)) || exit "$rc"
+    print_env
     ;;
   down)
-    bash "$here/kafka.sh" down
-    bash "$here/postgres.sh" down
+    rc=0
+    bash "$here/kafka.sh" down || rc=1
+    bash "$here/postgres.sh" down || rc=1
+    exit "$rc"
     ;;
   status)
     rc=0
     bash "$here/kafka.sh" status || rc=1
     bash "$here/postgres.sh" status || rc=1
-    exit $rc
+    exit "$rc"
     ;;
-  env)
-    echo "export DATABASE_URL='$(bash "$here/postgres.sh" url)'"
-    echo "export KAFKA_BOOTSTRAP_SERVERS='${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}'"
-    ;;
+  env) print_env ;;
   *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
 esac

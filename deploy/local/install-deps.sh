@@ -1,20 +1,49 @@
 #!/usr/bin/env bash
-# What a fresh Debian machine (CI) lacks: PostgreSQL, a JRE and Maven for Kafka, flock, curl.
-# Takes about a second where everything is present.
+# What a fresh Debian 12 machine (CI) lacks to run the suite locally: PostgreSQL's server, a JRE and Maven
+# for Kafka, util-linux (flock, runuser, setsid), make, curl and Python's venv. Installs only what is
+# missing, so on a prepared machine it takes about a second and touches nothing.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
+
 need=()
-ls -d /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql postgresql-contrib)
-command -v java >/dev/null || need+=(openjdk-17-jre-headless)
-command -v mvn >/dev/null || need+=(maven)
-command -v flock >/dev/null || need+=(util-linux)
-command -v curl >/dev/null || need+=(curl)
-command -v python3 >/dev/null || need+=(python3 python3-venv)
-if ((${#need[@]})); then
-  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  echo "install-deps: installing ${need[*]}" >&2
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  need+=(postgresql postgresql-contrib)
 fi
-# Debian's package starts its own cluster on 5432 where it can; ours runs on its own port and is unaffected.
+have_cmd java || need+=(openjdk-17-jre-headless)
+have_cmd mvn || need+=(maven)
+{ have_cmd flock && have_cmd runuser && have_cmd setsid; } || need+=(util-linux)
+have_cmd make || need+=(make)
+have_cmd curl || need+=(curl ca-certificates)
+have_cmd python3 || need+=(python3)
+# Debian splits venv/ensurepip out of python3; `make` creates .venv with it. (A pyenv or other non-Debian
+# python3 brings its own.)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+
+if ((${#need[@]} == 0)); then
+  echo "install-deps: everything is present" >&2
+  exit 0
+fi
+
+sudo=()
+[ "$(id -u)" = 0 ] || sudo=(sudo)
+apt_get() { "${sudo[@]}" apt-get -q -y -o Dpkg::Use-Pty=0 "$@"; }
+
+# apt-get update costs 5-30 s, so only when the package lists are missing (fresh images ship without),
+# or when an install fails on stale lists.
+if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then apt_get update >&2; fi
+install_pkgs() { apt_get install --no-install-recommends "$@" >&2 || { apt_get update >&2 && apt_get install --no-install-recommends "$@" >&2; }; }
+
+echo "install-deps: installing ${need[*]}" >&2
+if [[ " ${need[*]} " == *" postgresql "* ]] && ! have_pkg postgresql-common; then
+  # The server package would create and start a "main" cluster on 5432. We run our own cluster on our own
+  # port, so it would only cost memory: on a machine that never had PostgreSQL, tell postgresql-common
+  # (installed first, on its own) not to create it. A machine that has one keeps it; it does not clash.
+  install_pkgs postgresql-common
+  "${sudo[@]}" sed -i -E 's/^#?[[:space:]]*create_main_cluster[[:space:]]*=.*/create_main_cluster = false/' \
+    /etc/postgresql-common/createcluster.conf
+fi
+install_pkgs "${need[@]}"
 echo "install-deps: ok" >&2
