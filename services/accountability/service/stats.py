@@ -61,12 +61,14 @@ async def compute_stats(
         problem_cases = problem_cases.where(select(held.c.id).where(held.c.case_id == cases.c.id).exists())
     problem_cases = problem_cases.subquery()
     problems = await session.scalar(select(func.count()).select_from(problem_cases))
-    by_type = (await session.execute(
-        select(func.coalesce(problem_cases.c.problem_type, "unclassified"), func.count())
-        .group_by(1).order_by(func.count().desc(), 1))).all()
-    by_family = (await session.execute(
-        select(func.coalesce(problem_cases.c.problem_family, "unclassified"), func.count())
-        .group_by(1).order_by(func.count().desc(), 1))).all()
+
+    async def counted_by(column) -> list:
+        key = func.coalesce(column, "unclassified").label("key")
+        return (await session.execute(
+            select(key, func.count().label("n")).group_by(key).order_by(func.count().desc(), key))).all()
+
+    by_type = await counted_by(problem_cases.c.problem_type)
+    by_family = await counted_by(problem_cases.c.problem_family)
     return {
         "period_from": since, "period_to": until, "region": region, "rank": rank,
         "problems": problems or 0,
