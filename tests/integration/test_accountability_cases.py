@@ -133,13 +133,15 @@ async def test_a_serious_unit_case_runs_its_whole_life_with_joint_examination(su
     still = await suite.gateway.post(f"{API}/cases/{case_id}/transitions", json={"action": "close"}, headers=officer)
     assert still.json()["missing"] == ["principal_leader"]
 
-    # The principal leader is recorded (the name comes from the unit directory) — only before the decision,
-    # so this case shows the refusal, and a second case the right order below.
-    late = await suite.gateway.post(f"{API}/cases/{case_id}/persons", headers=officer, json={
-        "leader_role": "principal_leader", "party_member": True, "responsibility": "principal_leadership"})
-    assert late.status_code == 409
-    await call(suite, "POST", f"/cases/{case_id}/leader-clearances", officer, 201, json={
-        "leader_role": "principal_leader", "reason": "主要负责人已按规定部署传达，失职在经办环节"})
+    # The principal leader, named by the unit directory, is brought in after the first decision (一案双查).
+    case = await call(suite, "POST", f"/cases/{case_id}/persons", officer, 201, json={
+        "leader_role": "principal_leader", "party_member": True, "responsibility": "principal_leadership",
+        "rank": "county"})
+    leader = next(p for p in case["persons"] if p["leader_role"] == "principal_leader")
+    assert leader["name"] == "王局长" and leader["post"] == "主要负责人"
+    await call(suite, "POST", f"/cases/{case_id}/persons/{leader['id']}/measures", officer, 201,
+               json={"code": "admonishment"})
+    assert case["joint_examination"]["missing"] == []
 
     # Rectification: the unit's handler sees and answers only its own unit's items.
     item = await call(suite, "POST", f"/cases/{case_id}/rectifications", officer, 201, json={

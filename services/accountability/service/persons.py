@@ -18,9 +18,10 @@ from .. import domain
 from ..models import audit_log, exemptions, measures, persons
 from .cases import Actor, get_case_row, get_unit
 
-# Persons can be recorded while the facts are checked; measures and exemptions only once substantiated.
-PERSON_STATES = frozenset({"preliminary_check", "filed", "substantiated"})
-MEASURE_STATES = frozenset({"substantiated"})
+# Persons can be recorded while the facts are checked; measures and exemptions once substantiated. Both
+# stay open until closing, because 一案双查 may bring leaders into a case after the first decision.
+PERSON_STATES = frozenset({"preliminary_check", "filed", "substantiated", "decided", "rectifying"})
+MEASURE_STATES = frozenset({"substantiated", "decided", "rectifying"})
 
 
 async def add_person(
@@ -31,7 +32,7 @@ async def add_person(
     """Record a person; a unit leader (一案双查) may be named from the unit directory read model."""
     case = await get_case_row(session, case_id, lock=True)
     if case.state not in PERSON_STATES:
-        raise Problem(409, f"Persons are recorded before the decision; the case is {case.state}.",
+        raise Problem(409, f"No persons can be recorded in a case that is {case.state}.",
                       slug="invalid-state", state=case.state)
     unit_id = unit_id or case.unit_id
     unit = await get_unit(session, unit_id)
