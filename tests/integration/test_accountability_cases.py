@@ -108,6 +108,9 @@ async def test_a_serious_unit_case_runs_its_whole_life_with_joint_examination(su
     case = await call(suite, "POST", f"/cases/{case_id}/persons", officer, 201, json={
         "name": "赵主任", "post": "办公室主任", "rank": "township", "party_member": False, "responsibility": "direct"})
     direct = case["persons"][0]["id"]
+    naming = await suite.gateway.post(f"{API}/cases/{case_id}/findings", headers=officer, json={
+        "finding": "partly_substantiated", "summary": "未传达文件", "outcome_summary": "赵主任已受到处理。"})
+    assert naming.status_code == 422 and naming.json()["type"].endswith("/outcome-names-person")
     await call(suite, "POST", f"/cases/{case_id}/findings", officer, json={
         "finding": "partly_substantiated", "summary": "赵主任未传达文件精神", "outcome_summary": "您反映的问题部分属实，已责成整改。"})
 

@@ -251,6 +251,10 @@ async def record_finding(
 ) -> str:
     """认定: 属实/部分属实 → substantiated, 不属实 → unfounded; tells the reporter (CaseConcluded)."""
     case = await get_case_row(session, case_id, lock=True)
+    names = (await session.scalars(select(persons.c.name).where(persons.c.case_id == case_id))).all()
+    if any(name and name in outcome_summary for name in names):
+        raise Problem(422, "The outcome told to the reporter must not name the persons handled.",
+                      slug="outcome-names-person")
     concluded_on = concluded_on or today_in_city()
     target = await _move(session, case, domain.FINDING_ACTION[finding], actor=actor, reason=summary, extra={
         "finding": finding, "finding_summary": summary, "outcome_summary": outcome_summary,
