@@ -105,8 +105,10 @@ async def get_case(case_id: uuid.UUID, session: SessionDep, principal: Reader) -
 @router.patch("/cases/{case_id}", response_model=CaseDetail)
 async def patch_case(case_id: uuid.UUID, body: CaseUpdate, request: Request, session: SessionDep,
                      principal: Officer) -> CaseDetail:
-    await cases.update_case(session, request.app.state.outbox, case_id=case_id,
-                            changes=body.model_dump(exclude_unset=True), actor=principal)
+    changes = body.model_dump(exclude_unset=True)
+    if any(changes.get(k, "") is None for k in ("title", "serious", "unit_problem")):
+        raise Problem(422, "title, serious and unit_problem cannot be null.", slug="null-not-allowed")
+    await cases.update_case(session, request.app.state.outbox, case_id=case_id, changes=changes, actor=principal)
     return await case_detail(session, case_id, principal)
 
 
@@ -144,8 +146,10 @@ async def post_person(case_id: uuid.UUID, body: PersonCreate, session: SessionDe
 @router.patch("/cases/{case_id}/persons/{person_id}", response_model=CaseDetail)
 async def patch_person(case_id: uuid.UUID, person_id: uuid.UUID, body: PersonUpdate, session: SessionDep,
                        principal: Officer) -> CaseDetail:
-    await persons.update_person(session, case_id=case_id, person_id=person_id,
-                                changes=body.model_dump(exclude_unset=True), actor=principal)
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("party_member", False) is None:
+        raise Problem(422, "party_member cannot be null.", slug="null-not-allowed")
+    await persons.update_person(session, case_id=case_id, person_id=person_id, changes=changes, actor=principal)
     return await case_detail(session, case_id, principal)
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import select
 
-from services.accountability.models import audit_log, cases, units
+from services.accountability.models import audit_log, award_ineligibility, cases, units
 from services.common.audit import verify_chain
 from services.common.contracts.accountability import CaseClosed, CaseConcluded, CaseOpened, UnitAwardIneligible
 from services.common.contracts.base import EventContract
@@ -305,3 +305,30 @@ async def test_dismissal_needs_a_reason_and_tells_the_reporter_without_details(s
     assert event["finding"] == "closed_without_filing" and "无具体事实" not in event["outcome_summary"]
     async with suite.apps["accountability"].state.sessions() as session:
         assert await session.scalar(select(cases.c.state).where(cases.c.id == case["id"])) == "dismissed"
+
+
+async def test_marking_a_found_case_serious_flags_its_unit_once_and_lists_page_by_cursor(suite, ids, infra):
+    unit_id = await a_unit(suite)
+    officer = ids.bearer("investigator")
+    first = await a_decided_case(suite, ids, unit_id)
+    second = await a_decided_case(suite, ids, unit_id)
+    null_title = await suite.gateway.patch(f"{API}/cases/{first['id']}", headers=officer, json={"title": None})
+    assert null_title.status_code == 422
+    for case in (first, second):
+        patched = await call(suite, "PATCH", f"/cases/{case['id']}", officer, json={"serious": True})
+        assert patched["serious"] is True
+    async with EventLog(infra, UnitAwardIneligible) as log:
+        flags = await eventually(lambda: log.matching(lambda e: e["unit_id"] == unit_id))
+        assert flags[0]["case_id"] == first["id"]
+    async with suite.apps["accountability"].state.sessions() as session:
+        flagged = (await session.execute(select(award_ineligibility.c.case_id).where(
+            award_ineligibility.c.unit_id == unit_id))).scalars().all()
+    assert [str(c) for c in flagged] == [first["id"]]  # the second serious case adds no second flag
+
+    handler = ids.bearer("unit_handler", unit=unit_id)
+    page = await call(suite, "GET", "/cases", handler, params={"limit": 1})
+    assert [c["id"] for c in page["items"]] == [first["id"]] and page["next_cursor"] == first["id"]
+    rest = await call(suite, "GET", "/cases", handler, params={"limit": 1, "cursor": page["next_cursor"]})
+    assert [c["id"] for c in rest["items"]] == [second["id"]]
+    last = await call(suite, "GET", "/cases", handler, params={"limit": 1, "cursor": rest["next_cursor"]})
+    assert last == {"items": [], "next_cursor": None}
