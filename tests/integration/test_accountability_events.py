@@ -157,3 +157,18 @@ async def test_overdue_item_is_reported_once_and_a_look_back_reopens_the_closed_
         assert await detect_overdue(session, app.state.outbox, today=date.today() + timedelta(days=30)) >= 1
     listed = await call(suite, "GET", "/rectifications", handler, params={"overdue": "false"})
     assert [r["id"] for r in listed["items"]] == [item["id"]]
+
+
+async def test_a_case_opened_before_its_unit_was_known_gets_the_unit_from_the_directory_later(suite, ids):
+    unit_id = f"U-late-{secrets.token_hex(3)}"
+    clue = triaged(unit_id=unit_id)
+    await publish_as(suite, "triage", clue)
+    case_id = await eventually(lambda: case_of(suite, clue.clue_id))
+    await a_unit(suite, unit_id=unit_id, name="某县行政审批局")
+
+    async def named():
+        detail = await call(suite, "GET", f"/cases/{case_id}", ids.bearer("investigator"))
+        return detail if detail["unit_name"] else None
+
+    detail = await eventually(named)
+    assert (detail["unit_name"], detail["region"]) == ("某县行政审批局", "城区")

@@ -24,6 +24,9 @@ async def upsert_unit(session: AsyncSession, event: UnitUpserted) -> None:
     await session.execute(
         pg_insert(units).values(unit_id=event.unit_id, **values)
         .on_conflict_do_update(index_elements=["unit_id"], set_={**values, "updated_at": func.now()}))
+    # A clue may outrun the directory: cases opened before the unit was known get its name and region now.
+    await session.execute(update(cases).where(cases.c.unit_id == event.unit_id, cases.c.unit_name.is_(None))
+                          .values(unit_name=event.name, region=func.coalesce(cases.c.region, event.region)))
 
 
 async def apply_evaluation_results(session: AsyncSession, outbox: Outbox, event: ResultsPublished) -> int:
