@@ -1,9 +1,193 @@
-"""Accountability's tables (schema ``accountability``)."""
+"""Accountability's tables (schema ``accountability``). No reporter identity is ever stored here."""
 
 from __future__ import annotations
 
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Sequence,
+    SmallInteger,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
 from services.common.app import service_tables
+from services.common.audit import audit_table
 from services.common.db import service_metadata
 
 metadata = service_metadata("accountability")
 outbox, inbox = service_tables(metadata)
+audit_log = audit_table(metadata)
+
+case_number_seq = Sequence("case_number_seq", metadata=metadata)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("case_number", Text, nullable=False, unique=True),
+    Column("state", Text, nullable=False),
+    Column("source", Text, nullable=False),  # clue | investigator | evaluation
+    # What opened it, for idempotent creation from events (e.g. "evaluation:<campaign>:<kind>:<unit>").
+    Column("origin_key", Text, unique=True),
+    Column("title", Text, nullable=False),
+    Column("summary", Text),
+    Column("unit_id", Text),
+    Column("unit_name", Text),
+    Column("region", Text),
+    Column("problem_family", Text),
+    Column("problem_type", Text),
+    Column("serious", Boolean, nullable=False, server_default="false"),
+    Column("unit_problem", Boolean, nullable=False, server_default="false"),
+    Column("finding", Text),
+    Column("finding_summary", Text),
+    Column("outcome_summary", Text),
+    Column("concluded_on", Date),
+    Column("opened_by", Text, nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("closed_at", DateTime(timezone=True)),
+    Index("ix_cases_unit_id", "unit_id"),
+    Index("ix_cases_concluded_on", "concluded_on"),
+)
+
+case_clues = Table(
+    "case_clues",
+    metadata,
+    # A clue belongs to one case at most: a re-delivered or re-triaged clue never opens a second case.
+    Column("clue_id", Uuid, primary_key=True),
+    Column("case_id", Uuid, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("tracking_number", Text),
+    Column("problem_type", Text),
+    Column("channel", Text),
+    Column("must_investigate", Boolean, nullable=False, server_default="false"),
+    Column("attached_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+persons = Table(
+    "persons",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("case_id", Uuid, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("post", Text),
+    Column("unit_id", Text),
+    Column("unit_name", Text),
+    Column("rank", Text),
+    Column("party_member", Boolean, nullable=False),
+    Column("responsibility", Text),
+    Column("leader_role", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+measures = Table(
+    "measures",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("case_id", Uuid, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("person_id", Uuid, ForeignKey("persons.id"), nullable=False, index=True),
+    Column("family", Text, nullable=False),
+    Column("code", Text, nullable=False),
+    Column("form", SmallInteger, nullable=False),
+    Column("transferred_for_prosecution", Boolean, nullable=False, server_default="false"),
+    Column("note", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("person_id", "code"),
+)
+
+exemptions = Table(
+    "exemptions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("case_id", Uuid, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("person_id", Uuid, ForeignKey("persons.id"), nullable=False, unique=True),
+    Column("kind", Text, nullable=False),
+    Column("criteria", JSONB, nullable=False),
+    Column("reasons", Text, nullable=False),
+    Column("benchmark", Boolean, nullable=False, server_default="false"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# 一案双查: a reasoned finding that a unit leader bears no responsibility.
+leader_clearances = Table(
+    "leader_clearances",
+    metadata,
+    Column("case_id", Uuid, ForeignKey("cases.id"), primary_key=True),
+    Column("leader_role", Text, primary_key=True),
+    Column("leader_name", Text),
+    Column("reason", Text, nullable=False),
+    Column("recorded_by", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+rectifications = Table(
+    "rectifications",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("case_id", Uuid, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("unit_id", Text, nullable=False, index=True),
+    Column("task", Text, nullable=False),
+    Column("deadline", Date, nullable=False),
+    Column("responsible", Text),
+    Column("status", Text, nullable=False, server_default="open"),
+    Column("evidence", Text),
+    Column("evidence_at", DateTime(timezone=True)),
+    Column("signed_off_at", DateTime(timezone=True)),
+    Column("signed_off_by", Text),
+    # The deadline an overdue event was already sent for: one event per item and deadline.
+    Column("overdue_for", Date),
+    Column("look_backs", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_rectifications_due", "deadline", postgresql_where=text("status <> 'signed_off'")),
+)
+
+typical_cases = Table(
+    "typical_cases",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("case_id", Uuid, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("kind", Text, nullable=False),  # typical | clarification
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("unit_id", Text),
+    Column("problem_type", Text),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+)
+
+# Read model of triage's unit directory (log-compacted ``triage.units``).
+units = Table(
+    "units",
+    metadata,
+    Column("unit_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("level", Text, nullable=False),
+    Column("parent_id", Text),
+    Column("region", Text),
+    Column("category", Text),
+    Column("principal_leader", Text),
+    Column("leader_in_charge", Text),
+    Column("key_section", Boolean, nullable=False, server_default="false"),
+    Column("active", Boolean, nullable=False, server_default="true"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# 取消评先评优: one flag per unit and year, whatever number of serious cases.
+award_ineligibility = Table(
+    "award_ineligibility",
+    metadata,
+    Column("unit_id", Text, primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("case_id", Uuid, nullable=False),
+    Column("flagged_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

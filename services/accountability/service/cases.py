@@ -1,0 +1,369 @@
+"""Cases (案件): opening, gathering clues, the lifecycle transitions, findings and 一案双查."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common import audit
+from services.common.auth import Principal
+from services.common.contracts.accountability import CaseClosed, CaseConcluded, CaseOpened
+from services.common.contracts.triage import ClueTriaged
+from services.common.errors import Problem
+from services.common.ids import new_id
+from services.common.outbox import Outbox
+
+from .. import domain
+from ..models import (
+    audit_log,
+    case_clues,
+    case_number_seq,
+    cases,
+    leader_clearances,
+    measures,
+    exemptions,
+    persons,
+    rectifications,
+    units,
+)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+Actor = Principal | str
+DISMISSED_OUTCOME = "经初核，反映的问题不予立案，已了结。感谢您的监督。"
+
+
+def today_in_city() -> date:
+    return datetime.now(UTC).astimezone(SHANGHAI).date()
+
+
+def format_case_number(opened_at: datetime, number: int) -> str:
+    """``AC-YYYY-NNNNNN``: the year as the city sees it, then a suite-wide sequence."""
+    return f"AC-{opened_at.astimezone(SHANGHAI):%Y}-{number:06d}"
+
+
+async def get_unit(session: AsyncSession, unit_id: str | None) -> Row | None:
+    if unit_id is None:
+        return None
+    return (await session.execute(select(units).where(units.c.unit_id == unit_id))).first()
+
+
+async def get_case_row(session: AsyncSession, case_id: uuid.UUID, *, lock: bool = False) -> Row:
+    query = select(cases).where(cases.c.id == case_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await session.execute(query)).first()
+    if row is None:
+        raise Problem(404, "No such case.", slug="case-not-found")
+    return row
+
+
+async def clue_ids_of(session: AsyncSession, case_id: uuid.UUID) -> list[uuid.UUID]:
+    return list(
+        (await session.scalars(
+            select(case_clues.c.clue_id).where(case_clues.c.case_id == case_id).order_by(case_clues.c.attached_at)
+        )).all()
+    )
+
+
+async def open_case(
+    session: AsyncSession,
+    outbox: Outbox,
+    *,
+    actor: Actor,
+    title: str,
+    source: str,
+    summary: str | None = None,
+    unit_id: str | None = None,
+    region: str | None = None,
+    problem_family: str | None = None,
+    problem_type: str | None = None,
+    serious: bool = False,
+    unit_problem: bool = False,
+    origin_key: str | None = None,
+    clues: list[dict[str, Any]] | None = None,
+) -> uuid.UUID | None:
+    """Open a case in 初核 with its clues; returns its id, or None if ``origin_key`` already opened one."""
+    unit = await get_unit(session, unit_id)
+    opened_at = datetime.now(UTC)
+    number = await session.scalar(case_number_seq.next_value())
+    case_id = new_id()
+    opened_by = actor.subject if isinstance(actor, Principal) else actor
+    inserted = await session.scalar(
+        pg_insert(cases)
+        .values(
+            id=case_id, case_number=format_case_number(opened_at, number), state="preliminary_check",
+            source=source, origin_key=origin_key, title=title, summary=summary, unit_id=unit_id,
+            unit_name=unit.name if unit else None, region=region or (unit.region if unit else None),
+            problem_family=problem_family, problem_type=problem_type, serious=serious,
+            unit_problem=unit_problem, opened_by=opened_by, opened_at=opened_at, updated_at=opened_at,
+        )
+        .on_conflict_do_nothing(index_elements=["origin_key"])
+        .returning(cases.c.id)
+    )
+    if inserted is None:
+        return None
+    for clue in clues or []:
+        await _attach(session, case_id, clue)
+    await audit.record(session, audit_log, actor=actor, action="case.opened", entity_type="case",
+                       entity_id=str(case_id), details={"source": source, "unit_id": unit_id})
+    await outbox.publish(session, CaseOpened(
+        case_id=case_id, case_number=format_case_number(opened_at, number), unit_id=unit_id, serious=serious,
+        clue_ids=[c["clue_id"] for c in clues or []], opened_at=opened_at,
+    ))
+    return case_id
+
+
+async def _attach(session: AsyncSession, case_id: uuid.UUID, clue: dict[str, Any]) -> bool:
+    inserted = await session.scalar(
+        pg_insert(case_clues).values(case_id=case_id, **clue)
+        .on_conflict_do_nothing(index_elements=["clue_id"]).returning(case_clues.c.clue_id)
+    )
+    return inserted is not None
+
+
+async def clue_owner(session: AsyncSession, clue_id: uuid.UUID) -> uuid.UUID | None:
+    return await session.scalar(select(case_clues.c.case_id).where(case_clues.c.clue_id == clue_id))
+
+
+async def attach_clue(
+    session: AsyncSession, *, case_id: uuid.UUID, clue_id: uuid.UUID, tracking_number: str | None, actor: Actor
+) -> None:
+    """One case gathers several clues (合并办理); a clue already in another case is refused."""
+    case = await get_case_row(session, case_id, lock=True)
+    if case.state == "closed":
+        raise Problem(409, "A closed case takes no more clues.", slug="case-closed")
+    owner = await session.scalar(select(case_clues.c.case_id).where(case_clues.c.clue_id == clue_id))
+    if owner == case_id:
+        return
+    if owner is not None:
+        raise Problem(409, "This clue already belongs to another case.", slug="clue-in-another-case")
+    await _attach(session, case_id, {"clue_id": clue_id, "tracking_number": tracking_number})
+    await audit.record(session, audit_log, actor=actor, action="case.clue-attached", entity_type="case",
+                       entity_id=str(case_id), details={"clue_id": str(clue_id)})
+
+
+async def open_case_from_clue(session: AsyncSession, outbox: Outbox, event: ClueTriaged) -> uuid.UUID | None:
+    """受理 or 五必查 → a case in 初核; a merged clue joins its original's case; replays change nothing."""
+    if await session.scalar(select(case_clues.c.case_id).where(case_clues.c.clue_id == event.clue_id)):
+        return None
+    clue = {
+        "clue_id": event.clue_id, "tracking_number": event.tracking_number, "problem_type": event.type_code,
+        "channel": event.channel, "must_investigate": event.must_investigate,
+    }
+    if event.decision == "merge" and event.merged_into is not None:
+        target = await session.scalar(
+            select(case_clues.c.case_id).where(case_clues.c.clue_id == event.merged_into))
+        if target is not None:
+            await _attach(session, target, clue)
+            await audit.record(session, audit_log, actor="triage", action="case.clue-attached",
+                               entity_type="case", entity_id=str(target),
+                               details={"clue_id": str(event.clue_id), "merged_into": str(event.merged_into)})
+            return target
+    if event.decision != "accept" and not event.must_investigate:
+        return None
+    title = f"线索 {event.tracking_number}" + ("（五必查）" if event.must_investigate else "")
+    return await open_case(
+        session, outbox, actor="triage", title=title, source="clue", unit_id=event.unit_id,
+        problem_family=event.family, problem_type=event.type_code, clues=[clue],
+        summary="; ".join(event.must_investigate_triggers) or None,
+    )
+
+
+async def update_case(session: AsyncSession, outbox: Outbox, *, case_id: uuid.UUID, changes: dict, actor: Actor) -> None:
+    case = await get_case_row(session, case_id, lock=True)
+    if case.state == "closed":
+        raise Problem(409, "A closed case cannot be changed; a look-back reopens it.", slug="case-closed")
+    if not changes:
+        return
+    await session.execute(update(cases).where(cases.c.id == case_id).values(**changes, updated_at=func.now()))
+    await audit.record(session, audit_log, actor=actor, action="case.updated", entity_type="case",
+                       entity_id=str(case_id), details=changes)
+    if changes.get("serious") and case.finding in ("substantiated", "partly_substantiated"):
+        from .publishing import flag_award_ineligible
+
+        await flag_award_ineligible(session, outbox, case_id=case_id)
+
+
+async def _move(session: AsyncSession, case: Row, action: str, *, actor: Actor, reason: str | None,
+                extra: dict | None = None) -> str:
+    target = domain.next_state(case.state, action)
+    if target is None:
+        raise Problem(
+            409,
+            f"A case in state {case.state} ({domain.STATES[case.state]}) cannot {action} "
+            f"({domain.ACTIONS[action]}).",
+            slug="invalid-transition", state=case.state, action=action,
+            allowed_actions=domain.allowed_actions(case.state),
+        )
+    values: dict[str, Any] = {"state": target, "updated_at": func.now(), **(extra or {})}
+    if target == "closed":
+        values["closed_at"] = datetime.now(UTC)
+    await session.execute(update(cases).where(cases.c.id == case.id).values(**values))
+    await audit.record(session, audit_log, actor=actor, action=f"case.{action}", entity_type="case",
+                       entity_id=str(case.id), details={"from": case.state, "to": target, "reason": reason})
+    return target
+
+
+async def transition_case(
+    session: AsyncSession, outbox: Outbox, *, case_id: uuid.UUID, action: str, actor: Actor,
+    reason: str | None = None,
+) -> str:
+    """Move a case along the transition table; guards and events per action. Returns the new state."""
+    if action in domain.ACTIONS_WITH_DATA:
+        where = {"substantiate": "findings", "clear": "findings", "reopen": "rectifications/{id}/look-back"}[action]
+        raise Problem(422, f"{action} carries data: use POST …/cases/{{id}}/{where}.", slug="use-dedicated-endpoint")
+    case = await get_case_row(session, case_id, lock=True)
+    if domain.next_state(case.state, action) is None:
+        await _move(session, case, action, actor=actor, reason=reason)  # raises the invalid-transition problem
+    if action == "dismiss":
+        if not reason:
+            raise Problem(422, "了结 needs a reason.", slug="reason-required")
+        concluded_on = today_in_city()
+        target = await _move(session, case, action, actor=actor, reason=reason, extra={
+            "finding": "closed_without_filing", "outcome_summary": DISMISSED_OUTCOME,
+            "finding_summary": reason, "concluded_on": concluded_on})
+        await outbox.publish(session, CaseConcluded(
+            case_id=case.id, case_number=case.case_number, clue_ids=await clue_ids_of(session, case.id),
+            unit_id=case.unit_id, finding="closed_without_filing", outcome_summary=DISMISSED_OUTCOME,
+            concluded_at=datetime.now(UTC)))
+        return target
+    if action == "decide":
+        await _ensure_decided_persons(session, case.id)
+    if action == "close":
+        await _ensure_closable(session, case)
+        target = await _move(session, case, action, actor=actor, reason=reason)
+        await outbox.publish(session, CaseClosed(
+            case_id=case.id, case_number=case.case_number, clue_ids=await clue_ids_of(session, case.id),
+            unit_id=case.unit_id, closed_at=datetime.now(UTC)))
+        return target
+    return await _move(session, case, action, actor=actor, reason=reason)
+
+
+async def record_finding(
+    session: AsyncSession, outbox: Outbox, *, case_id: uuid.UUID, finding: str, summary: str,
+    outcome_summary: str, actor: Actor, concluded_on: date | None = None,
+) -> str:
+    """认定: 属实/部分属实 → substantiated, 不属实 → unfounded; tells the reporter (CaseConcluded)."""
+    case = await get_case_row(session, case_id, lock=True)
+    names = (await session.scalars(select(persons.c.name).where(persons.c.case_id == case_id))).all()
+    if any(name and name in outcome_summary for name in names):
+        raise Problem(422, "The outcome told to the reporter must not name the persons handled.",
+                      slug="outcome-names-person")
+    concluded_on = concluded_on or today_in_city()
+    target = await _move(session, case, domain.FINDING_ACTION[finding], actor=actor, reason=summary, extra={
+        "finding": finding, "finding_summary": summary, "outcome_summary": outcome_summary,
+        "concluded_on": concluded_on})
+    await outbox.publish(session, CaseConcluded(
+        case_id=case.id, case_number=case.case_number, clue_ids=await clue_ids_of(session, case.id),
+        unit_id=case.unit_id, finding=finding, outcome_summary=outcome_summary, concluded_at=datetime.now(UTC)))
+    if case.serious and finding != "unfounded":
+        from .publishing import flag_award_ineligible
+
+        await flag_award_ineligible(session, outbox, case_id=case.id, year=concluded_on.year)
+    return target
+
+
+async def _ensure_decided_persons(session: AsyncSession, case_id: uuid.UUID) -> None:
+    """A decision names at least one person with a measure or an exemption (处理决定)."""
+    decided = await session.scalar(select(func.count()).select_from(persons).where(
+        persons.c.case_id == case_id,
+        select(measures.c.id).where(measures.c.person_id == persons.c.id).exists()
+        | select(exemptions.c.id).where(exemptions.c.person_id == persons.c.id).exists(),
+    ))
+    if not decided:
+        raise Problem(409, "Record at least one person's measure or exemption before the decision.",
+                      slug="decision-without-measures")
+
+
+async def joint_examination(session: AsyncSession, case: Row) -> dict[str, Any]:
+    """一案双查 status: which unit leaders are held responsible, cleared with a reason, or still missing."""
+    held_rows = (await session.execute(
+        select(persons.c.leader_role, persons.c.responsibility)
+        .where(persons.c.case_id == case.id, persons.c.leader_role.is_not(None))
+    )).all()
+    held = {r.leader_role for r in held_rows if r.responsibility == domain.LEADER_RESPONSIBILITY[r.leader_role]}
+    cleared = dict((await session.execute(
+        select(leader_clearances.c.leader_role, leader_clearances.c.reason)
+        .where(leader_clearances.c.case_id == case.id)
+    )).all())
+    unit = await get_unit(session, case.unit_id)
+    return {
+        "required": bool(case.serious or case.unit_problem),
+        "principal_leader": unit.principal_leader if unit else None,
+        "leader_in_charge": unit.leader_in_charge if unit else None,
+        "held": sorted(held),
+        "cleared": cleared,
+        "missing": domain.joint_examination_gaps(
+            serious=case.serious, unit_problem=case.unit_problem, leaders_held=held, leaders_cleared=set(cleared)),
+    }
+
+
+async def _ensure_closable(session: AsyncSession, case: Row) -> None:
+    if case.finding in ("substantiated", "partly_substantiated"):
+        status = await joint_examination(session, case)
+        if status["missing"]:
+            names = ", ".join(f"{r} ({domain.LEADER_ROLES[r]})" for r in status["missing"])
+            raise Problem(
+                409, f"一案双查: record the responsibility of {names}, or a reasoned no-liability finding, "
+                     "before closing.", slug="joint-examination-incomplete", missing=status["missing"])
+    pending = await session.scalar(select(func.count()).select_from(rectifications).where(
+        rectifications.c.case_id == case.id, rectifications.c.status != "signed_off"))
+    if pending:
+        raise Problem(409, f"{pending} rectification item(s) are not signed off (销号).",
+                      slug="rectification-pending", pending=pending)
+
+
+async def clear_leader(
+    session: AsyncSession, *, case_id: uuid.UUID, leader_role: str, reason: str, actor: Actor
+) -> None:
+    """一案双查: record why a unit leader bears no responsibility; 'collectively decided' is no reason."""
+    if domain.is_collective_excuse(reason):
+        raise Problem(422, "A collective decision is no excuse (集体决策不能成为免责理由); give the leader's "
+                           "own reason.", slug="collective-decision-no-excuse")
+    case = await get_case_row(session, case_id, lock=True)
+    if case.state in ("closed", "dismissed", "unfounded"):
+        raise Problem(409, f"No leader examination in state {case.state}.", slug="invalid-state")
+    unit = await get_unit(session, case.unit_id)
+    name = getattr(unit, leader_role, None) if unit else None
+    await session.execute(
+        pg_insert(leader_clearances)
+        .values(case_id=case_id, leader_role=leader_role, leader_name=name, reason=reason,
+                recorded_by=actor.subject if isinstance(actor, Principal) else actor)
+        .on_conflict_do_update(index_elements=["case_id", "leader_role"],
+                               set_={"reason": reason, "recorded_at": func.now()})
+    )
+    await audit.record(session, audit_log, actor=actor, action="case.leader-cleared", entity_type="case",
+                       entity_id=str(case_id), details={"leader_role": leader_role, "reason": reason})
+
+
+async def list_cases(
+    session: AsyncSession, *, after: uuid.UUID | None, limit: int, unit_id: str | None = None,
+    state: str | None = None, region: str | None = None,
+) -> list[Row]:
+    query = select(cases).order_by(cases.c.id).limit(limit)
+    if after is not None:
+        query = query.where(cases.c.id > after)
+    if unit_id is not None:
+        query = query.where(cases.c.unit_id == unit_id)
+    if state is not None:
+        query = query.where(cases.c.state == state)
+    if region is not None:
+        query = query.where(cases.c.region == region)
+    return list((await session.execute(query)).all())
+
+
+async def clue_ids_by_case(session: AsyncSession, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    result: dict[uuid.UUID, list[uuid.UUID]] = {c: [] for c in case_ids}
+    if case_ids:
+        rows = await session.execute(
+            select(case_clues.c.case_id, case_clues.c.clue_id).where(case_clues.c.case_id.in_(case_ids))
+            .order_by(case_clues.c.attached_at))
+        for case_id, clue_id in rows:
+            result[case_id].append(clue_id)
+    return result

@@ -1,0 +1,174 @@
+"""Accountability's consumed events (triaged clues, evaluation results) and its rectification ledger worker."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from services.accountability.models import case_clues, cases, measures, persons, rectifications
+from services.accountability.service.ledger import detect_overdue
+from services.common.contracts.accountability import RectificationAssigned, RectificationOverdue
+from services.common.contracts.evaluation import CategoryResult, Consequence, ResultsPublished
+from services.common.contracts.triage import ClueTriaged
+from services.common.db import session_scope
+from services.common.ids import new_id
+
+from ..support import eventually
+from .test_accountability_cases import API, EventLog, a_decided_case, a_unit, call, publish_as
+
+
+def triaged(clue_id: uuid.UUID | None = None, **fields) -> ClueTriaged:
+    clue_id = clue_id or new_id()
+    return ClueTriaged(**{"clue_id": clue_id, "tracking_number": f"ZF-20261121-{secrets.randbelow(10**6):06d}",
+                          "run_date": date.today(), "decision": "accept", "family": "slow_action",
+                          "type_code": "slow_passing_the_buck", **fields})
+
+
+async def case_of(suite, clue_id: uuid.UUID):
+    async with suite.apps["accountability"].state.sessions() as session:
+        return await session.scalar(select(case_clues.c.case_id).where(case_clues.c.clue_id == clue_id))
+
+
+async def test_accepted_clue_opens_one_case_and_a_merged_duplicate_joins_it(suite, ids):
+    unit_id = await a_unit(suite)
+    first = triaged(unit_id=unit_id)
+    # Triage re-screening the same clue (a second event for it) must not open a second case.
+    await publish_as(suite, "triage", first, triaged(first.clue_id, unit_id=unit_id,
+                                                     tracking_number=first.tracking_number))
+    case_id = await eventually(lambda: case_of(suite, first.clue_id))
+    duplicate = triaged(decision="merge", merged_into=first.clue_id, unit_id=unit_id)
+    set_aside = triaged(decision="set_aside", reason="不属于受理范围")
+    must = triaged(decision="transfer", must_investigate=True, must_investigate_triggers=["investor_withdrawal"])
+    await publish_as(suite, "triage", duplicate, set_aside, must)
+    assert await eventually(lambda: case_of(suite, must.clue_id))
+    assert await eventually(lambda: case_of(suite, duplicate.clue_id)) == case_id
+    assert await case_of(suite, set_aside.clue_id) is None
+
+    detail = await call(suite, "GET", f"/cases/{case_id}", ids.bearer("investigator"))
+    assert detail["clue_ids"] == [str(first.clue_id), str(duplicate.clue_id)]
+    assert detail["source"] == "clue" and detail["problem_type"] == "slow_passing_the_buck"
+    assert detail["unit_name"] == "市质量技术监督局"
+    async with suite.apps["accountability"].state.sessions() as session:
+        opened = await session.scalar(select(func.count()).select_from(case_clues).where(
+            case_clues.c.clue_id.in_([first.clue_id, duplicate.clue_id])))
+    assert opened == 2
+
+
+def results(campaign_id: uuid.UUID, *consequences: Consequence) -> ResultsPublished:
+    return ResultsPublished(campaign_id=campaign_id, name="2026年万人评机关", period="2026",
+                            published_at=datetime.now(UTC), categories=[
+                                CategoryResult(category="机关科室", ranking=[], top_ten=[], bottom_ten=[])],
+                            consequences=list(consequences))
+
+
+async def test_evaluation_consequences_become_cases_once(suite, ids):
+    yellow = await a_unit(suite, name="某街道办")
+    last = await a_unit(suite, name="某局")
+    campaign = new_id()
+    event = results(
+        campaign,
+        Consequence(kind="yellow_card", unit_id=yellow, unit_name="某街道办", reason="测评不合格"),
+        Consequence(kind="last_ranked_unit", unit_id=last, unit_name="某局", reason="机关科室类排名末位"),
+        Consequence(kind="exemplar", unit_id=last, unit_name="某局", reason="not a matter for accountability"),
+    )
+    # Published twice (a re-run of the publication): the consequences still become one case each.
+    await publish_as(suite, "evaluation", event)
+    await publish_as(suite, "evaluation", results(campaign, *event.consequences))
+
+    async def opened():
+        async with suite.apps["accountability"].state.sessions() as session:
+            rows = (await session.execute(select(cases).where(
+                cases.c.origin_key.like(f"evaluation:{campaign}:%")))).all()
+            return rows if len(rows) >= 2 else None
+
+    rows = {r.unit_id: r for r in await eventually(opened)}
+    officer = ids.bearer("org_officer")
+    carded = await call(suite, "GET", f"/cases/{rows[yellow].id}", officer)
+    assert carded["state"] == "decided" and carded["source"] == "evaluation"
+    leader = carded["persons"][0]
+    assert leader["name"] == "王局长" and leader["leader_role"] == "principal_leader"
+    assert [m["code"] for m in leader["measures"]] == ["yellow_card"]
+    examined = await call(suite, "GET", f"/cases/{rows[last].id}", officer)
+    assert examined["state"] == "preliminary_check" and examined["unit_problem"] is True
+    assert {p["leader_role"] for p in examined["persons"]} == {"principal_leader", "leader_in_charge"}
+
+    # A later event on the same topic proves both earlier ones were handled; still exactly two cases.
+    marker = await a_unit(suite)
+    assert marker
+    async with suite.apps["accountability"].state.sessions() as session:
+        total = await session.scalar(select(func.count()).select_from(cases).where(
+            cases.c.origin_key.like(f"evaluation:{campaign}:%")))
+        measured = await session.scalar(select(func.count()).select_from(measures).join(
+            persons, persons.c.id == measures.c.person_id).where(persons.c.case_id == rows[yellow].id))
+    assert (total, measured) == (2, 1)
+
+
+async def test_overdue_item_is_reported_once_and_a_look_back_reopens_the_closed_case(suite, ids, infra):
+    unit_id = await a_unit(suite)
+    officer = ids.bearer("investigator")
+    case = await a_decided_case(suite, ids, unit_id)
+    case_id = case["id"]
+    deadline = date.today() + timedelta(days=3)
+    past = await suite.gateway.post(f"{API}/cases/{case_id}/rectifications", headers=officer, json={
+        "task": "t", "deadline": (date.today() - timedelta(days=3)).isoformat()})
+    assert past.status_code == 422
+    item = await call(suite, "POST", f"/cases/{case_id}/rectifications", officer, 201, json={
+        "task": "窗口办事流程公开", "deadline": deadline.isoformat(), "responsible": "办公室"})
+    assert (await call(suite, "GET", f"/cases/{case_id}", officer))["state"] == "rectifying"
+
+    app = suite.apps["accountability"]
+    later = deadline + timedelta(days=2)
+    async with session_scope(app.state.sessions) as session:
+        assert await detect_overdue(session, app.state.outbox, today=later) >= 1
+    async with session_scope(app.state.sessions) as session:
+        assert await detect_overdue(session, app.state.outbox, today=later) == 0  # nothing new to report
+        overdue_for = await session.scalar(select(rectifications.c.overdue_for).where(
+            rectifications.c.id == uuid.UUID(item["id"])))
+    assert overdue_for == deadline
+
+    async with EventLog(infra, RectificationOverdue) as overdue, EventLog(infra, RectificationAssigned) as assigned:
+        assert await eventually(lambda: assigned.matching(lambda e: e["rectification_id"] == item["id"]))
+        assert await eventually(lambda: overdue.matching(lambda e: e["rectification_id"] == item["id"]))
+        assert len(await overdue.matching(lambda e: e["rectification_id"] == item["id"])) == 1
+
+    handler = ids.bearer("unit_handler", unit=unit_id)
+    await call(suite, "POST", f"/cases/{case_id}/rectifications/{item['id']}/evidence", handler,
+               json={"evidence": "流程已上墙并在网站公开"})
+    await call(suite, "POST", f"/cases/{case_id}/rectifications/{item['id']}/sign-off", officer)
+    closed = await call(suite, "POST", f"/cases/{case_id}/transitions", officer, json={"action": "close"})
+    assert closed["state"] == "closed"
+
+    reopened = await call(suite, "POST", f"/cases/{case_id}/rectifications/{item['id']}/look-back", officer, json={
+        "reason": "回头看发现流程公开后又撤下", "deadline": (date.today() + timedelta(days=15)).isoformat()})
+    assert reopened["status"] == "open" and reopened["look_backs"] == 1 and reopened["evidence"] is None
+    assert (await call(suite, "GET", f"/cases/{case_id}", officer))["state"] == "rectifying"
+    again = await suite.gateway.post(f"{API}/cases/{case_id}/rectifications/{item['id']}/look-back",
+                                     headers=officer, json={"reason": "x", "deadline": date.today().isoformat()})
+    assert again.status_code == 409
+
+    # Overdue again under the new deadline: a new commitment, so one new report.
+    async with session_scope(app.state.sessions) as session:
+        await session.execute(update(rectifications).where(rectifications.c.id == uuid.UUID(item["id"]))
+                              .values(deadline=date.today() + timedelta(days=1)))
+    async with session_scope(app.state.sessions) as session:
+        assert await detect_overdue(session, app.state.outbox, today=date.today() + timedelta(days=30)) >= 1
+    listed = await call(suite, "GET", "/rectifications", handler, params={"overdue": "false"})
+    assert [r["id"] for r in listed["items"]] == [item["id"]]
+
+
+async def test_a_case_opened_before_its_unit_was_known_gets_the_unit_from_the_directory_later(suite, ids):
+    unit_id = f"U-late-{secrets.token_hex(3)}"
+    clue = triaged(unit_id=unit_id)
+    await publish_as(suite, "triage", clue)
+    case_id = await eventually(lambda: case_of(suite, clue.clue_id))
+    await a_unit(suite, unit_id=unit_id, name="某县行政审批局")
+
+    async def named():
+        detail = await call(suite, "GET", f"/cases/{case_id}", ids.bearer("investigator"))
+        return detail if detail["unit_name"] else None
+
+    detail = await eventually(named)
+    assert (detail["unit_name"], detail["region"]) == ("某县行政审批局", "城区")
