@@ -7,7 +7,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from services.common.auth import CurrentPrincipal, Principal, ensure_unit_scope, require_roles
+from services.common.auth import (
+    CurrentPrincipal,
+    Principal,
+    ensure_unit_scope,
+    require_roles,
+)
 from services.common.db import SessionDep
 from services.common.errors import Problem
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.common.app import ServiceSpec, build_service_app
-from services.common.contracts.notification import FeedbackReceived, ReporterFeedbackIssued
+from services.common.contracts.notification import (
+    FeedbackReceived,
+    ReporterFeedbackIssued,
+)
 from services.common.outbox import Outbox
 
 from .api import router

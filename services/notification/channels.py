@@ -112,7 +112,8 @@ class GenericSmsAdapter:
     sign_name: str
 
     def payload(self, message: Outgoing) -> dict:
-        return {"to": message.address, "text": f"【{self.sign_name}】{message.body}", "reference": str(message.delivery_id)}
+        return {"to": message.address, "text": f"【{self.sign_name}】{message.body}",
+                "reference": str(message.delivery_id)}
 
     def accepted(self, answer: dict) -> tuple[bool, str | None, bool]:
         return True, answer.get("id") or answer.get("message_id"), False
@@ -202,7 +203,9 @@ def wechat_adapter(settings: NotificationSettings) -> WebhookAdapter:
 
 
 class WebhookChannel:
-    def __init__(self, name: str, url: str, adapter: WebhookAdapter, client: httpx.AsyncClient, token: str = "") -> None:
+    def __init__(
+        self, name: str, url: str, adapter: WebhookAdapter, client: httpx.AsyncClient, token: str = ""
+    ) -> None:
         self.name = name
         self.url = url
         self.adapter = adapter

@@ -25,8 +25,8 @@ from services.common.db import session_scope
 from .catalog import can_transition
 from .channels import Channel, DeliveryError, Outgoing, TokenBucket, build_channels
 from .models import deliveries
-from .service import ContactUnavailable, Notifier, addresses_for, now_utc
 from .rendering import redact_identity
+from .service import ContactUnavailable, Notifier, addresses_for, now_utc
 
 log = logging.getLogger(__name__)
 

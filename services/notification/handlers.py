@@ -15,7 +15,11 @@ from services.common.contracts.accountability import (
 )
 from services.common.contracts.evaluation import ResultsPublished
 from services.common.contracts.intake import ClueReceived
-from services.common.contracts.triage import ClueTriaged, DailySheetPublished, UnitUpserted
+from services.common.contracts.triage import (
+    ClueTriaged,
+    DailySheetPublished,
+    UnitUpserted,
+)
 from services.common.events import CloudEvent
 
 from . import service

@@ -61,7 +61,9 @@ class NotificationSettings(ServiceSettings):
     supervising_office_phone: str = Field("", validation_alias="NOTIFICATION_OFFICE_PHONE")
     supervising_office_unit_id: str = Field("", validation_alias="NOTIFICATION_OFFICE_UNIT_ID")
     # Official contacts of units (not people reporting): {"unit-id": {"email": …, "phone": …, "wechat_openid": …}}.
-    unit_contacts: dict[str, dict[str, str]] = Field(default_factory=dict, validation_alias="NOTIFICATION_UNIT_CONTACTS")
+    unit_contacts: dict[str, dict[str, str]] = Field(
+        default_factory=dict, validation_alias="NOTIFICATION_UNIT_CONTACTS"
+    )
 
     # Reporter satisfaction (满意度回访): where the rating link points, and how long it stays valid.
     public_base_url: str = Field("http://127.0.0.1:8000", validation_alias="PUBLIC_BASE_URL")

@@ -36,7 +36,8 @@ async def receiver():
 
 def _message(channel: str, address: str) -> Outgoing:
     return Outgoing(delivery_id=uuid.uuid4(), channel=channel, address=address, subject="线索转办通知",
-                    body="某区住建局：现将编号为ZF-20261121-000001的问题线索转你单位办理。", template="unit/transfer_assigned")
+                    body="某区住建局：现将编号为ZF-20261121-000001的问题线索转你单位办理。",
+                    template="unit/transfer_assigned")
 
 
 async def test_email_goes_over_smtp_in_chinese(smtp):

@@ -38,7 +38,7 @@ async def test_a_hotline_report_is_acknowledged_to_the_reporter(suite, ids):
         accepted = time.perf_counter()
         assert response.status_code == 201, response.text
         clue = response.json()
-        ack = await eventually(lambda: acknowledgement(suite, clue["id"]), interval=0.005)
+        ack = await eventually(lambda clue_id=clue["id"]: acknowledgement(suite, clue_id), interval=0.005)
         recorded = time.perf_counter()
         assert ack.status == "sent"
         assert ack.subject == f"您反映的问题已受理（{clue['tracking_number']}）"

@@ -12,6 +12,7 @@ import json
 import re
 import secrets
 import uuid
+from collections import Counter
 from datetime import UTC, date, datetime
 
 import httpx
@@ -202,9 +203,7 @@ async def test_transfer_notifies_the_unit_reminds_it_and_escalates_after_the_dea
     assert (watch.reminded_on, watch.escalated_on) == (date(2026, 12, 3), date(2026, 12, 7))
     sent = await stack.rows(select(deliveries.c.template, deliveries.c.recipient, deliveries.c.channel)
                             .where(deliveries.c.clue_id == clue.clue_id))
-    counts = {}
-    for row in sent:
-        counts[(row.template, row.recipient, row.channel)] = counts.get((row.template, row.recipient, row.channel), 0) + 1
+    counts = Counter((row.template, row.recipient, row.channel) for row in sent)
     assert counts[("unit/deadline_reminder", "unit:unit-a", "inbox")] == 1
     assert counts[("office/escalation", "office", "email")] == 1
     assert counts[("unit/overdue_notice", "unit:unit-a", "email")] == 1
@@ -353,7 +352,8 @@ async def test_bulletins_are_public_in_json_and_atom_and_carry_no_identity(stack
     only = await stack.client.get("/api/v1/notification/bulletins", params={"kind": "typical"}, headers=public)
     assert {i["kind"] for i in only.json()["items"]} == {"typical"}
 
-    atom = await stack.client.get("/api/v1/notification/bulletins", headers={**public, "accept": "application/atom+xml"})
+    atom = await stack.client.get("/api/v1/notification/bulletins",
+                                  headers={**public, "accept": "application/atom+xml"})
     assert atom.status_code == 200 and atom.headers["content-type"].startswith("application/atom+xml")
     assert "关于某区住建局窗口推诿扯皮问题的通报" in atom.text and "13712345678" not in atom.text
 
