@@ -10,14 +10,17 @@ recipient and channel). Addresses are resolved, and reporters' contacts opened, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+import asyncpg
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import and_, or_, select, update
+from prometheus_client import Counter, Histogram
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.db import session_scope
@@ -27,8 +30,14 @@ from .channels import Channel, DeliveryError, Outgoing, TokenBucket, build_chann
 from .models import deliveries
 from .rendering import redact_identity
 from .service import ContactUnavailable, Notifier, addresses_for, now_utc
+from .service.core import DELIVERY_WAKEUP
 
 log = logging.getLogger(__name__)
+
+DELIVERIES = Counter("zuofeng_notification_deliveries_total", "Delivery attempts by outcome",
+                     ["channel", "outcome"])
+SEND_SECONDS = Histogram("zuofeng_notification_send_seconds", "Time a channel took to send one message",
+                         ["channel"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
 
 def backoff_seconds(attempts: int, base: float, cap: float, jitter: float = 0.2) -> float:
@@ -78,6 +87,17 @@ class DeliveryWorker:
             ).all()
         return rows
 
+    async def idle_seconds(self, poll: float) -> float:
+        """How long to sleep: until the next retry falls due, at most ``poll`` (new work wakes us by NOTIFY)."""
+        async with self.sessions() as session:
+            due = await session.scalar(
+                select(func.min(deliveries.c.next_attempt_at))
+                .where(deliveries.c.status.in_(("queued", "retrying")))
+            )
+        if due is None:
+            return poll
+        return min(poll, max(0.01, (due - now_utc()).total_seconds()))
+
     async def run_once(self) -> int:
         """One pass; returns how many deliveries it attempted."""
         rows = await self.claim(now_utc())
@@ -104,16 +124,18 @@ class DeliveryWorker:
             if not address:
                 raise DeliveryError(f"no {channel_name} address for the recipient", permanent=True)
             await self.limits[channel_name].acquire()
-            provider_id = await channel.send(
-                Outgoing(delivery_id=row.id, channel=channel_name, address=address, subject=row.subject,
-                         body=row.body, template=row.template)
-            )
+            with SEND_SECONDS.labels(channel_name).time():
+                provider_id = await channel.send(
+                    Outgoing(delivery_id=row.id, channel=channel_name, address=address, subject=row.subject,
+                             body=row.body, template=row.template)
+                )
         except DeliveryError as exc:
             await self._record_failure(row, exc)
         except Exception as exc:  # noqa: BLE001 — an adapter bug must not kill the worker; retried
             await self._record_failure(row, DeliveryError(f"{channel_name}: {type(exc).__name__}"))
         else:
             await self._record(row, "sent", provider_id=provider_id)
+            DELIVERIES.labels(channel_name, "sent").inc()
             self.sent += 1
 
     async def _record_failure(self, row, error: DeliveryError) -> None:
@@ -124,6 +146,7 @@ class DeliveryWorker:
         log.warning("delivery attempt failed", extra={"delivery_id": str(row.id), "channel": row.channel,
                                                       "attempts": row.attempts, "reason": reason,
                                                       "final": give_up})
+        DELIVERIES.labels(row.channel, "failed" if give_up else "retrying").inc()
         if give_up:
             await self._record(row, "failed", error=reason)
         else:
@@ -148,7 +171,33 @@ class DeliveryWorker:
                 .values(**values)
             )
 
+    async def listen(self) -> None:
+        """Wake on NOTIFY from the transactions that queue deliveries; reconnects after an outage."""
+        while True:
+            try:
+                conn = await asyncpg.connect(self.notifier.settings.asyncpg_dsn)
+                try:
+                    await conn.add_listener(DELIVERY_WAKEUP, lambda *_: self.wake.set())
+                    while not conn.is_closed():
+                        await asyncio.sleep(5)
+                finally:
+                    await conn.close(timeout=2)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — polling carries on meanwhile
+                log.warning("delivery listener interrupted", extra={"error": repr(exc)})
+                await asyncio.sleep(2)
+
     async def run(self) -> None:
+        listener = asyncio.create_task(self.listen(), name="notification-delivery-listener")
+        try:
+            await self._loop()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listener
+
+    async def _loop(self) -> None:
         poll = self.notifier.settings.delivery_poll_seconds
         backoff = 0.5
         while True:
@@ -164,11 +213,11 @@ class DeliveryWorker:
             backoff = 0.5
             if attempted:
                 continue
+            self.wake.clear()
             try:
-                await asyncio.wait_for(self.wake.wait(), poll)
+                await asyncio.wait_for(self.wake.wait(), await self.idle_seconds(poll))
             except asyncio.TimeoutError:
                 pass
-            self.wake.clear()
 
 
 async def delivery_worker(app: FastAPI) -> None:

@@ -86,7 +86,7 @@ async def stack(infra, settings_kwargs, keys, run_id):
         "unit_contacts": {"unit-a": {"email": "unit-a@gov.example", "wechat_openid": "openid-unit-a"}},
         "supervising_office_email": "office@gov.example",
         "supervising_office_unit_id": "office",
-        "delivery_poll_seconds": 0.05,
+        "delivery_poll_seconds": 3.0,  # new work arrives by NOTIFY, retries by their due time
         "delivery_backoff_seconds": 0.1,
         "delivery_backoff_max_seconds": 0.3,
         "delivery_max_attempts": 3,

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,9 +31,12 @@ from ..models import deliveries, reporters, units
 from ..rendering import SHANGHAI, Rendered, render
 from ..settings import NotificationSettings
 
-
 log = logging.getLogger(__name__)
 
+
+# Wakes the delivery worker at commit of a transaction that queued something (it polls as a fallback).
+DELIVERY_WAKEUP = "zuofeng_notification_deliveries"
+_NOTIFY = text(f"SELECT pg_notify('{DELIVERY_WAKEUP}', '')")
 
 CONTACT_CHANNELS = {"phone": "sms", "email": "email"}  # reporter contact field → channel
 UNIT_CONTACT_CHANNELS = {"email": "email", "phone": "sms", "wechat_openid": "wechat"}
@@ -150,7 +153,10 @@ async def queue_message(
         pg_insert(deliveries).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(deliveries.c.id)
     )
-    return len(result.all())
+    queued = len(result.all())
+    if queued:
+        await session.execute(_NOTIFY)
+    return queued
 
 
 async def feedback_to_reporter(
