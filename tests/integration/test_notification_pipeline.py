@@ -30,7 +30,7 @@ from services.common.contracts.accountability import (
 from services.common.contracts.evaluation import CategoryResult, Consequence, RankedUnit, ResultsPublished
 from services.common.contracts.intake import ClueReceived, SealedContact
 from services.common.contracts.notification import FeedbackReceived
-from services.common.contracts.triage import ClueTriaged, UnitUpserted
+from services.common.contracts.triage import ClueTriaged, DailySheetCount, DailySheetPublished, UnitUpserted
 from services.common.crypto import KeyRing
 from services.common.db import session_scope
 from services.common.kafka import ensure_topics, new_producer, topics_for
@@ -363,3 +363,52 @@ async def test_bulletins_are_public_in_json_and_atom_and_carry_no_identity(stack
                 inbox_messages.c.unit_id == "unit-c", inbox_messages.c.template == "unit/consequence"))
 
     assert await eventually(yellow_card) == 1
+
+
+async def test_the_monthly_bulletin_sums_the_daily_sheets_and_names_the_months_typical_cases(stack, ids):
+    await stack.publish(DailySheetPublished(
+        run_date=date(2026, 9, 7), total=12, published_at=datetime(2026, 9, 7, 10, tzinfo=UTC),
+        by_type=[DailySheetCount(key="推诿扯皮", count=7), DailySheetCount(key="吃拿卡要", count=5)],
+        by_unit=[DailySheetCount(key="unit-a", count=3)]))
+    await stack.publish(DailySheetPublished(
+        run_date=date(2026, 9, 8), total=8, published_at=datetime(2026, 9, 8, 10, tzinfo=UTC),
+        by_type=[DailySheetCount(key="推诿扯皮", count=8)]))
+    await stack.publish(TypicalCasePublished(
+        case_id=uuid.uuid4(), title="关于某镇财政所吃拿卡要问题的通报", body="经查属实，已作出处理。",
+        scope="citywide", published_at=datetime(2026, 9, 20, 2, tzinfo=UTC)))
+
+    async def september_ready():
+        async with stack.sessions() as session:
+            sheets = await session.scalar(text(
+                "SELECT count(*) FROM notification.daily_sheets WHERE run_date BETWEEN '2026-09-01' AND '2026-09-30'"))
+            typical = await session.scalar(text(
+                "SELECT count(*) FROM notification.bulletins WHERE period = '2026-09' AND kind = 'typical'"))
+            return sheets == 2 and typical == 1
+
+    await eventually(september_ready)
+    async with session_scope(stack.sessions) as session:
+        assert await service.compose_monthly_bulletin(session, month=date(2026, 9, 1), published_at=datetime.now(UTC))
+    async with session_scope(stack.sessions) as session:  # once per month
+        assert not await service.compose_monthly_bulletin(session, month=date(2026, 9, 1),
+                                                          published_at=datetime.now(UTC))
+        assert not await service.compose_monthly_bulletin(session, month=date(2026, 8, 1),  # nothing happened
+                                                          published_at=datetime.now(UTC))
+    response = await stack.client.get("/api/v1/notification/bulletins", params={"kind": "monthly"},
+                                      headers=ids.as_public())
+    [monthly] = response.json()["items"]
+    assert monthly["title"] == "2026年9月作风建设监督通报"
+    assert "受理作风问题线索20件，其中推诿扯皮15件、吃拿卡要5件" in monthly["body"]
+    assert "关于某镇财政所吃拿卡要问题的通报" in monthly["body"]
+
+    async def daily_sheet_notice():
+        admin_view = await stack.client.get("/api/v1/notification/inbox", params={"unit_id": "unit-a"},
+                                            headers=ids.as_staff("admin"))
+        return [m for m in admin_view.json()["items"]
+                if m["template"] == "unit/daily_sheet" and "2026年9月7日" in m["title"]]
+
+    [notice] = await eventually(daily_sheet_notice)
+    assert "3件" in notice["body"]
+    unnamed = await stack.client.get("/api/v1/notification/inbox", headers=ids.as_staff("admin"))
+    assert unnamed.status_code == 422
+    investigator = await stack.client.get("/api/v1/notification/inbox", headers=ids.as_staff("investigator"))
+    assert investigator.status_code == 403
