@@ -69,7 +69,7 @@ class DeliveryWorker:
                     and_(d.c.status == "sending", d.c.locked_until < now),
                 )
             )
-            .order_by(d.c.next_attempt_at)
+            .order_by(d.c.next_attempt_at, d.c.id)
             .limit(s.delivery_batch_size)
             .with_for_update(skip_locked=True)
             .scalar_subquery()
@@ -85,7 +85,9 @@ class DeliveryWorker:
                                d.c.attempts)
                 )
             ).all()
-        return rows
+        # UPDATE … RETURNING has no order; ids are time-ordered, so this keeps a reporter's outcome ahead of
+        # the rating request queued with it.
+        return sorted(rows, key=lambda r: r.id)
 
     async def idle_seconds(self, poll: float) -> float:
         """How long to sleep: until the next retry falls due, at most ``poll`` (new work wakes us by NOTIFY)."""

@@ -221,7 +221,7 @@ async def notify_office(
     rendered = render(f"office/{template}", **context)
     channels = await addresses_for(session, notifier, "office")
     if not channels:
-        log.warning("no channel reaches the supervising office; escalation recorded in deliveries only")
+        log.warning("no channel reaches the supervising office; the escalation is recorded on the deadline only")
     await queue_message(session, source=source, template=f"office/{template}", recipient="office",
                         rendered=rendered, channels=channels, clue_id=clue_id, unit_id=unit_id)
     return rendered
