@@ -20,7 +20,7 @@ import asyncpg
 import httpx
 from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.db import session_scope
@@ -90,11 +90,12 @@ class DeliveryWorker:
         return sorted(rows, key=lambda r: r.id)
 
     async def idle_seconds(self, poll: float) -> float:
-        """How long to sleep: until the next retry falls due, at most ``poll`` (new work wakes us by NOTIFY)."""
+        """How long to sleep: until the next retry or lease expiry, at most ``poll`` (new work wakes us by NOTIFY)."""
         async with self.sessions() as session:
+            due_at = case((deliveries.c.status == "sending", deliveries.c.locked_until),
+                          else_=deliveries.c.next_attempt_at)
             due = await session.scalar(
-                select(func.min(deliveries.c.next_attempt_at))
-                .where(deliveries.c.status.in_(("queued", "retrying")))
+                select(func.min(due_at)).where(deliveries.c.status.in_(("queued", "retrying", "sending")))
             )
         if due is None:
             return poll

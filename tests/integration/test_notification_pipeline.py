@@ -412,3 +412,31 @@ async def test_the_monthly_bulletin_sums_the_daily_sheets_and_names_the_months_t
     assert unnamed.status_code == 422
     investigator = await stack.client.get("/api/v1/notification/inbox", headers=ids.as_staff("investigator"))
     assert investigator.status_code == 403
+
+
+async def test_a_contact_that_cannot_be_opened_falls_back_to_the_receipt_page(stack):
+    clue_id, phone = uuid.uuid4(), a_phone()
+    misbound = stack.seal(uuid.uuid4(), phone=phone)  # sealed for another clue: the AAD does not match
+    await stack.publish(a_clue(clue_id=clue_id, anonymous=False, reporter_contact=misbound))
+    rows = await eventually(lambda: deliveries_of(stack, clue_id))
+    assert [(r.channel, r.status) for r in rows] == [("receipt", "sent")]
+    assert stack.receiver.to("sms", phone) == []
+
+
+async def test_a_delivery_left_sending_by_a_crashed_worker_is_taken_again_after_its_lease(stack):
+    delivery_id = uuid.uuid4()
+    async with session_scope(stack.sessions) as session:
+        await session.execute(deliveries.insert().values(
+            id=delivery_id, dedupe_key=f"crash-{delivery_id}|unit:unit-a|inbox", source=f"crash-{delivery_id}",
+            template="unit/daily_sheet", channel="inbox", recipient="unit:unit-a", unit_id="unit-a",
+            subject="遗留消息", body="worker crashed while sending", status="sending", attempts=1,
+            locked_until=datetime(2026, 1, 1, tzinfo=UTC)))
+
+    async def delivered():
+        [row] = await stack.rows(select(deliveries).where(deliveries.c.id == delivery_id))
+        return row if row.status == "sent" else None
+
+    row = await eventually(delivered)
+    assert row.attempts == 2
+    [message] = await stack.rows(select(inbox_messages).where(inbox_messages.c.delivery_id == delivery_id))
+    assert message.unit_id == "unit-a"
