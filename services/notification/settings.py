@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from services.common.settings import ServiceSettings
 
@@ -68,6 +68,13 @@ class NotificationSettings(ServiceSettings):
     # Reporter satisfaction (满意度回访): where the rating link points, and how long it stays valid.
     public_base_url: str = Field("http://127.0.0.1:8000", validation_alias="PUBLIC_BASE_URL")
     rating_valid_days: int = Field(30, validation_alias="NOTIFICATION_RATING_VALID_DAYS")
+
+    @model_validator(mode="after")
+    def _named_reporters_need_the_key_ring(self) -> "NotificationSettings":
+        # Without it a named reporter would silently get no SMS or e-mail (R-NO-1): refuse to start.
+        if self.environment == "production" and not self.contact_keyring:
+            raise ValueError("CONTACT_KEYRING (or CONTACT_KEYRING_FILE) must be set in production")
+        return self
 
 
 @lru_cache

@@ -29,7 +29,7 @@ from services.common.contracts.accountability import (
 )
 from services.common.contracts.evaluation import CategoryResult, Consequence, RankedUnit, ResultsPublished
 from services.common.contracts.intake import ClueReceived, SealedContact
-from services.common.contracts.notification import FeedbackReceived
+from services.common.contracts.notification import FeedbackReceived, ReporterFeedbackIssued
 from services.common.contracts.triage import ClueTriaged, DailySheetCount, DailySheetPublished, UnitUpserted
 from services.common.crypto import KeyRing
 from services.common.db import session_scope
@@ -147,6 +147,9 @@ async def test_named_reporter_is_acknowledged_once_even_when_the_event_is_redeli
     assert clue.tracking_number in sms["text"]
     await asyncio.sleep(0.3)  # a few more worker passes: still nothing sent twice
     assert len(stack.smtp.mailbox.to(email)) == 1 and len(stack.receiver.to("sms", phone)) == 1
+    [issued] = await eventually(lambda: feedback_events(stack, clue_id, ReporterFeedbackIssued), timeout=30)
+    assert issued["stage"] == "received" and clue.tracking_number in issued["message"]
+    assert phone not in json.dumps(issued, ensure_ascii=False)
 
     # Nothing notification stores holds the contact in clear.
     async with stack.sessions() as session:
@@ -230,8 +233,9 @@ async def test_an_overdue_rectification_is_escalated_once_whoever_notices_first(
     assert sorted(r.channel for r in rows) == ["email", "inbox"]
 
 
-async def feedback_events(stack: Stack, clue_id: uuid.UUID) -> list[dict]:
-    consumer = AIOKafkaConsumer(FeedbackReceived.topic(stack.settings.topic_prefix),
+async def feedback_events(stack: Stack, clue_id: uuid.UUID, contract=FeedbackReceived) -> list[dict]:
+    """What notification published on Kafka about a clue (read back from the topic's beginning)."""
+    consumer = AIOKafkaConsumer(contract.topic(stack.settings.topic_prefix),
                                 bootstrap_servers=stack.settings.kafka_bootstrap_servers,
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()

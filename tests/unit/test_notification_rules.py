@@ -156,3 +156,11 @@ def test_sealed_contact_opens_only_for_its_own_clue():
 def test_monthly_bulletin_covers_the_month_before():
     assert previous_month(date(2026, 1, 5)) == date(2025, 12, 1)
     assert previous_month(date(2026, 3, 31)) == date(2026, 2, 1)
+
+
+def test_production_refuses_to_start_without_the_contact_key_ring():
+    production = dict(environment="production", internal_token_public_key="pem",
+                      database_url="postgresql+asyncpg://svc:secret@db/zuofeng", kafka_enabled=False)
+    with pytest.raises(ValueError, match="CONTACT_KEYRING"):
+        NotificationSettings(**production)
+    assert NotificationSettings(**production, contact_keyring=KeyRing.generate_spec()).contact_keyring
