@@ -435,6 +435,7 @@ async def test_a_delivery_left_sending_by_a_crashed_worker_is_taken_again_after_
             template="unit/daily_sheet", channel="inbox", recipient="unit:unit-a", unit_id="unit-a",
             subject="遗留消息", body="worker crashed while sending", status="sending", attempts=1,
             locked_until=datetime(2026, 1, 1, tzinfo=UTC)))
+    stack.app.state.delivery_worker.wake.set()  # as a restarted worker's first pass would
 
     async def delivered():
         [row] = await stack.rows(select(deliveries).where(deliveries.c.id == delivery_id))
