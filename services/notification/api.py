@@ -1,7 +1,157 @@
-"""Notification's HTTP routes."""
+"""Notification's HTTP routes: the unit inbox, deliveries, public bulletins (JSON and Atom), ratings."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+
+from services.common.auth import (
+    CurrentPrincipal,
+    Principal,
+    ensure_unit_scope,
+    require_roles,
+)
+from services.common.db import SessionDep
+from services.common.errors import Problem
+
+from . import service
+from .catalog import BULLETIN_KINDS, CHANNELS, DELIVERY_STATUSES, enumerations
+from .feeds import ATOM_MEDIA_TYPE, atom_feed
+from .schemas import (
+    BulletinList,
+    BulletinRead,
+    DeliveryList,
+    DeliveryRead,
+    InboxList,
+    InboxMessageRead,
+    RatingCreate,
+    RatingRequestRead,
+)
 
 router = APIRouter(prefix="/api/v1/notification", tags=["notification"])
+
+UnitHandler = Annotated[Principal, require_roles("unit_handler")]
+Overseer = Annotated[Principal, require_roles("auditor")]  # admin always passes
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+def _next(items: list, limit: int) -> str | None:
+    return str(items[-1].id) if len(items) == limit else None
+
+
+def _inbox_unit(principal: Principal, unit_id: str | None) -> str:
+    """A unit handler reads its own unit's inbox; an admin names the unit."""
+    if "admin" not in principal.roles:  # require_roles let through unit handlers and admins only
+        ensure_unit_scope(principal, unit_id or principal.unit_id)
+        return principal.unit_id
+    if not unit_id:
+        raise Problem(422, "Name the unit whose inbox to read (unit_id).", slug="unit-required")
+    return unit_id
+
+
+@router.get("/enumerations")
+async def get_enumerations(principal: CurrentPrincipal) -> dict[str, dict[str, str]]:
+    """Stages, channels, delivery statuses and bulletin kinds, with their Chinese labels."""
+    return enumerations()
+
+
+@router.get("/inbox", response_model=InboxList)
+async def get_inbox(
+    session: SessionDep, principal: UnitHandler, unit_id: str | None = None, unread: bool = False,
+    cursor: uuid.UUID | None = None, limit: Limit = 50,
+) -> InboxList:
+    """站内信: the caller's unit's messages, newest first."""
+    unit = _inbox_unit(principal, unit_id)
+    rows = await service.list_inbox(session, unit_id=unit, after=cursor, limit=limit, unread_only=unread)
+    return InboxList(items=[InboxMessageRead.model_validate(r) for r in rows], next_cursor=_next(rows, limit))
+
+
+@router.post("/inbox/{message_id}/read", response_model=InboxMessageRead)
+async def read_inbox_message(
+    message_id: uuid.UUID, session: SessionDep, principal: UnitHandler, unit_id: str | None = None
+) -> InboxMessageRead:
+    row = await service.mark_read(session, unit_id=_inbox_unit(principal, unit_id), message_id=message_id)
+    if row is None:
+        raise Problem(404, "No such message in this unit's inbox.", slug="not-found")
+    return InboxMessageRead.model_validate(row)
+
+
+@router.get("/deliveries", response_model=DeliveryList)
+async def get_deliveries(
+    session: SessionDep, principal: Overseer,
+    status: Literal[tuple(DELIVERY_STATUSES)] | None = None,  # type: ignore[valid-type]
+    channel: Literal[tuple(CHANNELS)] | None = None,  # type: ignore[valid-type]
+    clue_id: uuid.UUID | None = None, unit_id: str | None = None,
+    cursor: uuid.UUID | None = None, limit: Limit = 100,
+) -> DeliveryList:
+    """Every message on every channel with its state (queued, sending, retrying, sent, failed)."""
+    rows = await service.list_deliveries(session, after=cursor, limit=limit, status=status, channel=channel,
+                                         clue_id=clue_id, unit_id=unit_id)
+    return DeliveryList(items=[DeliveryRead.model_validate(r) for r in rows], next_cursor=_next(rows, limit))
+
+
+def _wants_atom(request: Request, format: str | None) -> bool:
+    if format is not None:
+        return format == "atom"
+    accept = request.headers.get("accept", "")
+    return ATOM_MEDIA_TYPE in accept and "application/json" not in accept
+
+
+@router.get("/bulletins", response_model=BulletinList, responses={200: {"content": {ATOM_MEDIA_TYPE: {}}}})
+async def get_bulletins(
+    request: Request, session: SessionDep, principal: CurrentPrincipal,
+    kind: Literal[tuple(BULLETIN_KINDS)] | None = None,  # type: ignore[valid-type]
+    format: Literal["json", "atom"] | None = None,
+    cursor: uuid.UUID | None = None, limit: Limit = 50,
+):
+    """公开通报: typical cases, clarifications, rankings, monthly bulletins. Public; JSON, or Atom with
+    ``?format=atom`` or ``Accept: application/atom+xml``."""
+    rows = await service.list_bulletins(session, after=cursor, limit=limit, kind=kind)
+    if _wants_atom(request, format):
+        office = request.app.state.settings.supervising_office_name
+        body = atom_feed(rows, self_url=str(request.url), title="作风建设监督公开通报", author=office)
+        return Response(body, media_type=ATOM_MEDIA_TYPE)
+    return BulletinList(items=[BulletinRead.model_validate(r) for r in rows], next_cursor=_next(rows, limit))
+
+
+@router.get("/bulletins/{bulletin_id}", response_model=BulletinRead)
+async def get_bulletin(bulletin_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> BulletinRead:
+    row = await service.get_bulletin(session, bulletin_id=bulletin_id)
+    if row is None:
+        raise Problem(404, "No such bulletin.", slug="not-found")
+    return BulletinRead.model_validate(row)
+
+
+def _rating_problem(exc: Exception) -> Problem:
+    if isinstance(exc, service.RatingAlreadyGiven):
+        return Problem(409, "This handling has already been rated.", slug="rating-already-given")
+    if isinstance(exc, service.RatingExpired):
+        return Problem(410, "This rating link has expired.", slug="rating-expired")
+    return Problem(404, "No such rating request.", slug="not-found")
+
+
+@router.get("/ratings/{token}", response_model=RatingRequestRead)
+async def get_rating_request(token: str, session: SessionDep, principal: CurrentPrincipal) -> RatingRequestRead:
+    """满意度回访: what the link is for. The token in the link is the only authorisation."""
+    try:
+        row = await service.get_rating_request(session, token=token)
+    except service.RatingNotFound as exc:
+        raise _rating_problem(exc) from None
+    return RatingRequestRead(case_number=row.case_number, expires_at=row.expires_at,
+                             answered=row.answered_at is not None, rating=row.rating)
+
+
+@router.post("/ratings/{token}", response_model=RatingRequestRead, status_code=201)
+async def answer_rating(
+    token: str, body: RatingCreate, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> RatingRequestRead:
+    """The reporter's rating (1–5); emits ``feedback-received``. One answer per link."""
+    try:
+        row = await service.answer_rating(session, notifier=request.app.state.notifier, token=token,
+                                          rating=body.rating)
+    except (service.RatingNotFound, service.RatingAlreadyGiven, service.RatingExpired) as exc:
+        raise _rating_problem(exc) from None
+    return RatingRequestRead(case_number=row.case_number, expires_at=row.expires_at, answered=True,
+                             rating=row.rating)

@@ -5,24 +5,42 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.common.app import ServiceSpec, build_service_app
-from services.common.contracts.notification import FeedbackReceived, ReporterFeedbackIssued
+from services.common.contracts.notification import (
+    FeedbackReceived,
+    ReporterFeedbackIssued,
+)
+from services.common.outbox import Outbox
 
 from .api import router
-from .handlers import HANDLERS
-from .models import metadata
+from .delivery import delivery_worker
+from .handlers import build_handlers
+from .models import metadata, outbox
+from .schedule import schedule_worker
+from .service import Notifier
 from .settings import NotificationSettings, get_settings
 
 
 def create_app(settings: NotificationSettings | None = None) -> FastAPI:
-    return build_service_app(
+    settings = settings or get_settings()
+    # Built here, not in a startup hook, because the consumer's handlers need it when the app is assembled.
+    notifier = Notifier.from_settings(settings, Outbox(outbox, settings))
+
+    async def provide_notifier(app: FastAPI) -> None:
+        app.state.notifier = notifier
+
+    app = build_service_app(
         ServiceSpec(
             name="notification",
-            settings=settings or get_settings(),
+            settings=settings,
             metadata=metadata,
             routers=[router],
             produces=[FeedbackReceived, ReporterFeedbackIssued],
-            handlers=HANDLERS,
+            handlers=build_handlers(notifier),
+            workers=[delivery_worker, schedule_worker],
+            on_startup=[provide_notifier],
             title="zuofeng notification",
             description="Reporter feedback, unit reminders and escalation, bulletins, deliveries.",
         )
     )
+    app.state.notifier = notifier
+    return app

@@ -1,5 +1,79 @@
-"""Events notification consumes."""
+"""Events notification consumes. Each handler runs in the consumer's transaction (inbox-deduplicated);
+it only records and queues, never sends: sending is the delivery worker's, outside this transaction."""
 
 from __future__ import annotations
 
-HANDLERS: dict = {}
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.consumer import Handler
+from services.common.contracts.accountability import (
+    CaseClosed,
+    CaseConcluded,
+    RectificationAssigned,
+    RectificationOverdue,
+    TypicalCasePublished,
+)
+from services.common.contracts.evaluation import ResultsPublished
+from services.common.contracts.intake import ClueReceived
+from services.common.contracts.triage import (
+    ClueTriaged,
+    DailySheetPublished,
+    UnitUpserted,
+)
+from services.common.events import CloudEvent
+
+from . import service
+from .service import Notifier
+
+
+def build_handlers(notifier: Notifier) -> dict[type, Handler]:
+    async def on_unit_upserted(session: AsyncSession, event: UnitUpserted, envelope: CloudEvent) -> None:
+        await service.record_unit(session, event=event, data=envelope.data)
+
+    async def on_clue_received(session: AsyncSession, event: ClueReceived, envelope: CloudEvent) -> None:
+        await service.acknowledge_clue(session, notifier=notifier, event=event, source=envelope.id)
+
+    async def on_clue_triaged(session: AsyncSession, event: ClueTriaged, envelope: CloudEvent) -> None:
+        await service.route_clue(session, notifier=notifier, event=event, source=envelope.id)
+
+    async def on_case_concluded(session: AsyncSession, event: CaseConcluded, envelope: CloudEvent) -> None:
+        await service.conclude_case(session, notifier=notifier, event=event, source=envelope.id)
+
+    async def on_case_closed(session: AsyncSession, event: CaseClosed, envelope: CloudEvent) -> None:
+        await service.close_case(session, notifier=notifier, event=event, source=envelope.id)
+
+    async def on_rectification_assigned(
+        session: AsyncSession, event: RectificationAssigned, envelope: CloudEvent
+    ) -> None:
+        await service.assign_rectification(session, notifier=notifier, event=event, source=envelope.id)
+
+    async def on_rectification_overdue(
+        session: AsyncSession, event: RectificationOverdue, envelope: CloudEvent
+    ) -> None:
+        await service.rectification_overdue(session, notifier=notifier, event=event, source=envelope.id)
+
+    async def on_typical_case_published(
+        session: AsyncSession, event: TypicalCasePublished, envelope: CloudEvent
+    ) -> None:
+        await service.publish_typical_case(session, event=event, source=envelope.id)
+
+    async def on_daily_sheet_published(
+        session: AsyncSession, event: DailySheetPublished, envelope: CloudEvent
+    ) -> None:
+        await service.record_daily_sheet(session, notifier=notifier, event=event, source=envelope.id)
+
+    async def on_results_published(session: AsyncSession, event: ResultsPublished, envelope: CloudEvent) -> None:
+        await service.publish_results(session, notifier=notifier, event=event, source=envelope.id)
+
+    return {
+        UnitUpserted: on_unit_upserted,
+        ClueReceived: on_clue_received,
+        ClueTriaged: on_clue_triaged,
+        CaseConcluded: on_case_concluded,
+        CaseClosed: on_case_closed,
+        RectificationAssigned: on_rectification_assigned,
+        RectificationOverdue: on_rectification_overdue,
+        TypicalCasePublished: on_typical_case_published,
+        DailySheetPublished: on_daily_sheet_published,
+        ResultsPublished: on_results_published,
+    }

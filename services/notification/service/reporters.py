@@ -1,0 +1,153 @@
+"""投诉人: acknowledgement on receipt (受理回执), feedback on each outcome, and 满意度回访."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.contracts.accountability import CaseClosed, CaseConcluded
+from services.common.contracts.intake import ClueReceived
+from services.common.contracts.notification import FeedbackReceived
+from services.common.contracts.triage import ClueTriaged
+
+from ..models import deadlines, ratings, reporters
+from .core import Notifier, feedback_to_reporter, notify_unit, now_utc, unit_name
+from .oversight import watch_deadline
+
+
+class RatingNotFound(Exception):
+    pass
+
+
+class RatingAlreadyGiven(Exception):
+    pass
+
+
+class RatingExpired(Exception):
+    pass
+
+
+async def acknowledge_clue(session: AsyncSession, *, notifier: Notifier, event: ClueReceived, source: str) -> None:
+    """受理回执: remember how to reach the reporter (sealed) and acknowledge at once."""
+    sealed = event.reporter_contact
+    anonymous = event.anonymous or sealed is None
+    await session.execute(
+        pg_insert(reporters)
+        .values(
+            clue_id=event.clue_id, tracking_number=event.tracking_number, anonymous=anonymous,
+            contact_kid=None if anonymous else sealed.kid,
+            contact_nonce=None if anonymous else sealed.nonce,
+            contact_ciphertext=None if anonymous else sealed.ciphertext,
+            unit_id=event.unit_id, received_at=event.received_at,
+        )
+        .on_conflict_do_nothing(index_elements=["clue_id"])
+    )
+    await feedback_to_reporter(session, notifier=notifier, clue_id=event.clue_id, stage="received", source=source,
+                               tracking_number=event.tracking_number, received_at=event.received_at)
+
+
+async def route_clue(session: AsyncSession, *, notifier: Notifier, event: ClueTriaged, source: str) -> None:
+    """分办: tell the reporter; a transfer (转办) also notifies the unit and starts watching its deadline."""
+    name = await unit_name(session, event.unit_id)
+    await feedback_to_reporter(session, notifier=notifier, clue_id=event.clue_id, stage="triaged", source=source,
+                               tracking_number=event.tracking_number, decision=event.decision, unit_name=name,
+                               deadline=event.deadline)
+    # Only a transfer tells a unit: for a clue the commission investigates itself, the unit must not be tipped off.
+    if event.decision != "transfer" or not event.unit_id:
+        return
+    working_days = (notifier.calendar.working_days_between(event.run_date, event.deadline)
+                    if event.deadline else None)
+    await notify_unit(session, notifier=notifier, unit_id=event.unit_id, template="transfer_assigned",
+                      source=source, clue_id=event.clue_id, unit_name=name, tracking_number=event.tracking_number,
+                      deadline=event.deadline, working_days=working_days, type_label=event.type_code,
+                      must_investigate=event.must_investigate)
+    if event.deadline:
+        await watch_deadline(session, kind="transfer", ref_id=event.clue_id, unit_id=event.unit_id,
+                             deadline=event.deadline, label=event.tracking_number, clue_id=event.clue_id)
+
+
+def _token_hash(token: str) -> str:
+    # The token is 256 random bits: a fast hash is enough (nothing to brute-force), unlike receipt codes.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def conclude_case(session: AsyncSession, *, notifier: Notifier, event: CaseConcluded, source: str) -> None:
+    """办结反馈 and 满意度回访: tell each reporter the outcome, then ask them to rate the handling."""
+    s = notifier.settings
+    for clue_id in event.clue_ids:
+        await feedback_to_reporter(session, notifier=notifier, clue_id=clue_id, stage="concluded", source=source,
+                                   finding=event.finding, outcome_summary=event.outcome_summary,
+                                   case_number=event.case_number)
+        token = secrets.token_urlsafe(32)
+        created = (
+            await session.execute(
+                pg_insert(ratings)
+                .values(token_hash=_token_hash(token), clue_id=clue_id, case_id=event.case_id,
+                        case_number=event.case_number, unit_id=event.unit_id,
+                        expires_at=now_utc() + timedelta(days=s.rating_valid_days))
+                .on_conflict_do_nothing(index_elements=["clue_id", "case_id"])
+                .returning(ratings.c.token_hash)
+            )
+        ).first()
+        if created is not None:
+            link = f"{s.public_base_url.rstrip('/')}/api/v1/notification/ratings/{token}"
+            await feedback_to_reporter(session, notifier=notifier, clue_id=clue_id, stage="rating-request",
+                                       source=f"{source}:rating", rating_link=link, valid_days=s.rating_valid_days)
+    if event.clue_ids:
+        await session.execute(
+            update(deadlines)
+            .where(deadlines.c.kind == "transfer", deadlines.c.clue_id.in_(event.clue_ids),
+                   deadlines.c.resolved_at.is_(None))
+            .values(resolved_at=now_utc())
+        )
+
+
+async def close_case(session: AsyncSession, *, notifier: Notifier, event: CaseClosed, source: str) -> None:
+    """结案: tell the reporters; rectification deadlines of the case stop being watched."""
+    for clue_id in event.clue_ids:
+        await feedback_to_reporter(session, notifier=notifier, clue_id=clue_id, stage="closed", source=source,
+                                   case_number=event.case_number)
+    await session.execute(
+        update(deadlines)
+        .where(deadlines.c.case_id == event.case_id, deadlines.c.resolved_at.is_(None))
+        .values(resolved_at=now_utc())
+    )
+
+
+async def get_rating_request(session: AsyncSession, *, token: str):
+    row = (await session.execute(select(ratings).where(ratings.c.token_hash == _token_hash(token)))).first()
+    if row is None:
+        raise RatingNotFound
+    return row
+
+
+async def answer_rating(session: AsyncSession, *, notifier: Notifier, token: str, rating: int):
+    """The reporter's answer: stored once, then ``feedback-received`` for evaluation's data indicators."""
+    now = now_utc()
+    row = (
+        await session.execute(
+            select(ratings).where(ratings.c.token_hash == _token_hash(token)).with_for_update()
+        )
+    ).first()
+    if row is None:
+        raise RatingNotFound
+    if row.answered_at is not None:
+        raise RatingAlreadyGiven
+    if row.expires_at <= now:
+        raise RatingExpired
+    updated = (
+        await session.execute(
+            update(ratings).where(and_(ratings.c.token_hash == row.token_hash, ratings.c.answered_at.is_(None)))
+            .values(rating=rating, answered_at=now).returning(ratings)
+        )
+    ).one()
+    await notifier.outbox.publish(
+        session,
+        FeedbackReceived(clue_id=row.clue_id, case_id=row.case_id, unit_id=row.unit_id, rating=rating, received_at=now),
+    )
+    return updated
