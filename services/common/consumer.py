@@ -20,6 +20,7 @@ from sqlalchemy import Column, DateTime, MetaData, Table, Text, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from . import telemetry
 from .contracts import contract_for
 from .contracts.base import EventContract
 from .db import session_scope
@@ -138,7 +139,16 @@ class EventConsumer:
             await self._dead_letter(record, producer, f"unparseable: {exc!r}"[:1000])
             return
 
-        traceparent = child_traceparent(event.traceparent)
+        with telemetry.consumer_span(
+            record.topic, traceparent=event.traceparent, event_id=event.id, event_type=event.type, group=self.group_id
+        ) as span_parent:
+            await self._process_traced(record, producer, event, contract, handler, span_parent)
+
+    async def _process_traced(
+        self, record: ConsumerRecord, producer, event: CloudEvent, contract: EventContract, handler: Handler,
+        span_parent: str | None,
+    ) -> None:
+        traceparent = span_parent or child_traceparent(event.traceparent)
         tp_token = traceparent_var.set(traceparent)
         tid_token = trace_id_var.set(trace_id_of(traceparent))
         try:
@@ -146,11 +156,13 @@ class EventConsumer:
                 try:
                     await self._handle_once(event, contract, handler, record.topic)
                 except PermanentError as exc:
+                    telemetry.mark_current(**{"zuofeng.outcome": "dead_lettered"})
                     await self._dead_letter(record, producer, f"rejected: {exc}"[:1000])
                     return
                 except Exception as exc:  # noqa: BLE001 — retried, then dead-lettered with the reason
                     if attempt == self.settings.consumer_max_retries:
                         log.exception("event failed after retries", extra={"event_id": event.id})
+                        telemetry.mark_current(**{"zuofeng.outcome": "dead_lettered", "zuofeng.error": repr(exc)[:200]})
                         await self._dead_letter(record, producer, f"failed: {exc!r}"[:1000])
                         return
                     await asyncio.sleep(self.settings.consumer_retry_backoff_ms / 1000 * 2**attempt)
