@@ -115,11 +115,16 @@ def instrument_engine(engine: Any) -> None:
     """Spans for this SQLAlchemy (async) engine's statements."""
     if not enabled():
         return
+    from opentelemetry import metrics
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 
     # Per engine rather than SQLAlchemyInstrumentor().instrument(): that one is a process singleton,
-    # and one process may run several services (the in-process test suite).
-    EngineTracer(_state.tracer, getattr(engine, "sync_engine", engine), connections_usage=None)
+    # and one process may run several services (the in-process test suite). Pool usage goes to the
+    # global meter, a no-op unless someone installs one: Prometheus already has the suite's metrics.
+    usage = metrics.get_meter("zuofeng").create_up_down_counter(
+        "db.client.connections.usage", unit="connections", description="Connections by state"
+    )
+    EngineTracer(_state.tracer, getattr(engine, "sync_engine", engine), connections_usage=usage)
 
 
 def current_traceparent() -> str | None:
