@@ -180,6 +180,8 @@ def app_manifests(app: str) -> list[dict[str, Any]]:
                 "spec": {
                     "serviceAccountName": name,
                     "automountServiceAccountToken": False,
+                    # No docker-link style *_PORT/*_SERVICE_HOST variables next to the settings' own.
+                    "enableServiceLinks": False,
                     "securityContext": _pod_security(),
                     # uvicorn's graceful shutdown is 20 s (cli.py); give it room, after endpoints drain.
                     "terminationGracePeriodSeconds": 30,
@@ -268,6 +270,7 @@ def migration_job(service: str) -> dict[str, Any]:
                 "spec": {
                     "restartPolicy": "OnFailure",
                     "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
                     "securityContext": _pod_security(),
                     "containers": [
                         {

@@ -203,6 +203,7 @@ def test_every_pod_runs_non_root_read_only_without_capabilities(overlay):
         assert pod["securityContext"]["runAsUser"] == 10001  # the Dockerfile's USER
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
         assert pod["automountServiceAccountToken"] is False
+        assert pod["enableServiceLinks"] is False
         mounted = set()
         for container in pod["containers"]:
             context = container["securityContext"]
