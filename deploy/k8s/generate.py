@@ -53,6 +53,12 @@ EXTRA_KEYS: dict[str, dict[str, tuple[str, str]]] = {
     "notification": {"CONTACT_KEYRING": ("zuofeng-reporter-keys", "CONTACT_KEYRING")},
 }
 
+# Connection budget: a pod holds at most 2 × DB_POOL_SIZE (pool + overflow) plus the relay's LISTEN
+# connection; a role's limit covers its HPA maximum of pods, and the server's covers every role
+# (tests/unit/test_deploy_k8s.py checks the arithmetic for each overlay).
+CONNECTIONS_PER_ROLE = 80
+MAX_CONNECTIONS = 500
+
 # Topic sizing. Retention is long enough for a service deployed later to catch up, DLQs keep a quarter.
 DAY_MS = 24 * 3600 * 1000
 TOPIC_PARTITIONS = {"zuofeng.intake.clue-received.v1": 6}
@@ -563,7 +569,7 @@ def postgres() -> list[dict[str, Any]]:
                 "storage": {"size": "50Gi"},
                 "walStorage": {"size": "10Gi"},
                 "postgresql": {
-                    "parameters": {"max_connections": "300", "timezone": "UTC", "log_min_duration_statement": "1000"}
+                    "parameters": {"max_connections": str(MAX_CONNECTIONS), "timezone": "UTC", "log_min_duration_statement": "1000"}
                 },
                 "enableSuperuserAccess": False,
                 "bootstrap": {
@@ -585,7 +591,7 @@ def postgres() -> list[dict[str, Any]]:
                             "comment": f"zuofeng {service} service: owns schema {service}",
                             "login": True,
                             "inherit": True,
-                            "connectionLimit": 60,
+                            "connectionLimit": CONNECTIONS_PER_ROLE,
                             "passwordSecret": {"name": db_secret(service)},
                         }
                         for service in SERVICES

@@ -337,3 +337,19 @@ def test_the_ingress_exposes_only_the_gateway(overlay):
     backends = {p["backend"]["service"]["name"] for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]}
     assert backends == {"zuofeng-gateway"}
     assert ingress["spec"]["tls"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_connection_pools_fit_the_role_and_server_limits(overlay):
+    docs = render(f"overlays/{overlay}")
+    (config,) = [c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"].startswith("zuofeng-config")]
+    per_pod = 2 * int(config["data"]["DB_POOL_SIZE"]) + 1  # pool + overflow + the relay's LISTEN connection
+    cluster = named(docs, "Cluster", "zuofeng-pg")
+    limits = {r["name"]: r["connectionLimit"] for r in cluster["spec"]["managed"]["roles"]}
+    total = 0
+    for service in SERVICES:
+        pods = named(docs, "HorizontalPodAutoscaler", f"zuofeng-{service}")["spec"]["maxReplicas"]
+        need = pods * per_pod + 2  # + a migration Job or a DLQ replay
+        assert need <= limits[f"zuofeng_{service}"], service
+        total += limits[f"zuofeng_{service}"]
+    assert total + 10 <= int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
