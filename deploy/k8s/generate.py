@@ -1,6 +1,6 @@
 """Write the repetitive parts of the kustomize base from the code's own registries.
 
-    .venv/bin/python -m deploy.k8s.generate          # rewrite deploy/k8s/base/generated/*.yaml
+    .venv/bin/python -m deploy.k8s.generate          # rewrite base/generated/*.yaml and the placeholder Secrets
     .venv/bin/python -m deploy.k8s.generate --check  # exit 1 if the committed files are stale
 
 The services come from ``services.common.suite.SERVICES`` and the topics from the event contracts'
@@ -623,15 +623,20 @@ def dump(docs: list[dict[str, Any]], title: str) -> str:
 
 
 def render() -> dict[str, str]:
-    """File name (under base/generated/) → content."""
+    """Path (relative to deploy/k8s/) → content."""
     apps = [doc for app in APPS for doc in app_manifests(app)]
+    g = "base/generated/"
     return {
-        "apps.yaml": dump(apps, "Deployment, Service, HPA, PDB, ServiceAccount per service and the gateway"),
-        "migrations.yaml": dump([migration_job(s) for s in SERVICES], "one Alembic Job per service schema"),
-        "secrets.yaml": dump(secrets(), "PLACEHOLDER Secrets; replace every value, see docs/operations.md"),
-        "network-policies.yaml": dump(network_policies(), "NetworkPolicies"),
-        "kafka-topics.yaml": dump(kafka_topics(), "KafkaTopic per contract and its DLQ"),
-        "postgres.yaml": dump(postgres(), "CloudNativePG Cluster with per-service roles and schemas"),
+        g + "apps.yaml": dump(apps, "Deployment, Service, HPA, PDB, ServiceAccount per service and the gateway"),
+        g + "migrations.yaml": dump([migration_job(s) for s in SERVICES], "one Alembic Job per service schema"),
+        g + "network-policies.yaml": dump(network_policies(), "NetworkPolicies"),
+        g + "kafka-topics.yaml": dump(kafka_topics(), "KafkaTopic per contract and its DLQ"),
+        g + "postgres.yaml": dump(postgres(), "CloudNativePG Cluster with per-service roles and schemas"),
+        # A kustomize Component, not part of the base: dev includes it; prod creates its Secrets out of
+        # band, and a later `kubectl apply` of prod must never overwrite them with placeholders.
+        "components/placeholder-secrets/secrets.yaml": dump(
+            secrets(), "PLACEHOLDER Secrets (names and keys the workloads expect); see docs/operations.md"
+        ),
     }
 
 
@@ -642,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
     stale = []
     OUT.mkdir(parents=True, exist_ok=True)
     for name, content in render().items():
-        path = OUT / name
+        path = Path(__file__).parent / name
         if path.exists() and path.read_text(encoding="utf-8") == content:
             continue
         stale.append(name)
@@ -652,7 +657,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stale: {', '.join(stale)} — run: python -m deploy.k8s.generate", file=sys.stderr)
         return 1
     for name in stale:
-        print(f"wrote {OUT / name}")
+        print(f"wrote deploy/k8s/{name}")
     return 0
 
 
