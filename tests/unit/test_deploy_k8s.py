@@ -29,7 +29,7 @@ K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ["dev", "prod"]
 # The oldest Kubernetes minor we support and the newest the package knows.
 K8S_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
-CUSTOM_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "Cluster", "ScheduledBackup"}
+CUSTOM_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "Cluster", "ScheduledBackup", "PodMonitor", "PrometheusRule"}
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
@@ -398,3 +398,26 @@ def test_every_variable_the_manifests_set_is_read_by_someone(overlay):
         names |= {e["name"] for c in pod["containers"] for e in c.get("env", [])}
     unknown = {n for n in names if n not in known and not n.startswith("OTEL_")}
     assert not unknown
+
+
+def test_prod_scrapes_every_workload_and_alerts_on_exported_metrics():
+    from .test_deploy_dashboard import exported
+
+    docs = render("overlays/prod")
+    (monitor,) = of_kind(docs, "PodMonitor")
+    _require(monitor, "spec.selector", "spec.podMetricsEndpoints")
+    for app in [*SERVICES, "gateway"]:
+        pod = named(docs, "Deployment", f"zuofeng-{app}")["spec"]["template"]
+        assert _selects(monitor["spec"]["selector"], pod["metadata"]["labels"]), app
+        ports = {p["name"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
+        assert {e["port"] for e in monitor["spec"]["podMetricsEndpoints"]} <= ports
+    series = exported()
+    (rules,) = of_kind(docs, "PrometheusRule")
+    alerts = [r for g in rules["spec"]["groups"] for r in g["rules"]]
+    for alert in alerts:
+        assert {"alert", "expr", "labels"} <= set(alert) and alert["labels"]["severity"]
+        names = re.findall(r"\b(zuofeng_[a-z_]+)", alert["expr"])
+        assert names and all(n in series for n in names), alert["alert"]
+    watched = {n for a in alerts for n in re.findall(r"\b(zuofeng_[a-z_]+)", a["expr"])}
+    assert {"zuofeng_outbox_backlog", "zuofeng_dlq_events_total", "zuofeng_consumer_lag",
+            "zuofeng_sla_breaches_total"} <= watched
