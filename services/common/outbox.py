@@ -70,11 +70,13 @@ class Outbox:
 
     def _row(self, contract: EventContract, traceparent: str | None) -> dict:
         topic, key = contract.topic(self.prefix), contract.key()
-        parent = traceparent or traceparent_var.get()
+        current = traceparent_var.get()
         # With tracing on, the envelope carries the producer span's context, so the consumer's span joins
         # the same trace as a child of this publish; off, it carries the request's traceparent as before.
-        with producer_span(topic, key=key, event_type=contract.event_type(), parent=parent) as span_parent:
-            event = contract.to_cloudevent(traceparent=span_parent or parent)
+        with producer_span(
+            topic, key=key, event_type=contract.event_type(), parent=traceparent, fallback=current
+        ) as span_parent:
+            event = contract.to_cloudevent(traceparent=span_parent or traceparent or current)
         return {"topic": topic, "key": key, "payload": event.to_bytes()}
 
     async def publish(self, session: AsyncSession, contract: EventContract, *, traceparent: str | None = None) -> None:

@@ -161,17 +161,25 @@ def _context_from(traceparent: str | None) -> Any:
 
 
 @contextlib.contextmanager
-def producer_span(topic: str, *, key: str, event_type: str, parent: str | None = None) -> Iterator[str | None]:
+def producer_span(
+    topic: str, *, key: str, event_type: str, parent: str | None = None, fallback: str | None = None
+) -> Iterator[str | None]:
     """A PRODUCER span for one event written to the outbox; yields the traceparent for its envelope.
 
-    The parent is the active span (the request or the consumed event being handled), else ``parent``."""
+    Its parent is ``parent`` when the caller names one, else the active span (the request, or the
+    consumed event being handled), else ``fallback`` (the kernel's traceparent of the current work)."""
     if not enabled():
         yield None
         return
     from opentelemetry import trace
     from opentelemetry.trace import SpanKind
 
-    context = None if trace.get_current_span().get_span_context().is_valid else _context_from(parent)
+    if parent:
+        context = _context_from(parent)
+    elif trace.get_current_span().get_span_context().is_valid:
+        context = None  # the active span
+    else:
+        context = _context_from(fallback)
     with _state.tracer.start_as_current_span(
         f"{topic} publish",
         context=context,

@@ -195,3 +195,26 @@ def test_sla_breaches_are_counted_per_service_and_kind():
     record_sla_breach("accountability", "rectification-overdue")
     record_sla_breach("accountability", "rectification-overdue", 2)
     assert value() == before + 3
+
+
+async def test_an_explicit_traceparent_parents_the_producer_span(spans):
+    session = FakeSession()
+    explicit = f"00-{UPSTREAM_TRACE}-00f067aa0ba902b7-01"
+    await Outbox(outbox_table(MetaData(schema="triage")), _settings()).publish(session, _unit(), traceparent=explicit)
+    (producer,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.PRODUCER]
+    assert producer.context.trace_id == int(UPSTREAM_TRACE, 16)
+    assert producer.parent.span_id == 0x00F067AA0BA902B7
+    envelope = CloudEvent.from_bytes(session.rows[0]["payload"])
+    assert parse_traceparent(envelope.traceparent) == (UPSTREAM_TRACE, f"{producer.context.span_id:016x}")
+
+
+async def test_work_outside_a_request_continues_the_kernel_trace(spans):
+    """A scheduler publishing under the kernel's traceparent (no active span) stays in that trace."""
+    session = FakeSession()
+    token = traceparent_var.set(f"00-{UPSTREAM_TRACE}-00f067aa0ba902b7-01")
+    try:
+        await Outbox(outbox_table(MetaData(schema="triage")), _settings()).publish(session, _unit())
+    finally:
+        traceparent_var.reset(token)
+    (producer,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.PRODUCER]
+    assert producer.context.trace_id == int(UPSTREAM_TRACE, 16)
