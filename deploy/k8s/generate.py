@@ -23,8 +23,7 @@ from services.common.contracts import REGISTRY
 from services.common.events import dlq_name
 from services.common.suite import SERVICES
 
-BASE = Path(__file__).parent / "base"
-OUT = BASE / "generated"
+HERE = Path(__file__).parent
 
 PART_OF = "zuofeng"
 IMAGE = "zuofeng"  # rewritten by the overlays' ``images:``
@@ -569,7 +568,11 @@ def postgres() -> list[dict[str, Any]]:
                 "storage": {"size": "50Gi"},
                 "walStorage": {"size": "10Gi"},
                 "postgresql": {
-                    "parameters": {"max_connections": str(MAX_CONNECTIONS), "timezone": "UTC", "log_min_duration_statement": "1000"}
+                    "parameters": {
+                        "max_connections": str(MAX_CONNECTIONS),
+                        "timezone": "UTC",
+                        "log_min_duration_statement": "1000",
+                    }
                 },
                 "enableSuperuserAccess": False,
                 "bootstrap": {
@@ -645,13 +648,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if the committed files differ")
     args = parser.parse_args(argv)
     stale = []
-    OUT.mkdir(parents=True, exist_ok=True)
     for name, content in render().items():
-        path = Path(__file__).parent / name
+        path = HERE / name
         if path.exists() and path.read_text(encoding="utf-8") == content:
             continue
         stale.append(name)
         if not args.check:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content, encoding="utf-8")
     if args.check and stale:
         print(f"stale: {', '.join(stale)} — run: python -m deploy.k8s.generate", file=sys.stderr)

@@ -99,7 +99,9 @@ def test_one_image_runs_every_service_by_command():
 
 def test_build_context_holds_exactly_what_the_dockerfile_copies():
     patterns = [
-        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip() and not line.startswith("#")
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
     ]
 
     def included(path: str) -> bool:

@@ -223,7 +223,9 @@ def placeholder_secrets() -> list[dict]:
 
 
 def _secrets(docs) -> dict[str, set[str]]:
-    return {s["metadata"]["name"]: set(s.get("stringData", {})) | set(s.get("data", {})) for s in of_kind(docs, "Secret")}
+    return {
+        s["metadata"]["name"]: set(s.get("stringData", {})) | set(s.get("data", {})) for s in of_kind(docs, "Secret")
+    }
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -251,7 +253,8 @@ def test_each_service_connects_as_its_own_managed_role(overlay):
     sql = "\n".join(cluster["spec"]["bootstrap"]["initdb"]["postInitApplicationSQL"])
     users = set()
     for service in SERVICES:
-        env = {e["name"]: e for e in named(docs, "Deployment", f"zuofeng-{service}")["spec"]["template"]["spec"]["containers"][0]["env"]}
+        (container,) = named(docs, "Deployment", f"zuofeng-{service}")["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
         url = urlsplit(env["DATABASE_URL"]["value"])
         assert url.password == "$(DB_PASSWORD)" and url.hostname == "zuofeng-pg-rw"
         secret_name = env["DB_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"]
@@ -301,6 +304,16 @@ def _policies_for(docs, labels: dict, direction: str) -> list[dict]:
     ]
 
 
+def _peers(docs, labels: dict) -> list[dict]:
+    """Every peer any ingress rule admits to pods with these labels."""
+    return [
+        peer
+        for policy in _policies_for(docs, labels, "Ingress")
+        for rule in policy["spec"].get("ingress", [])
+        for peer in rule["from"]
+    ]
+
+
 def _pod_labels(docs, name: str) -> dict:
     return named(docs, "Deployment", name)["spec"]["template"]["metadata"]["labels"]
 
@@ -312,12 +325,14 @@ def test_network_policies_confine_every_workload():
     for name in [f"zuofeng-{a}" for a in [*SERVICES, "gateway"]]:
         labels = _pod_labels(docs, name)
         for direction in ("Ingress", "Egress"):
-            assert any("ingress" not in p["spec"] and "egress" not in p["spec"] for p in _policies_for(docs, labels, direction))
+            policies = _policies_for(docs, labels, direction)
+            assert any("ingress" not in p["spec"] and "egress" not in p["spec"] for p in policies), (name, direction)
     # Services admit the gateway (and the metrics scraper), never the ingress controller.
-    intake_from = [peer for p in _policies_for(docs, intake, "Ingress") for r in p["spec"].get("ingress", []) for peer in r["from"]]
-    assert {"podSelector": {"matchLabels": {k: gateway[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/part-of")}}} in intake_from
+    intake_from = _peers(docs, intake)
+    gateway_selector = {k: gateway[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/part-of")}
+    assert {"podSelector": {"matchLabels": gateway_selector}} in intake_from
     assert not any("ingress-nginx" in str(peer) for peer in intake_from)
-    gateway_from = [peer for p in _policies_for(docs, gateway, "Ingress") for r in p["spec"].get("ingress", []) for peer in r["from"]]
+    gateway_from = _peers(docs, gateway)
     assert any("ingress-nginx" in str(peer) for peer in gateway_from)
     # Services reach PostgreSQL, Kafka and DNS (plus the trace collector); the gateway reaches services.
     intake_to = [str(r) for p in _policies_for(docs, intake, "Egress") for r in p["spec"].get("egress", [])]
@@ -332,7 +347,11 @@ def test_network_policies_confine_every_workload():
 def test_default_deny_leaves_the_operators_pods_alone():
     """Strimzi copies the Kafka resource's labels onto broker pods; a deny on them would cut replication."""
     docs = render("overlays/prod")
-    broker_labels = {"app.kubernetes.io/part-of": "zuofeng", "strimzi.io/cluster": "zuofeng", "app.kubernetes.io/name": "kafka"}
+    broker_labels = {
+        "app.kubernetes.io/part-of": "zuofeng",
+        "strimzi.io/cluster": "zuofeng",
+        "app.kubernetes.io/name": "kafka",
+    }
     assert not _policies_for(docs, broker_labels, "Ingress")
     assert not _policies_for(docs, broker_labels, "Egress")
 
