@@ -17,7 +17,9 @@ _DROP_REQUEST = {
     "host", "connection", "keep-alive", "proxy-authorization", "te", "trailer", "transfer-encoding",
     "upgrade", "authorization", IDENTITY_HEADER, "content-length",
 }
-_DROP_RESPONSE = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
+# The gateway answers with its own request id and traceparent; the service's copies would be duplicates.
+_DROP_RESPONSE = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date",
+                  "x-request-id", "traceparent"}
 
 
 def new_client(settings: GatewaySettings) -> httpx.AsyncClient:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
+from . import telemetry
 from .consumer import EventConsumer, Handler, inbox_table
 from .contracts.base import EventContract
 from .db import create_engine, create_session_factory
@@ -58,7 +59,9 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(spec.name, settings.log_level)
+        telemetry.setup_from_env(spec.name)  # no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set
         engine = create_engine(settings)
+        telemetry.instrument_engine(engine)
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = create_session_factory(engine)

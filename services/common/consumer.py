@@ -21,6 +21,7 @@ from sqlalchemy import Column, DateTime, MetaData, Table, Text, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from . import telemetry
 from .contracts import contract_for
 from .contracts.base import EventContract
 from .db import session_scope
@@ -155,38 +156,44 @@ class EventConsumer:
         return record, event, contract, handler
 
     @contextmanager
-    def _trace(self, event: CloudEvent):
-        traceparent = child_traceparent(event.traceparent)
-        tp_token = traceparent_var.set(traceparent)
-        tid_token = trace_id_var.set(trace_id_of(traceparent))
-        try:
-            yield
-        finally:
-            traceparent_var.reset(tp_token)
-            trace_id_var.reset(tid_token)
+    def _trace(self, event: CloudEvent, topic: str):
+        """A consumer span (when tracing is on) whose traceparent the handler's own events continue."""
+        with telemetry.consumer_span(
+            topic, traceparent=event.traceparent, event_id=event.id, event_type=event.type, group=self.group_id
+        ) as span_parent:
+            traceparent = span_parent or child_traceparent(event.traceparent)
+            tp_token = traceparent_var.set(traceparent)
+            tid_token = trace_id_var.set(trace_id_of(traceparent))
+            try:
+                yield
+            finally:
+                traceparent_var.reset(tp_token)
+                trace_id_var.reset(tid_token)
 
     async def _handle_together(self, parsed) -> None:
         outcomes = []
         async with session_scope(self.sessions) as session:
             for record, event, contract, handler in parsed:
-                with self._trace(event):
+                with self._trace(event, record.topic):
                     outcomes.append((record.topic, await self._handle_in(session, event, contract, handler, record.topic)))
         for topic, handled in outcomes:
             self._count(topic, handled)
 
     async def _handle_with_retries(self, record: ConsumerRecord, event: CloudEvent, contract: EventContract,
                                    handler: Handler, producer) -> None:
-        with self._trace(event):
+        with self._trace(event, record.topic):
             for attempt in range(self.settings.consumer_max_retries + 1):
                 try:
                     async with session_scope(self.sessions) as session:
                         handled = await self._handle_in(session, event, contract, handler, record.topic)
                 except PermanentError as exc:
+                    telemetry.mark_current(**{"zuofeng.outcome": "dead_lettered"})
                     await self._dead_letter(record, producer, f"rejected: {exc}"[:1000])
                     return
                 except Exception as exc:  # noqa: BLE001 — retried, then dead-lettered with the reason
                     if attempt == self.settings.consumer_max_retries:
                         log.exception("event failed after retries", extra={"event_id": event.id})
+                        telemetry.mark_current(**{"zuofeng.outcome": "dead_lettered", "zuofeng.error": repr(exc)[:200]})
                         await self._dead_letter(record, producer, f"failed: {exc!r}"[:1000])
                         return
                     await asyncio.sleep(self.settings.consumer_retry_backoff_ms / 1000 * 2**attempt)

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import telemetry
 from .logs import request_id_var, trace_id_var, traceparent_var
 from .tracing import child_traceparent, trace_id_of
 
@@ -31,6 +32,14 @@ EVENTS_CONSUMED = Counter(
 )
 DLQ_EVENTS = Counter("zuofeng_dlq_events_total", "Events sent to a dead-letter topic", ["service", "topic"])
 CONSUMER_LAG = Gauge("zuofeng_consumer_lag", "Records behind the partition end", ["service", "topic", "partition"])
+# A statutory or configured time limit missed (e.g. a clue not triaged, a rectification overdue). ``kind`` is
+# a stable slug of the deadline, never an id: one series per kind of deadline, not per case.
+SLA_BREACHES = Counter("zuofeng_sla_breaches_total", "Deadlines missed", ["service", "kind"])
+
+
+def record_sla_breach(service: str, kind: str, count: int = 1) -> None:
+    """Call where a service detects that a deadline passed (once per item, when it is first seen late)."""
+    SLA_BREACHES.labels(service, kind).inc(count)
 
 
 class RequestContextMiddleware:
@@ -39,14 +48,25 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+        telemetry.setup_from_env(service)  # no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set
+        self._traced: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if telemetry.enabled():
+            # OpenTelemetry's server span wraps the handling below, so the ids set there are the span's.
+            if self._traced is None:
+                self._traced = telemetry.wrap_asgi(self._handle)
+            await self._traced(scope, receive, send)
+            return
+        await self._handle(scope, receive, send)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())}
         request_id = headers.get("x-request-id") or uuid.uuid4().hex
-        traceparent = child_traceparent(headers.get("traceparent"))
+        traceparent = telemetry.current_traceparent() or child_traceparent(headers.get("traceparent"))
         scope.setdefault("state", {})
         scope["state"]["request_id"] = request_id
         scope["state"]["traceparent"] = traceparent
@@ -73,6 +93,7 @@ class RequestContextMiddleware:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
+            telemetry.name_server_span(scope["method"], path)
             HTTP_REQUESTS.labels(self.service, scope["method"], path, str(status)).inc()
             HTTP_LATENCY.labels(self.service, scope["method"], path).observe(time.perf_counter() - started)
             request_id_var.reset(rid_token)

@@ -38,6 +38,7 @@ from .kafka import ensure_topics, new_producer
 from .logs import traceparent_var
 from .observability import EVENTS_PUBLISHED, OUTBOX_BACKLOG
 from .settings import ServiceSettings
+from .telemetry import producer_span
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,15 @@ class Outbox:
         self._notify = text(f"SELECT pg_notify('{notify_channel(table.schema)}', '')")
 
     def _row(self, contract: EventContract, traceparent: str | None) -> dict:
-        event = contract.to_cloudevent(traceparent=traceparent or traceparent_var.get())
-        return {"topic": contract.topic(self.prefix), "key": contract.key(), "payload": event.to_bytes()}
+        topic, key = contract.topic(self.prefix), contract.key()
+        current = traceparent_var.get()
+        # With tracing on, the envelope carries the producer span's context, so the consumer's span joins
+        # the same trace as a child of this publish; off, it carries the request's traceparent as before.
+        with producer_span(
+            topic, key=key, event_type=contract.event_type(), parent=traceparent, fallback=current
+        ) as span_parent:
+            event = contract.to_cloudevent(traceparent=span_parent or traceparent or current)
+        return {"topic": topic, "key": key, "payload": event.to_bytes()}
 
     async def publish(self, session: AsyncSession, contract: EventContract, *, traceparent: str | None = None) -> None:
         await self.publish_many(session, [contract], traceparent=traceparent)

@@ -1,0 +1,668 @@
+"""Write the repetitive parts of the kustomize base from the code's own registries.
+
+    .venv/bin/python -m deploy.k8s.generate          # rewrite base/generated/*.yaml and the placeholder Secrets
+    .venv/bin/python -m deploy.k8s.generate --check  # exit 1 if the committed files are stale
+
+The services come from ``services.common.suite.SERVICES`` and the topics from the event contracts'
+``REGISTRY`` (``zuofeng.<service>.<event>.v1`` and its ``.dlq``), so adding a service or an event is a
+re-run of this script, and ``tests/unit/test_deploy_k8s.py`` fails while the manifests lag behind.
+Everything that is the same for all services is written once here rather than six times by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from services.common.contracts import REGISTRY
+from services.common.events import dlq_name
+from services.common.suite import SERVICES
+
+HERE = Path(__file__).parent
+
+PART_OF = "zuofeng"
+IMAGE = "zuofeng"  # rewritten by the overlays' ``images:``
+UID = 10001  # the Dockerfile's USER
+PORT = 8000
+KAFKA_CLUSTER = "zuofeng"  # Strimzi Kafka name: bootstrap Service is zuofeng-kafka-bootstrap
+PG_CLUSTER = "zuofeng-pg"  # CloudNativePG Cluster name: read-write Service is zuofeng-pg-rw
+DATABASE = "zuofeng"
+APPS = [*SERVICES, "gateway"]
+
+# Which Secret keys each workload sees (least privilege). The gateway signs the internal identity token
+# and verifies staff JWTs and hotline clients; services only verify the internal token. The reporter
+# identity/contact key rings go only where reporter data is sealed or opened.
+SHARED_KEYS = {"INTERNAL_TOKEN_PUBLIC_KEY": ("zuofeng-internal-token", "public.pem")}
+EXTRA_KEYS: dict[str, dict[str, tuple[str, str]]] = {
+    "gateway": {
+        "INTERNAL_TOKEN_PRIVATE_KEY": ("zuofeng-internal-token", "private.pem"),
+        "STAFF_JWT_PUBLIC_KEY": ("zuofeng-gateway-keys", "STAFF_JWT_PUBLIC_KEY"),
+        "HOTLINE_KEYS": ("zuofeng-gateway-keys", "HOTLINE_KEYS"),
+    },
+    "intake": {
+        "IDENTITY_KEYRING": ("zuofeng-reporter-keys", "IDENTITY_KEYRING"),
+        "CONTACT_KEYRING": ("zuofeng-reporter-keys", "CONTACT_KEYRING"),
+    },
+    "accountability": {"IDENTITY_KEYRING": ("zuofeng-reporter-keys", "IDENTITY_KEYRING")},
+    "notification": {"CONTACT_KEYRING": ("zuofeng-reporter-keys", "CONTACT_KEYRING")},
+}
+
+# Connection budget: a pod holds at most 2 × DB_POOL_SIZE (pool + overflow) plus the relay's LISTEN
+# connection; a role's limit covers its HPA maximum of pods, and the server's covers every role
+# (tests/unit/test_deploy_k8s.py checks the arithmetic for each overlay).
+CONNECTIONS_PER_ROLE = 80
+MAX_CONNECTIONS = 500
+
+# Topic sizing. Retention is long enough for a service deployed later to catch up, DLQs keep a quarter.
+DAY_MS = 24 * 3600 * 1000
+TOPIC_PARTITIONS = {"zuofeng.intake.clue-received.v1": 6}
+DEFAULT_PARTITIONS = 3
+EVENT_RETENTION_MS = 30 * DAY_MS
+DLQ_RETENTION_MS = 90 * DAY_MS
+DLQ_PARTITIONS = 1
+
+
+def labels(app: str, component: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": app,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+    }
+
+
+def selector(app: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": app, "app.kubernetes.io/part-of": PART_OF}
+
+
+def db_secret(service: str) -> str:
+    return f"zuofeng-db-{service}"
+
+
+def db_role(service: str) -> str:
+    return f"zuofeng_{service}"
+
+
+def _env(app: str) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "OTEL_SERVICE_NAME", "value": f"zuofeng-{app}"},
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+    ]
+    if app in SERVICES:
+        # Kubernetes expands $(DB_PASSWORD) from the entry above it: one Secret (the role's basic-auth
+        # Secret, shared with CloudNativePG's managed role) yields the service's DATABASE_URL.
+        env += [
+            {
+                "name": "DB_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": db_secret(app), "key": "password"}},
+            },
+            {
+                "name": "DATABASE_URL",
+                "value": f"postgresql+asyncpg://{db_role(app)}:$(DB_PASSWORD)@{PG_CLUSTER}-rw:5432/{DATABASE}",
+            },
+        ]
+    else:
+        upstreams = {name: f"http://zuofeng-{name}:{PORT}" for name in SERVICES}
+        env.append({"name": "GATEWAY_UPSTREAMS", "value": json.dumps(upstreams, separators=(",", ":"))})
+        # The gateway has no database and no Kafka; its settings still parse DATABASE_URL, and production
+        # refuses the development default, so it gets an address that grants nothing.
+        env += [
+            {"name": "DATABASE_URL", "value": "postgresql+asyncpg://gateway-has-no-database@localhost:1/none"},
+            {"name": "KAFKA_ENABLED", "value": "false"},
+        ]
+    for name, (secret, key) in {**SHARED_KEYS, **EXTRA_KEYS.get(app, {})}.items():
+        env.append({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+    return env
+
+
+def _container_security() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _pod_security() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": UID,
+        "runAsGroup": UID,
+        "fsGroup": UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _volumes() -> list[dict[str, Any]]:
+    return [
+        {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+        {"name": "data", "emptyDir": {"sizeLimit": "1Gi"}},
+    ]
+
+
+def _mounts() -> list[dict[str, Any]]:
+    return [{"name": "tmp", "mountPath": "/tmp"}, {"name": "data", "mountPath": "/var/lib/zuofeng"}]
+
+
+def _probe(path: str, **timing: int) -> dict[str, Any]:
+    return {"httpGet": {"path": path, "port": "http"}, "timeoutSeconds": 3, **timing}
+
+
+def app_manifests(app: str) -> list[dict[str, Any]]:
+    name = f"zuofeng-{app}"
+    component = "gateway" if app == "gateway" else "service"
+    meta = {"name": name, "labels": labels(app, component)}
+    service_account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": meta,
+        "automountServiceAccountToken": False,
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta,
+        "spec": {
+            # No replicas: the HorizontalPodAutoscaler owns the count.
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector(app)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": {
+                "metadata": {
+                    "labels": labels(app, component),
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(PORT),
+                        "prometheus.io/path": "/metrics",
+                    },
+                },
+                "spec": {
+                    "serviceAccountName": name,
+                    "automountServiceAccountToken": False,
+                    # No docker-link style *_PORT/*_SERVICE_HOST variables next to the settings' own.
+                    "enableServiceLinks": False,
+                    "securityContext": _pod_security(),
+                    # uvicorn's graceful shutdown is 20 s (cli.py); give it room, after endpoints drain.
+                    "terminationGracePeriodSeconds": 30,
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": selector(app)},
+                        }
+                    ],
+                    "containers": [
+                        {
+                            "name": app,
+                            "image": IMAGE,
+                            "imagePullPolicy": "IfNotPresent",
+                            "args": ["serve", app],
+                            "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+                            "envFrom": [{"configMapRef": {"name": "zuofeng-config"}}],
+                            "env": _env(app),
+                            "startupProbe": _probe("/healthz", periodSeconds=2, failureThreshold=30),
+                            "livenessProbe": _probe("/healthz", periodSeconds=10, failureThreshold=3),
+                            "readinessProbe": _probe("/readyz", periodSeconds=5, failureThreshold=2),
+                            "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "256Mi"},
+                                "limits": {"cpu": "1", "memory": "512Mi"},
+                            },
+                            "securityContext": _container_security(),
+                            "volumeMounts": _mounts(),
+                        }
+                    ],
+                    "volumes": _volumes(),
+                },
+            },
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta,
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector(app),
+            "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": meta,
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": 2,
+            "maxReplicas": 6,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+                }
+            ],
+            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+        },
+    }
+    pdb = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": meta,
+        # maxUnavailable (not minAvailable) so a one-replica dev overlay can still drain its nodes.
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(app)}},
+    }
+    return [service_account, deployment, service, hpa, pdb]
+
+
+def migration_job(service: str) -> dict[str, Any]:
+    name = f"zuofeng-migrate-{service}"
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "labels": labels(service, "migration")},
+        "spec": {
+            "backoffLimit": 6,
+            "ttlSecondsAfterFinished": 86400,
+            "template": {
+                "metadata": {"labels": labels(service, "migration")},
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": _pod_security(),
+                    "containers": [
+                        {
+                            "name": "migrate",
+                            "image": IMAGE,
+                            "imagePullPolicy": "IfNotPresent",
+                            "args": ["migrate", service],
+                            "envFrom": [{"configMapRef": {"name": "zuofeng-config"}}],
+                            "env": [
+                                {"name": "KAFKA_ENABLED", "value": "false"},
+                                *[e for e in _env(service) if e["name"] in ("DB_PASSWORD", "DATABASE_URL")],
+                                # Settings refuse production without the token key; migrations never use it.
+                                *[e for e in _env(service) if e["name"] in SHARED_KEYS],
+                            ],
+                            "resources": {
+                                "requests": {"cpu": "50m", "memory": "128Mi"},
+                                "limits": {"cpu": "500m", "memory": "256Mi"},
+                            },
+                            "securityContext": _container_security(),
+                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                        }
+                    ],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                },
+            },
+        },
+    }
+
+
+def secrets() -> list[dict[str, Any]]:
+    """Placeholders only: replace every value before a real deployment (docs/operations.md)."""
+    docs: list[dict[str, Any]] = []
+    for service in SERVICES:
+        docs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "kubernetes.io/basic-auth",
+                "metadata": {
+                    "name": db_secret(service),
+                    "labels": {**labels(service, "database-credentials"), "cnpg.io/reload": "true"},
+                    "annotations": {"zuofeng.dev/placeholder": "true"},
+                },
+                # URL-safe passwords only (hex): the password is spliced into DATABASE_URL.
+                "stringData": {"username": db_role(service), "password": f"CHANGE-ME-{service}"},
+            }
+        )
+    placeholder = {"zuofeng.dev/placeholder": "true"}
+    docs += [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {"name": "zuofeng-internal-token", "annotations": placeholder},
+            "stringData": {
+                "public.pem": "CHANGE-ME: Ed25519 public key (PEM) — zuofeng dev-keys writes a pair",
+                "private.pem": "CHANGE-ME: Ed25519 private key (PEM), read by the gateway only",
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {"name": "zuofeng-gateway-keys", "annotations": placeholder},
+            "stringData": {
+                "STAFF_JWT_PUBLIC_KEY": "CHANGE-ME: the city identity provider's JWT signing public key (PEM)",
+                "HOTLINE_KEYS": "CHANGE-ME: hotline client credentials, e.g. 12345:<secret>,12388:<secret>",
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {"name": "zuofeng-reporter-keys", "annotations": placeholder},
+            "stringData": {
+                "IDENTITY_KEYRING": "CHANGE-ME: kid:base64(32 bytes)[,older-kid:base64(32 bytes)…]",
+                "CONTACT_KEYRING": "CHANGE-ME: kid:base64(32 bytes)[,older-kid:base64(32 bytes)…]",
+            },
+        },
+    ]
+    return docs
+
+
+def _policy(name: str, pod_selector: dict, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": PART_OF}},
+        "spec": {"podSelector": pod_selector, **spec},
+    }
+
+
+def network_policies() -> list[dict[str, Any]]:
+    """Default deny for zuofeng's own pods, then exactly the paths the suite needs.
+
+    The ingress controller's and the monitoring stack's namespaces are matched by the standard
+    ``kubernetes.io/metadata.name`` label; overlays patch the names if theirs differ."""
+    # Selected by component too: operators copy the part-of label from the Kafka/Cluster resources onto
+    # their own pods, and those must not fall under this default deny.
+    ours = {
+        "matchExpressions": [
+            {"key": "app.kubernetes.io/part-of", "operator": "In", "values": [PART_OF]},
+            {"key": "app.kubernetes.io/component", "operator": "In", "values": ["service", "gateway", "migration"]},
+        ]
+    }
+    services = {
+        "matchExpressions": [
+            {"key": "app.kubernetes.io/part-of", "operator": "In", "values": [PART_OF]},
+            {"key": "app.kubernetes.io/component", "operator": "In", "values": ["service", "migration"]},
+        ]
+    }
+    gateway = {"matchLabels": selector("gateway")}
+    app_port = [{"protocol": "TCP", "port": PORT}]
+    dns = {
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            }
+        ],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+    monitoring_ns = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    return [
+        _policy("zuofeng-default-deny", ours, {"policyTypes": ["Ingress", "Egress"]}),
+        _policy(
+            "zuofeng-gateway-from-ingress",
+            gateway,
+            {
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}
+                                }
+                            }
+                        ],
+                        "ports": app_port,
+                    }
+                ],
+            },
+        ),
+        _policy(
+            "zuofeng-services-from-gateway",
+            {"matchLabels": {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/component": "service"}},
+            {"policyTypes": ["Ingress"], "ingress": [{"from": [{"podSelector": gateway}], "ports": app_port}]},
+        ),
+        _policy(
+            "zuofeng-metrics-from-monitoring",
+            ours,
+            {"policyTypes": ["Ingress"], "ingress": [{"from": [monitoring_ns], "ports": app_port}]},
+        ),
+        _policy(
+            "zuofeng-services-to-data",
+            services,
+            {
+                "policyTypes": ["Egress"],
+                "egress": [
+                    dns,
+                    {
+                        "to": [{"podSelector": {"matchLabels": {"cnpg.io/cluster": PG_CLUSTER}}}],
+                        "ports": [{"protocol": "TCP", "port": 5432}],
+                    },
+                    {
+                        "to": [{"podSelector": {"matchLabels": {"strimzi.io/cluster": KAFKA_CLUSTER}}}],
+                        "ports": [{"protocol": "TCP", "port": 9092}],
+                    },
+                ],
+            },
+        ),
+        _policy(
+            "zuofeng-gateway-to-services",
+            gateway,
+            {
+                "policyTypes": ["Egress"],
+                "egress": [
+                    dns,
+                    {
+                        "to": [
+                            {
+                                "podSelector": {
+                                    "matchLabels": {
+                                        "app.kubernetes.io/part-of": PART_OF,
+                                        "app.kubernetes.io/component": "service",
+                                    }
+                                }
+                            }
+                        ],
+                        "ports": app_port,
+                    },
+                ],
+            },
+        ),
+        # Traces leave only when OTEL_EXPORTER_OTLP_ENDPOINT is set; the collector lives in monitoring.
+        _policy(
+            "zuofeng-otlp-to-monitoring",
+            ours,
+            {
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [monitoring_ns],
+                        "ports": [{"protocol": "TCP", "port": 4317}, {"protocol": "TCP", "port": 4318}],
+                    }
+                ],
+            },
+        ),
+        # Notification delivers mail (SMTP submission) outside the cluster; nothing else leaves.
+        _policy(
+            "zuofeng-notification-to-smtp",
+            {"matchLabels": selector("notification")},
+            {
+                "policyTypes": ["Egress"],
+                "egress": [{"ports": [{"protocol": "TCP", "port": p} for p in (25, 465, 587)]}],
+            },
+        ),
+    ]
+
+
+def topics() -> list[tuple[str, bool]]:
+    """(topic, compacted) for every registered contract, each followed by its dead-letter topic."""
+    result = []
+    for contract in sorted(REGISTRY.values(), key=lambda c: c.topic()):
+        result.append((contract.topic(), contract.compacted))
+        result.append((dlq_name(contract.topic()), False))
+    return result
+
+
+def kafka_topics() -> list[dict[str, Any]]:
+    docs = []
+    for topic, compacted in topics():
+        dlq = topic.endswith(".dlq")
+        if compacted:
+            config: dict[str, Any] = {
+                "cleanup.policy": "compact",
+                "min.compaction.lag.ms": 3600000,
+                "min.insync.replicas": 2,
+            }
+        else:
+            config = {
+                "cleanup.policy": "delete",
+                "retention.ms": DLQ_RETENTION_MS if dlq else EVENT_RETENTION_MS,
+                "min.insync.replicas": 2,
+            }
+        docs.append(
+            {
+                "apiVersion": "kafka.strimzi.io/v1beta2",
+                "kind": "KafkaTopic",
+                # Topic names are valid DNS subdomains already; spec.topicName keeps them exact regardless.
+                "metadata": {"name": topic, "labels": {"strimzi.io/cluster": KAFKA_CLUSTER}},
+                "spec": {
+                    "topicName": topic,
+                    "partitions": DLQ_PARTITIONS if dlq else TOPIC_PARTITIONS.get(topic, DEFAULT_PARTITIONS),
+                    "replicas": 3,
+                    "config": config,
+                },
+            }
+        )
+    return docs
+
+
+def postgres() -> list[dict[str, Any]]:
+    """One database, one schema per service, each owned by that service's own login role.
+
+    CloudNativePG's managed roles own the logins and passwords (from the basic-auth Secrets). The schemas
+    and grants are created once at bootstrap: the roles are created there NOLOGIN first, and the managed
+    role reconciliation then gives them LOGIN and their password. ``CREATE ON DATABASE`` is granted
+    because every migration starts with ``CREATE SCHEMA IF NOT EXISTS``, which PostgreSQL authorises
+    before it checks existence."""
+    sql = []
+    for service in SERVICES:
+        role = db_role(service)
+        sql += [
+            f"CREATE ROLE {role} NOLOGIN",
+            f"CREATE SCHEMA {service} AUTHORIZATION {role}",
+            f"GRANT CONNECT, CREATE ON DATABASE {DATABASE} TO {role}",
+        ]
+    sql += ["REVOKE ALL ON SCHEMA public FROM PUBLIC"]
+    return [
+        {
+            "apiVersion": "postgresql.cnpg.io/v1",
+            "kind": "Cluster",
+            "metadata": {"name": PG_CLUSTER, "labels": {"app.kubernetes.io/part-of": PART_OF}},
+            "spec": {
+                "instances": 3,
+                "imageName": "ghcr.io/cloudnative-pg/postgresql:17.5",
+                "primaryUpdateStrategy": "unsupervised",
+                "storage": {"size": "50Gi"},
+                "walStorage": {"size": "10Gi"},
+                "postgresql": {
+                    "parameters": {
+                        "max_connections": str(MAX_CONNECTIONS),
+                        "timezone": "UTC",
+                        "log_min_duration_statement": "1000",
+                    }
+                },
+                "enableSuperuserAccess": False,
+                "bootstrap": {
+                    "initdb": {
+                        "database": DATABASE,
+                        "owner": DATABASE,
+                        "dataChecksums": True,
+                        "encoding": "UTF8",
+                        "localeCollate": "C.UTF-8",
+                        "localeCType": "C.UTF-8",
+                        "postInitApplicationSQL": sql,
+                    }
+                },
+                "managed": {
+                    "roles": [
+                        {
+                            "name": db_role(service),
+                            "ensure": "present",
+                            "comment": f"zuofeng {service} service: owns schema {service}",
+                            "login": True,
+                            "inherit": True,
+                            "connectionLimit": CONNECTIONS_PER_ROLE,
+                            "passwordSecret": {"name": db_secret(service)},
+                        }
+                        for service in SERVICES
+                    ]
+                },
+                "monitoring": {"enablePodMonitor": False},
+                "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+            },
+        }
+    ]
+
+
+def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def dump(docs: list[dict[str, Any]], title: str) -> str:
+    header = f"# GENERATED by deploy/k8s/generate.py — {title}. Do not edit; re-run the script.\n"
+    body = yaml.dump_all(docs, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120)
+    return header + body
+
+
+def render() -> dict[str, str]:
+    """Path (relative to deploy/k8s/) → content."""
+    apps = [doc for app in APPS for doc in app_manifests(app)]
+    g = "base/generated/"
+    return {
+        g + "apps.yaml": dump(apps, "Deployment, Service, HPA, PDB, ServiceAccount per service and the gateway"),
+        g + "migrations.yaml": dump([migration_job(s) for s in SERVICES], "one Alembic Job per service schema"),
+        g + "network-policies.yaml": dump(network_policies(), "NetworkPolicies"),
+        g + "kafka-topics.yaml": dump(kafka_topics(), "KafkaTopic per contract and its DLQ"),
+        g + "postgres.yaml": dump(postgres(), "CloudNativePG Cluster with per-service roles and schemas"),
+        # A kustomize Component, not part of the base: dev includes it; prod creates its Secrets out of
+        # band, and a later `kubectl apply` of prod must never overwrite them with placeholders.
+        "components/placeholder-secrets/secrets.yaml": dump(
+            secrets(), "PLACEHOLDER Secrets (names and keys the workloads expect); see docs/operations.md"
+        ),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="fail if the committed files differ")
+    args = parser.parse_args(argv)
+    stale = []
+    for name, content in render().items():
+        path = HERE / name
+        if path.exists() and path.read_text(encoding="utf-8") == content:
+            continue
+        stale.append(name)
+        if not args.check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8")
+    if args.check and stale:
+        print(f"stale: {', '.join(stale)} — run: python -m deploy.k8s.generate", file=sys.stderr)
+        return 1
+    for name in stale:
+        print(f"wrote deploy/k8s/{name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
