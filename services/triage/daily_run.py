@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
+from time import perf_counter as _perf
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -93,6 +94,7 @@ async def run_daily(
         # Run early on demand and the day closes now: later clues of the day roll into the next run.
         window_end = min(cutoff_at(run_date, settings.daily_cutoff), started)
         raw = await _raw(session)
+        clock = _Clock()
         rows = await raw.fetch(
             "SELECT id, tracking_number, channel, subject, text, unit_id, enterprise_related, received_at "
             "FROM triage.clues WHERE state = 'pending' AND received_at <= $1 ORDER BY received_at, id",
@@ -106,6 +108,7 @@ async def run_daily(
             window_end - window, window_end,
         )
         directory = await load_directory(session)
+        clock.lap("read")
         clues = [ClueInput(**dict(r)) for r in rows]
         references = [Reference(**dict(r)) for r in ref_rows]
         outcomes, ref_sources = await asyncio.to_thread(
@@ -113,8 +116,9 @@ async def run_daily(
             calendar=default_calendar(), run_date=run_date, deadlines=deadlines_of(settings),
             duplicate_threshold=settings.duplicate_threshold, duplicate_window=window,
         )
+        clock.lap("compute")
         await write_outcomes(session, outcomes, ref_sources, run_date=run_date, at=started,
-                             topic_prefix=settings.topic_prefix)
+                             topic_prefix=settings.topic_prefix, clock=clock)
         counts = daily_sheet(outcomes)
         finished = datetime.now(UTC)
         sheet = {"run_date": run_date.isoformat(), "window_end": window_end.isoformat(), "total": len(outcomes),
@@ -127,12 +131,14 @@ async def run_daily(
             **{dim: [DailySheetCount(**c) for c in counts[dim]] for dim in counts},
         )
         await _copy_events(raw, [published], topic_prefix=settings.topic_prefix)
-        log.info("daily run done", extra={"run_date": run_date.isoformat(), "clues": len(outcomes)})
+        clock.lap("sheet")
+        log.info("daily run done", extra={"run_date": run_date.isoformat(), "clues": len(outcomes),
+                                          "seconds": clock.laps})
         return {**row, "confirmed_by": None, "confirmed_at": None}, True
 
 
 async def write_outcomes(session: AsyncSession, outcomes: list[Outcome], ref_sources: dict[Any, list[dict]],
-                         *, run_date: date, at: datetime, topic_prefix: str) -> None:
+                         *, run_date: date, at: datetime, topic_prefix: str, clock: "_Clock | None" = None) -> None:
     """Bulk write: COPY the outcomes into a temporary table, one UPDATE … FROM, COPY the events."""
     raw = await _raw(session)
     await raw.execute(
@@ -158,6 +164,8 @@ async def write_outcomes(session: AsyncSession, outcomes: list[Outcome], ref_sou
         "run_date = $1, triaged_at = $2 FROM triage_run_out o WHERE c.id = o.id",
         run_date, at,
     )
+    if clock:
+        clock.lap("write_clues")
     if ref_sources:
         await raw.execute("CREATE TEMP TABLE triage_run_refs (id uuid, add jsonb) ON COMMIT DROP")
         await raw.copy_records_to_table(
@@ -167,6 +175,21 @@ async def write_outcomes(session: AsyncSession, outcomes: list[Outcome], ref_sou
                           "WHERE c.id = r.id")
     await _copy_events(raw, [clue_triaged(o, run_date) for o in outcomes if o.decision is not None],
                        topic_prefix=topic_prefix)
+    if clock:
+        clock.lap("write_events")
+
+
+class _Clock:
+    """Seconds per phase of a run, for the log line (and the benchmark)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = _perf()
+
+    def lap(self, name: str) -> None:
+        now = _perf()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now
 
 
 async def _copy_events(raw, contracts, *, topic_prefix: str) -> None:

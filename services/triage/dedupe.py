@@ -3,15 +3,18 @@
 MinHash signatures of character 3-gram shingles (Chinese has no spaces, so characters, not words) are
 computed for a whole batch at once with numpy, then Locality-Sensitive Hashing with ``bands`` × ``rows``
 buckets proposes candidate pairs: only clues that share a bucket are ever compared, so the cost grows with
-the number of clues and the size of the buckets, never with all pairs. A candidate pair is a duplicate when
-the signatures agree on at least ``threshold`` of their positions (an estimate of the Jaccard similarity),
-both arrived within ``window`` of each other, and their stated subjects (if both have one) are alike.
+the number of clues and the size of the buckets, never with all pairs. A clue is a duplicate of an earlier
+primary clue when
+their signatures agree on at least ``threshold`` of their positions (an estimate of the Jaccard
+similarity), both arrived within ``window`` of each other, and their stated subjects (if both have one) are
+alike.
 The result is deterministic: the same batch always gives the same clusters and the same primary clue.
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,8 +40,10 @@ def normalise(text: str) -> str:
 
 def _parameters(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(20250101)  # fixed: signatures must be reproducible across runs
-    a = rng.integers(1, (1 << 31) - 1, size=num_perm, dtype=np.uint64)
-    b = rng.integers(0, (1 << 31) - 1, size=num_perm, dtype=np.uint64)
+    # Multipliers over the whole field (as datasketch does); the product wraps mod 2**64 in numpy, which
+    # still scrambles the order. Small multipliers would keep it monotonic: every minimum the same shingle.
+    a = rng.integers(1, (1 << 61) - 1, size=num_perm, dtype=np.uint64)
+    b = rng.integers(0, (1 << 61) - 1, size=num_perm, dtype=np.uint64)
     return a, b
 
 
@@ -60,7 +65,7 @@ def signatures(texts: Sequence[str], *, num_perm: int = 32, chunk: int = 20_000)
         valid = h[offset_in_doc < counts[doc_of]]
         bounds = np.concatenate(([0], np.cumsum(counts)[:-1]))
         for i in range(num_perm):
-            permuted = (valid * a[i] + b[i]) % _MERSENNE
+            permuted = ((valid * a[i] + b[i]) % _MERSENNE) & np.uint64(0xFFFFFFFF)
             out[start : start + len(part), i] = np.minimum.reduceat(permuted, bounds)
     return out
 
@@ -86,9 +91,9 @@ def cluster(
     """For each item, the index of its cluster's primary (the earliest item of the cluster; items are
     expected in arrival order). An item that duplicates nothing is its own primary."""
     n = len(items)
-    parent = list(range(n))
+    roots = list(range(n))
     if n < 2:
-        return parent
+        return roots
     sig = signatures([it.text for it in items], num_perm=bands * rows)
     mixers = np.random.default_rng(7).integers(1, 1 << 62, size=rows, dtype=np.uint64) | np.uint64(1)
     pairs: list[np.ndarray] = []
@@ -98,25 +103,27 @@ def cluster(
         sorted_keys = keys[order]
         same_as_prev = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1]) + 1
         if len(same_as_prev):
-            # link each bucket member to its predecessor in the bucket: a chain, linear in bucket size
+            # link each bucket member to its predecessor in the bucket: linear in the bucket's size
             pairs.append(np.stack((order[same_as_prev - 1], order[same_as_prev]), axis=1))
     if not pairs:
-        return parent
+        return roots
     candidates = np.unique(np.sort(np.concatenate(pairs), axis=1), axis=0)
     similarity = (sig[candidates[:, 0]] == sig[candidates[:, 1]]).mean(axis=1)
     candidates = candidates[similarity >= threshold]
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    earlier: dict[int, list[int]] = defaultdict(list)
     for i, j in candidates.tolist():
-        x, y = items[i], items[j]
-        if abs(x.received_at - y.received_at) > window or not _subject_alike(x.subject, y.subject):
-            continue
-        ri, rj = find(i), find(j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)  # the earliest item stays the primary
-    return [find(i) for i in range(n)]
+        earlier[j].append(i)
+
+    def alike(p: int, j: int) -> bool:
+        x, y = items[p], items[j]
+        return (abs(x.received_at - y.received_at) <= window and _subject_alike(x.subject, y.subject)
+                and float((sig[p] == sig[j]).mean()) >= threshold)
+
+    # Leader clustering rather than transitive closure: a clue joins an earlier primary only if it is
+    # itself like that primary, so chains of partial overlaps (A~B, B~C, A≁C) never snowball.
+    for j in sorted(earlier):
+        for p in sorted({roots[i] for i in earlier[j]}):
+            if alike(p, j):
+                roots[j] = p
+                break
+    return roots

@@ -130,11 +130,12 @@ def triage_batch(
     outcomes = []
     for clue in clues:
         text = clue.text
-        classification = taxonomy.classify(text)
+        found = taxonomy.scan(text)
+        classification = taxonomy.classify(text, found)
         unit_id, why = directory.route(text=text, subject=clue.subject, pre_routed=clue.unit_id)
         outcomes.append(Outcome(
-            clue=clue, classification=classification, triggers=taxonomy.must_investigate(text),
-            enterprise=clue.enterprise_related or taxonomy.looks_enterprise(text),
+            clue=clue, classification=classification, triggers=taxonomy.must_investigate(text, found),
+            enterprise=clue.enterprise_related or taxonomy.looks_enterprise(text, found),
             routed_unit_id=unit_id, route_reason=why,
         ))
 

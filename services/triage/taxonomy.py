@@ -3,8 +3,8 @@
 The classifier is a weighted phrase model: every phrase of the taxonomy found in a clue's text adds its
 weight to a family (不作为/慢作为/乱作为), a type (大同 13 类) or a tag (四面镜子, 四客, 三不, 四风, 八项规定,
 吃拿卡要). The evidence — which phrase counted for what — is kept with the result so an officer can see why.
-Phrases are found through an index on their first character, so a clue costs a few dozen substring checks
-rather than one per phrase.
+All phrases are found in one pass over the text with an Aho-Corasick automaton (``pyahocorasick``), so the
+cost of a clue grows with its length, not with the number of phrases.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import ahocorasick
 import yaml
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -42,11 +43,10 @@ class Taxonomy:
     types: dict[str, dict[str, Any]]
     tags: dict[str, dict[str, Any]]
     review_threshold: float
-    # phrase → [(kind, code, weight)], and first character → phrases starting with it
-    targets: dict[str, list[tuple[str, str, float]]]
-    by_first_char: dict[str, tuple[str, ...]]
-    triggers: list[tuple[str, str, list[list[str]]]]
-    enterprise_markers: tuple[str, ...]
+    targets: dict[str, list[tuple[str, str, float]]]  # phrase → [(kind, code, weight)]
+    automaton: Any
+    triggers: list[tuple[str, str, list[frozenset[str]]]]
+    enterprise_markers: frozenset[str]
     set_aside: dict[str, Any]
 
     @classmethod
@@ -67,16 +67,16 @@ class Taxonomy:
         for code, tag in tags.items():
             for phrase, weight in tag["keywords"].items():
                 targets[phrase].append(("tag", code, float(weight)))
-        index: dict[str, list[str]] = defaultdict(list)
-        for phrase in targets:
-            index[phrase[0]].append(phrase)
-        triggers = [(t["code"], t["label"], [list(g) for g in t["all"]]) for t in raw["must_investigate"]]
+        triggers = [(t["code"], t["label"], [frozenset(g) for g in t["all"]]) for t in raw["must_investigate"]]
+        set_aside = raw.get("set_aside", {})
+        every_phrase = set(targets) | {p for _, _, groups in triggers for g in groups for p in g}
+        every_phrase |= set(raw.get("enterprise_markers", [])) | set(set_aside.get("non_conduct_markers", []))
         return cls(
             raw=raw, families=families, types=types, tags=tags,
             review_threshold=float(raw.get("review_threshold", 0.5)),
-            targets=dict(targets), by_first_char={k: tuple(v) for k, v in index.items()},
-            triggers=triggers, enterprise_markers=tuple(raw.get("enterprise_markers", [])),
-            set_aside=raw.get("set_aside", {}),
+            targets=dict(targets), automaton=build_automaton(every_phrase),
+            triggers=triggers, enterprise_markers=frozenset(raw.get("enterprise_markers", [])),
+            set_aside=set_aside,
         )
 
     # -- export ---------------------------------------------------------------------------------------
@@ -106,23 +106,19 @@ class Taxonomy:
         return self.types[type_code]["family"]
 
     # -- matching -------------------------------------------------------------------------------------
-    def phrases_in(self, text: str) -> list[str]:
-        found = []
-        for char in set(text):
-            for phrase in self.by_first_char.get(char, ()):
-                if phrase in text:
-                    found.append(phrase)
-        found.sort()  # deterministic evidence order regardless of set iteration
-        return found
+    def scan(self, text: str) -> set[str]:
+        """Every phrase the taxonomy knows that occurs in ``text`` (one pass)."""
+        return {phrase for _, phrase in self.automaton.iter(text)}
 
-    def classify(self, text: str) -> Classification:
+    def classify(self, text: str, found: set[str] | None = None) -> Classification:
         """Score families, types and tags by the phrases present; the confidence grows with the winning
         family's score and its margin over the runner-up."""
         family_scores: dict[str, float] = defaultdict(float)
         type_scores: dict[str, float] = defaultdict(float)
         tag_scores: dict[str, float] = defaultdict(float)
         evidence = []
-        for phrase in self.phrases_in(text):
+        found = self.scan(text) if found is None else found
+        for phrase in sorted(p for p in found if p in self.targets):  # sorted: deterministic evidence
             for kind, code, weight in self.targets[phrase]:
                 evidence.append((phrase, code, weight))
                 if kind == "family":
@@ -143,22 +139,33 @@ class Taxonomy:
         confidence = (top / (top + second)) * (1.0 - math.exp(-top / 2.0))
         return Classification(family, type_code, tags, round(confidence, 3), tuple(evidence), dict(family_scores))
 
-    def must_investigate(self, text: str) -> list[str]:
+    def must_investigate(self, text: str, found: set[str] | None = None) -> list[str]:
         """五必查 triggers the text meets (every phrase group of a trigger has a match)."""
-        return [code for code, _, groups in self.triggers if all(any(p in text for p in g) for g in groups)]
+        found = self.scan(text) if found is None else found
+        return [code for code, _, groups in self.triggers if not any(g.isdisjoint(found) for g in groups)]
 
-    def looks_enterprise(self, text: str) -> bool:
-        return any(marker in text for marker in self.enterprise_markers)
+    def looks_enterprise(self, text: str, found: set[str] | None = None) -> bool:
+        found = self.scan(text) if found is None else found
+        return not self.enterprise_markers.isdisjoint(found)
 
-    def set_aside_reason(self, text: str, classification: Classification) -> str | None:
+    def set_aside_reason(self, text: str, classification: Classification, found: set[str] | None = None) -> str | None:
         """Why a clue would be set aside (存查), or None. Callers never apply it to a 五必查 clue."""
         rules = self.set_aside
         reasons = rules.get("reasons", {})
         if len(text.strip()) < int(rules.get("min_text_length", 0)):
             return reasons.get("too_short")
-        if classification.family is None and any(m in text for m in rules.get("non_conduct_markers", [])):
+        found = self.scan(text) if found is None else found
+        if classification.family is None and any(m in found for m in rules.get("non_conduct_markers", [])):
             return reasons.get("non_conduct")
         return None
+
+
+def build_automaton(phrases) -> Any:
+    automaton = ahocorasick.Automaton()
+    for phrase in phrases:
+        automaton.add_word(phrase, phrase)
+    automaton.make_automaton()
+    return automaton
 
 
 @lru_cache

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +25,7 @@ from services.common.contracts.triage import UnitUpserted
 from services.common.errors import Problem
 
 from .models import units
-from .taxonomy import DATA_DIR
+from .taxonomy import DATA_DIR, build_automaton
 
 DEMO_UNITS_FILE = DATA_DIR / "units-datong-demo.yaml"
 ROUTING_RULES_FILE = DATA_DIR / "routing-rules.yaml"
@@ -151,17 +150,17 @@ async def count_units(session: AsyncSession) -> int:
 @lru_cache
 def load_routing_rules(path: Path = ROUTING_RULES_FILE) -> tuple[tuple[str, tuple[str, ...]], ...]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return tuple((r["unit"], tuple(r["any"])) for r in data["routing_rules"])
+    return tuple((r["unit"], frozenset(r["any"])) for r in data["routing_rules"])
 
 
 @dataclass
 class Directory:
-    """The directory in memory for one run: names and aliases indexed by their first character."""
+    """The directory in memory for one run: names, aliases and rule phrases in one automaton."""
 
     known: set[str]
     names: dict[str, tuple[str, int]]  # phrase → (unit id, level rank)
-    by_first_char: dict[str, tuple[str, ...]]
-    rules: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+    automaton: Any
+    rules: tuple[tuple[str, frozenset[str]], ...] = field(default=())
 
     @classmethod
     def build(cls, rows: list[dict[str, Any]], rules=()) -> "Directory":
@@ -175,33 +174,30 @@ class Directory:
                     rank = _LEVEL_RANK[row["level"]]
                     if current is None or rank < current[1]:
                         names[phrase] = (row["id"], rank)
-        index: dict[str, list[str]] = defaultdict(list)
-        for phrase in names:
-            index[phrase[0]].append(phrase)
         known = {row["id"] for row in rows}
         usable_rules = tuple((unit, phrases) for unit, phrases in rules if unit in known)
-        return cls(known, names, {k: tuple(v) for k, v in index.items()}, usable_rules)
+        every = set(names) | {p for _, phrases in usable_rules for p in phrases}
+        return cls(known, names, build_automaton(every) if every else None, usable_rules)
 
-    def named_in(self, text: str) -> str | None:
-        best: tuple[int, int, str] | None = None
-        for char in set(text):
-            for phrase in self.by_first_char.get(char, ()):
-                if phrase in text:
-                    unit_id, rank = self.names[phrase]
-                    key = (-len(phrase), rank, unit_id)
-                    if best is None or key < best:
-                        best = key
+    def scan(self, text: str) -> set[str]:
+        return {phrase for _, phrase in self.automaton.iter(text)} if self.automaton is not None else set()
+
+    def named_in(self, text: str, found: set[str] | None = None) -> str | None:
+        found = self.scan(text) if found is None else found
+        best = min(((-len(p), self.names[p][1], self.names[p][0]) for p in found if p in self.names), default=None)
         return best[2] if best else None
 
     def route(self, *, text: str, subject: str | None, pre_routed: str | None) -> tuple[str | None, str]:
         """(unit id, why): 'poster' | 'named' | 'rule' | 'unrouted'."""
         if pre_routed:
             return pre_routed, "poster"
-        named = self.named_in(f"{subject or ''} {text}")
+        found = self.scan(f"{subject or ''} {text}")
+        named = self.named_in(text, found)
         if named:
             return named, "named"
+        in_text = found if not subject else self.scan(text)
         for unit_id, phrases in self.rules:
-            if any(p in text for p in phrases):
+            if not phrases.isdisjoint(in_text):
                 return unit_id, "rule"
         return None, "unrouted"
 
