@@ -95,10 +95,10 @@ async def main(n: int) -> dict:
         async with sessions() as session:
             directory = await load_directory(session)
         clues = [ClueInput(*r) for r in rows]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         outcomes, _ = triage_batch(clues, [], taxonomy=default_taxonomy(), directory=directory,
                                    calendar=default_calendar(), run_date=run_date)
-        compute_s = time.perf_counter() - t0
+        compute_s, compute_cpu = time.perf_counter() - t0, time.process_time() - c0
 
         phases: dict = {}
 
@@ -108,10 +108,11 @@ async def main(n: int) -> dict:
 
         logging.getLogger("services.triage.daily_run").addHandler(Capture())
         logging.getLogger("services.triage.daily_run").setLevel(logging.INFO)
-        t0 = time.perf_counter()
+        load_before = os.getloadavg()[0]
+        t0, c0 = time.perf_counter(), time.process_time()
         run, created = await run_daily(sessions, settings, run_date=run_date, triggered_by="bench",
                                        now=datetime.now(UTC))
-        total_s = time.perf_counter() - t0
+        total_s, total_cpu = time.perf_counter() - t0, time.process_time() - c0
         assert created and run["total"] == n, run["total"]
         decisions = {e["key"]: e["count"] for e in run["sheet"]["by_decision"]}
         events = await conn.fetchval("SELECT count(*) FROM triage.outbox")
@@ -123,6 +124,8 @@ async def main(n: int) -> dict:
         await engine.dispose()
         return {
             "clues": n, "run_daily_seconds": round(total_s, 2), "in_memory_seconds": round(compute_s, 2),
+            "in_memory_cpu_seconds": round(compute_cpu, 2), "run_daily_client_cpu_seconds": round(total_cpu, 2),
+            "load_average_at_start": round(load_before, 1),
             "run_daily_phases_seconds": phases, "clues_per_second": round(n / total_s),
             "rerun_same_date_seconds": round(rerun_s, 3), "decisions": decisions, "outbox_events": events,
             "target_seconds": 30, "passed": total_s < 30,

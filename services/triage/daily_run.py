@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.common.calendar import default_calendar
 from services.common.contracts.triage import ClueTriaged, DailySheetCount, DailySheetPublished
 from services.common.db import session_scope
+from services.common.ids import new_id
 from services.common.logs import traceparent_var
 from services.common.outbox import notify_channel
 
@@ -57,6 +58,29 @@ def next_cutoff(now: datetime, cutoff: str) -> datetime:
 def deadlines_of(settings: TriageSettings) -> Deadlines:
     return Deadlines(settings.transfer_working_days, settings.enterprise_transfer_working_days,
                      settings.accept_working_days, settings.enterprise_accept_working_days)
+
+
+_TRIAGED_TYPE = ClueTriaged.event_type()
+
+
+def clue_triaged_payload(o: Outcome, run_date: date, *, now: str, traceparent: str | None) -> bytes:
+    """The CloudEvent bytes of ``clue_triaged(o)``, built without a model round trip per clue: at 100,000
+    clues the models cost seconds. ``test_triage_events`` checks it decodes to the same contract."""
+    c = o.classification
+    data = {
+        "clue_id": str(o.clue.id), "tracking_number": o.clue.tracking_number, "run_date": run_date.isoformat(),
+        "family": c.family, "type_code": c.type_code, "tags": list(c.tags), "confidence": c.confidence,
+        "unit_id": o.routed_unit_id, "decision": o.decision, "must_investigate": bool(o.triggers),
+        "must_investigate_triggers": o.triggers, "enterprise_related": o.enterprise,
+        "deadline": o.deadline.isoformat() if o.deadline else None,
+        "merged_into": str(o.merged_into) if o.merged_into else None, "reason": o.reason,
+        "channel": o.clue.channel, "received_at": o.clue.received_at.isoformat(),
+    }
+    event = {"specversion": "1.0", "id": str(new_id()), "source": "/zuofeng/triage", "type": _TRIAGED_TYPE,
+             "time": now, "subject": str(o.clue.id), "datacontenttype": "application/json", "data": data}
+    if traceparent:
+        event["traceparent"] = traceparent
+    return orjson.dumps(event)
 
 
 def clue_triaged(o: Outcome, run_date: date) -> ClueTriaged:
@@ -155,6 +179,7 @@ async def write_outcomes(session: AsyncSession, outcomes: list[Outcome], ref_sou
         for o in outcomes
     ]
     await raw.copy_records_to_table("triage_run_out", records=records, columns=_RESULT_COLUMNS)
+    await raw.execute("ANALYZE triage_run_out")  # a temporary table has no statistics: plan a hash join
     await raw.execute(
         "UPDATE triage.clues c SET family = o.family, type_code = o.type_code, tags = o.tags, "
         "confidence = o.confidence, evidence = o.evidence, must_investigate = o.must_investigate, "
@@ -173,8 +198,12 @@ async def write_outcomes(session: AsyncSession, outcomes: list[Outcome], ref_sou
             columns=("id", "add"))
         await raw.execute("UPDATE triage.clues c SET sources = c.sources || r.add FROM triage_run_refs r "
                           "WHERE c.id = r.id")
-    await _copy_events(raw, [clue_triaged(o, run_date) for o in outcomes if o.decision is not None],
-                       topic_prefix=topic_prefix)
+    traceparent = traceparent_var.get()
+    now = datetime.now(UTC).isoformat()
+    topic = ClueTriaged.topic(topic_prefix)
+    records = [(topic, str(o.clue.id), clue_triaged_payload(o, run_date, now=now, traceparent=traceparent))
+               for o in outcomes if o.decision is not None]
+    await _copy_rows(raw, records)
     if clock:
         clock.lap("write_events")
 
@@ -199,6 +228,12 @@ async def _copy_events(raw, contracts, *, topic_prefix: str) -> None:
     traceparent = traceparent_var.get()
     records = [(c.topic(topic_prefix), c.key(), c.to_cloudevent(traceparent=traceparent).to_bytes())
                for c in contracts]
+    await _copy_rows(raw, records)
+
+
+async def _copy_rows(raw, records: list[tuple[str, str, bytes]]) -> None:
+    if not records:
+        return
     await raw.copy_records_to_table(outbox.name, schema_name=outbox.schema, records=records,
                                     columns=("topic", "key", "payload"))
     await raw.execute(f"SELECT pg_notify('{notify_channel(outbox.schema)}', '')")

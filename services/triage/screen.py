@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -76,10 +77,16 @@ def deadline_for(decision: str | None, *, enterprise: bool, run_date: date, dead
         days = deadlines.enterprise_accept if enterprise else deadlines.accept
     else:
         return None
-    return calendar.add_working_days(run_date, days)
+    return _add_working_days(calendar, run_date, days)
 
 
-def decide(outcome: Outcome, *, taxonomy: Taxonomy, primary_tracking: str | None) -> tuple[str, str | None, str]:
+@lru_cache(maxsize=1024)
+def _add_working_days(calendar: WorkCalendar, start: date, days: int) -> date:
+    return calendar.add_working_days(start, days)  # a daily run asks the same few questions 100,000 times
+
+
+def decide(outcome: Outcome, *, taxonomy: Taxonomy, primary_tracking: str | None,
+           found: set[str] | None = None) -> tuple[str, str | None, str]:
     """(state, decision, reason) by the screening rules, first match wins:
     merge a duplicate → 五必查 always accepted → 存查 with a stated reason → low confidence to the human
     queue → 乱作为 and discipline matters (八项规定, 吃拿卡要) accepted by the office → transfer to the
@@ -90,7 +97,7 @@ def decide(outcome: Outcome, *, taxonomy: Taxonomy, primary_tracking: str | None
     if outcome.triggers:
         labels = {code: label for code, label, _ in taxonomy.triggers}
         return "triaged", "accept", "五必查：" + "、".join(labels[t] for t in outcome.triggers)
-    aside = taxonomy.set_aside_reason(outcome.clue.text, c)
+    aside = taxonomy.set_aside_reason(outcome.clue.text, c, found)
     if aside:
         return "triaged", "set_aside", aside
     if c.confidence < taxonomy.review_threshold:
@@ -128,9 +135,11 @@ def triage_batch(
     """Classify, dedupe, route and decide a batch. Returns the outcomes (in input order) and, for earlier
     clues that new duplicates merged into, the sources to append to them."""
     outcomes = []
+    scans: list[set[str]] = []
     for clue in clues:
         text = clue.text
         found = taxonomy.scan(text)
+        scans.append(found)
         classification = taxonomy.classify(text, found)
         unit_id, why = directory.route(text=text, subject=clue.subject, pre_routed=clue.unit_id)
         outcomes.append(Outcome(
@@ -164,8 +173,8 @@ def triage_batch(
         outcome.merged_into = primary_id
         outcome.reason = primary_tracking
 
-    for outcome in outcomes:
-        state, decision, reason = decide(outcome, taxonomy=taxonomy, primary_tracking=outcome.reason)
+    for outcome, found in zip(outcomes, scans, strict=True):
+        state, decision, reason = decide(outcome, taxonomy=taxonomy, primary_tracking=outcome.reason, found=found)
         outcome.state, outcome.decision, outcome.reason = state, decision, reason
         outcome.deadline = deadline_for(decision, enterprise=outcome.enterprise, run_date=run_date,
                                         deadlines=deadlines, calendar=calendar)
