@@ -123,8 +123,8 @@ async def main(n: int) -> dict:
         await conn.close()
         await engine.dispose()
         return {
-            "clues": n, "run_daily_seconds": round(total_s, 2), "in_memory_seconds": round(compute_s, 2),
-            "in_memory_cpu_seconds": round(compute_cpu, 2), "run_daily_client_cpu_seconds": round(total_cpu, 2),
+            "clues": n, "run_daily_seconds": round(total_s, 2), "in_memory_one_process_seconds": round(compute_s, 2),
+            "in_memory_one_process_cpu_seconds": round(compute_cpu, 2), "run_daily_main_process_cpu_seconds": round(total_cpu, 2),
             "load_average_at_start": round(load_before, 1),
             "run_daily_phases_seconds": phases, "clues_per_second": round(n / total_s),
             "rerun_same_date_seconds": round(rerun_s, 3), "decisions": decisions, "outbox_events": events,
