@@ -55,6 +55,30 @@ async def read_topic(bootstrap: str, topic: str, want) -> list[dict]:
     return seen
 
 
+async def test_startup_imports_the_configured_directory_only_into_an_empty_one(suite, settings_kwargs, tmp_path):
+    from types import SimpleNamespace
+
+    from services.triage.settings import TriageSettings
+    from services.triage.startup import seed_reference_data
+    from services.triage.units import count_units
+
+    first = tmp_path / "units.csv"
+    first.write_text("id,name,level,parent_id,category\nz-r,某区,region,,\nz-a,某区某局,agency,z-r,机关科室\n",
+                     encoding="utf-8")
+    second = tmp_path / "more.csv"
+    second.write_text("id,name,level\nz-other,另一区,region\n", encoding="utf-8")
+    state = suite.apps["triage"].state
+    sessions = state.sessions
+    async with sessions() as session:
+        assert await count_units(session) == 0  # this module runs first: nothing imported yet
+    for path in (first, second):
+        app = SimpleNamespace(state=SimpleNamespace(
+            settings=TriageSettings(**settings_kwargs, units_file=str(path)), sessions=sessions, outbox=state.outbox))
+        await seed_reference_data(app)
+    async with sessions() as session:
+        assert await count_units(session) == 2  # the second file found the directory non-empty
+
+
 async def test_taxonomy_is_served_to_staff_and_refused_to_the_public(suite, ids):
     served = await suite.gateway.get("/api/v1/triage/taxonomy", headers=ids.bearer("unit_handler", unit="dt-rsj-sb"))
     assert served.status_code == 200
