@@ -7,13 +7,13 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import select
 
 from services.common import audit
 from services.common.auth import Principal, require_roles
 from services.common.contracts.triage import Decision
 from services.common.db import SessionDep
 from services.common.errors import Problem
-from sqlalchemy import select
 
 from . import service
 from .daily_run import SHANGHAI, run_daily
