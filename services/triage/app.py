@@ -8,9 +8,11 @@ from services.common.app import ServiceSpec, build_service_app
 from services.common.contracts.triage import ClueTriaged, DailySheetPublished, UnitUpserted
 
 from .api import router
+from .daily_run import daily_run_scheduler
 from .handlers import HANDLERS
 from .models import metadata
 from .settings import TriageSettings, get_settings
+from .startup import seed_reference_data
 
 
 def create_app(settings: TriageSettings | None = None) -> FastAPI:
@@ -22,6 +24,8 @@ def create_app(settings: TriageSettings | None = None) -> FastAPI:
             routers=[router],
             produces=[ClueTriaged, DailySheetPublished, UnitUpserted],
             handlers=HANDLERS,
+            workers=[daily_run_scheduler],
+            on_startup=[seed_reference_data],
             title="zuofeng triage",
             description="Daily sort and screen, taxonomy, unit directory, routing, duplicates.",
         )

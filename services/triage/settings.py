@@ -1,12 +1,28 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
 
 from services.common.settings import ServiceSettings
 
 
 class TriageSettings(ServiceSettings):
     service_name: str = "triage"
+    # 一天一梳理: the daily cut-off, local time in Asia/Shanghai ("HH:MM").
+    daily_cutoff: str = Field("17:30", validation_alias="TRIAGE_DAILY_CUTOFF", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    scheduler_enabled: bool = Field(True, validation_alias="TRIAGE_SCHEDULER_ENABLED")
+    # Feedback deadlines in working days (工作日); enterprise complaints (涉企) take the fast lane.
+    transfer_working_days: int = Field(5, validation_alias="TRIAGE_TRANSFER_WORKING_DAYS")
+    enterprise_transfer_working_days: int = Field(2, validation_alias="TRIAGE_ENTERPRISE_TRANSFER_WORKING_DAYS")
+    accept_working_days: int = Field(10, validation_alias="TRIAGE_ACCEPT_WORKING_DAYS")
+    enterprise_accept_working_days: int = Field(5, validation_alias="TRIAGE_ENTERPRISE_ACCEPT_WORKING_DAYS")
+    # Duplicate detection: how far apart two clues may arrive, and how similar they must be.
+    duplicate_window_days: int = Field(7, validation_alias="TRIAGE_DUPLICATE_WINDOW_DAYS")
+    duplicate_threshold: float = Field(0.6, validation_alias="TRIAGE_DUPLICATE_THRESHOLD")
+    # A unit directory file (YAML or CSV) imported at start-up when the directory is still empty.
+    units_file: Path | None = Field(None, validation_alias="TRIAGE_UNITS_FILE")
 
 
 @lru_cache

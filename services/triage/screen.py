@@ -1,0 +1,196 @@
+"""筛选 (screening): the pure rules that turn a classified, routed clue into a decision, for a whole batch.
+
+No I/O here: the daily run feeds rows in and writes the outcomes out in bulk, the benchmark and the unit
+tests call the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from services.common.calendar import WorkCalendar
+
+from . import dedupe
+from .taxonomy import Classification, Taxonomy
+from .units import Directory
+
+# Clue state machine (线索状态): which state may follow which, and who moves it.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending": frozenset({"triaged", "review"}),  # the daily run (or an officer, before the run)
+    "review": frozenset({"triaged"}),  # an officer decides a low-confidence clue (人工复核)
+    "triaged": frozenset({"triaged"}),  # an officer overrides type/unit/decision, with a reason
+}
+DECISIONS = ("accept", "transfer", "merge", "set_aside")
+DISCIPLINE_TAG_PREFIXES = ("eight_rules_", "ctky_")
+
+
+def can_move(current: str, target: str) -> bool:
+    return target in TRANSITIONS.get(current, frozenset())
+
+
+@dataclass
+class ClueInput:
+    id: Any
+    tracking_number: str
+    channel: str
+    subject: str | None
+    text: str
+    unit_id: str | None
+    enterprise_related: bool
+    received_at: datetime
+
+
+@dataclass
+class Outcome:
+    clue: ClueInput
+    classification: Classification
+    triggers: list[str]
+    enterprise: bool
+    routed_unit_id: str | None
+    route_reason: str
+    state: str = "triaged"
+    decision: str | None = None
+    reason: str | None = None
+    deadline: date | None = None
+    merged_into: Any = None
+    sources: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    transfer: int = 5
+    enterprise_transfer: int = 2
+    accept: int = 10
+    enterprise_accept: int = 5
+
+
+def deadline_for(decision: str | None, *, enterprise: bool, run_date: date, deadlines: Deadlines,
+                 calendar: WorkCalendar) -> date | None:
+    """Feedback deadline in working days from the run date; 涉企 clues take the shorter fast lane."""
+    if decision == "transfer":
+        days = deadlines.enterprise_transfer if enterprise else deadlines.transfer
+    elif decision == "accept":
+        days = deadlines.enterprise_accept if enterprise else deadlines.accept
+    else:
+        return None
+    return _add_working_days(calendar, run_date, days)
+
+
+@lru_cache(maxsize=1024)
+def _add_working_days(calendar: WorkCalendar, start: date, days: int) -> date:
+    return calendar.add_working_days(start, days)  # a daily run asks the same few questions 100,000 times
+
+
+def decide(outcome: Outcome, *, taxonomy: Taxonomy, primary_tracking: str | None,
+           found: set[str] | None = None) -> tuple[str, str | None, str]:
+    """(state, decision, reason) by the screening rules, first match wins:
+    merge a duplicate → 五必查 always accepted → 存查 with a stated reason → low confidence to the human
+    queue → 乱作为 and discipline matters (八项规定, 吃拿卡要) accepted by the office → transfer to the
+    responsible unit (转办) → accept when no unit is responsible."""
+    c = outcome.classification
+    if outcome.merged_into is not None:
+        return "triaged", "merge", f"与{primary_tracking}重复，合并办理"
+    if outcome.triggers:
+        labels = {code: label for code, label, _ in taxonomy.triggers}
+        return "triaged", "accept", "五必查：" + "、".join(labels[t] for t in outcome.triggers)
+    aside = taxonomy.set_aside_reason(outcome.clue.text, c, found)
+    if aside:
+        return "triaged", "set_aside", aside
+    if c.confidence < taxonomy.review_threshold:
+        return "review", None, f"分类置信度{c.confidence:.2f}低于阈值，待人工复核"
+    if c.family == "misconduct" or any(t.startswith(DISCIPLINE_TAG_PREFIXES) for t in c.tags):
+        return "triaged", "accept", "乱作为或违反八项规定、吃拿卡要问题，由作风办直接受理"
+    if outcome.routed_unit_id:
+        return "triaged", "transfer", f"转事权单位办理（依据：{outcome.route_reason}）"
+    return "triaged", "accept", "未能确定事权单位，由作风办直接受理"
+
+
+@dataclass
+class Reference:
+    """An earlier, already screened clue a new one may duplicate (it stays the primary)."""
+
+    id: Any
+    tracking_number: str
+    text: str
+    subject: str | None
+    received_at: datetime
+
+
+def triage_batch(
+    clues: Sequence[ClueInput],
+    references: Sequence[Reference],
+    *,
+    taxonomy: Taxonomy,
+    directory: Directory,
+    calendar: WorkCalendar,
+    run_date: date,
+    deadlines: Deadlines = Deadlines(),
+    duplicate_threshold: float = 0.6,
+    duplicate_window: timedelta = timedelta(days=7),
+) -> tuple[list[Outcome], dict[Any, list[dict[str, Any]]]]:
+    """Classify, dedupe, route and decide a batch. Returns the outcomes (in input order) and, for earlier
+    clues that new duplicates merged into, the sources to append to them."""
+    outcomes = []
+    scans: list[set[str]] = []
+    for clue in clues:
+        text = clue.text
+        found = taxonomy.scan(text)
+        scans.append(found)
+        classification = taxonomy.classify(text, found)
+        unit_id, why = directory.route(text=text, subject=clue.subject, pre_routed=clue.unit_id)
+        outcomes.append(Outcome(
+            clue=clue, classification=classification, triggers=taxonomy.must_investigate(text, found),
+            enterprise=clue.enterprise_related or taxonomy.looks_enterprise(text, found),
+            routed_unit_id=unit_id, route_reason=why,
+        ))
+
+    # References first, so an earlier clue is always the primary of its cluster.
+    items = [dedupe.DedupeItem(r.text, r.subject, r.received_at) for r in references]
+    items += [dedupe.DedupeItem(c.text, c.subject, c.received_at) for c in clues]
+    primaries = dedupe.cluster(items, threshold=duplicate_threshold, window=duplicate_window)
+    offset = len(references)
+    ref_sources: dict[Any, list[dict[str, Any]]] = {}
+    for position, outcome in enumerate(outcomes):
+        root = primaries[offset + position]
+        if root == offset + position:
+            continue
+        source = {"clue_id": str(outcome.clue.id), "tracking_number": outcome.clue.tracking_number,
+                  "channel": outcome.clue.channel, "received_at": outcome.clue.received_at.isoformat()}
+        if root < offset:
+            primary_id, primary_tracking = references[root].id, references[root].tracking_number
+            ref_sources.setdefault(primary_id, []).append(source)
+        else:
+            primary = outcomes[root - offset]
+            primary_id, primary_tracking = primary.clue.id, primary.clue.tracking_number
+            primary.sources.append(source)
+            # a duplicate's 五必查 trigger or 涉企 flag must not be lost in the merge
+            primary.triggers = sorted(set(primary.triggers) | set(outcome.triggers))
+            primary.enterprise = primary.enterprise or outcome.enterprise
+        outcome.merged_into = primary_id
+        outcome.reason = primary_tracking
+
+    for outcome, found in zip(outcomes, scans, strict=True):
+        state, decision, reason = decide(outcome, taxonomy=taxonomy, primary_tracking=outcome.reason, found=found)
+        outcome.state, outcome.decision, outcome.reason = state, decision, reason
+        outcome.deadline = deadline_for(decision, enterprise=outcome.enterprise, run_date=run_date,
+                                        deadlines=deadlines, calendar=calendar)
+    return outcomes, ref_sources
+
+
+def daily_sheet(outcomes: Sequence[Outcome]) -> dict[str, list[dict[str, Any]]]:
+    """当日线索梳理表 counts by channel, type, unit and decision (a clue awaiting review counts as 'review')."""
+    counters: dict[str, dict[str, int]] = {"by_channel": {}, "by_type": {}, "by_unit": {}, "by_decision": {}}
+    for o in outcomes:
+        for dim, key in (
+            ("by_channel", o.clue.channel),
+            ("by_type", o.classification.type_code or "unclassified"),
+            ("by_unit", o.routed_unit_id or "unrouted"),
+            ("by_decision", o.decision or "review"),
+        ):
+            counters[dim][key] = counters[dim].get(key, 0) + 1
+    return {dim: [{"key": k, "count": v} for k, v in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))]
+            for dim, c in counters.items()}

@@ -1,0 +1,24 @@
+"""Start-up hooks: seed the 标杆案例 and, when a file is configured and the directory is empty, import it."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from services.common.db import session_scope
+
+from . import service
+from .units import count_units, read_directory_file, upsert_units
+
+log = logging.getLogger(__name__)
+
+
+async def seed_reference_data(app: FastAPI) -> None:
+    settings = app.state.settings
+    async with session_scope(app.state.sessions) as session:
+        await service.seed_benchmark_cases(session)
+        if settings.units_file is not None and await count_units(session) == 0:
+            records = read_directory_file(settings.units_file)
+            await upsert_units(session, app.state.outbox, records)
+            log.info("unit directory imported", extra={"units": len(records), "file": str(settings.units_file)})

@@ -1,0 +1,144 @@
+"""Screening rules, duplicates, routing and the directory file, without infrastructure."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from services.common.calendar import default_calendar
+from services.common.errors import Problem
+from services.triage import dedupe
+from services.triage.daily_run import cutoff_at, next_cutoff
+from services.triage.screen import ClueInput, Reference, can_move, daily_sheet, triage_batch
+from services.triage.taxonomy import default_taxonomy
+from services.triage.units import DEMO_UNITS_FILE, Directory, load_routing_rules, parse_directory, read_directory_file
+
+T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+RUN = date(2026, 11, 20)  # a Friday
+
+
+def directory() -> Directory:
+    return Directory.build([r.row() for r in read_directory_file(DEMO_UNITS_FILE)], load_routing_rules())
+
+
+def clue(text: str, *, channel: str = "hotline_12345", unit_id: str | None = None, subject: str | None = None,
+         enterprise: bool = False, at: datetime = T0) -> ClueInput:
+    return ClueInput(id=uuid.uuid4(), tracking_number=f"ZF-{uuid.uuid4().hex[:8]}", channel=channel,
+                     subject=subject, text=text, unit_id=unit_id, enterprise_related=enterprise, received_at=at)
+
+
+def run(clues, references=()):
+    return triage_batch(clues, list(references), taxonomy=default_taxonomy(), directory=directory(),
+                        calendar=default_calendar(), run_date=RUN)
+
+
+def test_the_same_complaint_from_two_channels_is_merged_and_keeps_both_sources():
+    first = clue("南关街道便民服务中心窗口人员推诿扯皮，材料齐全仍要求反复跑腿，跑了五趟。", channel="hotline_12345")
+    second = clue("南关街道便民服务中心窗口人员推诿扯皮，材料齐全还要求我反复跑腿，跑了五趟！", channel="qr_code",
+                  at=T0 + timedelta(hours=2))
+    other = clue("小区路灯不亮，街道说归城管，城管说归供电，踢皮球。")
+    outcomes, _ = run([first, second, other])
+    assert outcomes[1].decision == "merge" and outcomes[1].merged_into == first.id
+    assert [s["channel"] for s in outcomes[0].sources] == ["qr_code"]
+    assert outcomes[0].decision == "transfer" and outcomes[2].decision != "merge"
+
+
+def test_a_duplicate_of_an_earlier_days_clue_merges_into_it():
+    earlier = Reference(id=uuid.uuid4(), tracking_number="ZF-OLD", subject=None, received_at=T0 - timedelta(days=2),
+                        text="不动产证办了三个月还没办好，每次去都说在走流程，一拖再拖。")
+    outcomes, ref_sources = run([clue("不动产证办了三个月还没办好，每次去都说在走流程，一拖再拖，请督办。")], [earlier])
+    assert outcomes[0].decision == "merge" and outcomes[0].merged_into == earlier.id
+    assert ref_sources[earlier.id][0]["tracking_number"] == outcomes[0].clue.tracking_number
+
+
+def test_clues_outside_the_duplicate_window_are_not_merged():
+    old = Reference(id=uuid.uuid4(), tracking_number="ZF-OLD", subject=None, received_at=T0 - timedelta(days=30),
+                    text="不动产证办了三个月还没办好，每次去都说在走流程，一拖再拖。")
+    outcomes, _ = run([clue("不动产证办了三个月还没办好，每次去都说在走流程，一拖再拖。")], [old])
+    assert outcomes[0].decision != "merge"
+
+
+def test_a_must_investigate_clue_is_accepted_even_when_it_would_be_set_aside():
+    outcomes, _ = run([clue("请问投资项目审批为什么迟迟不批，我们准备撤资。")])
+    assert outcomes[0].decision == "accept"
+    assert {"investor_withdrawal", "investment_approval_service"} <= set(outcomes[0].triggers)
+    assert outcomes[0].reason.startswith("五必查")
+
+
+def test_consultation_without_conduct_content_is_set_aside_with_a_reason():
+    outcomes, _ = run([clue("请问身份证丢了怎么办理补办，需要带什么材料？")])
+    assert outcomes[0].decision == "set_aside" and "咨询" in outcomes[0].reason
+
+
+def test_low_confidence_goes_to_the_human_queue_without_a_decision():
+    outcomes, _ = run([clue("镇政府周五下午没人上班，办事群众只能在门口等着。")])
+    assert outcomes[0].state == "review" and outcomes[0].decision is None and outcomes[0].deadline is None
+
+
+def test_enterprise_complaints_get_a_shorter_transfer_deadline_in_working_days():
+    text = "申请的稳岗返还过了半年还没到账，社保中心说政策落实不到位，一拖再拖。"
+    plain, firm = run([clue(text), clue(text + "我们是一家小微企业。", at=T0 + timedelta(days=9))])[0]
+    assert plain.decision == firm.decision == "transfer"
+    assert plain.deadline == default_calendar().add_working_days(RUN, 5)
+    assert firm.enterprise and firm.deadline == default_calendar().add_working_days(RUN, 2) < plain.deadline
+
+
+def test_misconduct_is_accepted_by_the_office_rather_than_transferred():
+    outcomes, _ = run([clue("南关市场监管所执法人员向商户索要好处费，不给就故意刁难。")])
+    assert outcomes[0].classification.family == "misconduct" and outcomes[0].decision == "accept"
+    assert outcomes[0].routed_unit_id == "dt-pc-scjg-ng"
+
+
+def test_routing_prefers_the_poster_unit_then_a_named_unit_then_category_rules():
+    d = directory()
+    assert d.route(text="社保大厅推诿", subject=None, pre_routed="dt-yg-kq-bm") == ("dt-yg-kq-bm", "poster")
+    assert d.route(text="市社会保险中心工作人员推诿", subject=None, pre_routed=None) == ("dt-rsj-sb", "named")
+    assert d.route(text="养老金核定一拖再拖", subject=None, pre_routed=None) == ("dt-rsj-sb", "rule")
+    assert d.route(text="说不清是哪里的问题", subject=None, pre_routed=None) == (None, "unrouted")
+
+
+def test_the_daily_sheet_counts_every_clue_once_per_dimension():
+    outcomes, _ = run([clue("南关街道便民服务中心推诿扯皮，让我反复跑。"), clue("请问怎么办理居住证？")])
+    sheet = daily_sheet(outcomes)
+    for dim in ("by_channel", "by_type", "by_unit", "by_decision"):
+        assert sum(e["count"] for e in sheet[dim]) == 2
+
+
+def test_the_batch_is_reproducible():
+    batch = [clue("不动产证办了三个月还没办好，一拖再拖。"), clue("不动产证办了三个月还没办好，一拖再拖！"),
+             clue("窗口人员上班时间玩手机。")]
+    first, second = run(batch)[0], run(batch)[0]
+    assert [(o.decision, o.merged_into, o.deadline, o.reason) for o in first] == \
+           [(o.decision, o.merged_into, o.deadline, o.reason) for o in second]
+
+
+def test_dedupe_is_linear_in_candidates_not_quadratic():
+    items = [dedupe.DedupeItem(f"第{i}号线索：某单位工作人员{i * 7919 % 10007}事项办理情况{i}", None, T0)
+             for i in range(5000)]
+    roots = dedupe.cluster(items)
+    assert len(roots) == 5000 and all(r <= i for i, r in enumerate(roots))
+
+
+def test_state_machine_allows_only_listed_moves():
+    assert can_move("pending", "review") and can_move("review", "triaged")
+    assert not can_move("triaged", "pending") and not can_move("review", "pending")
+
+
+def test_the_cut_off_is_in_shanghai_time():
+    assert cutoff_at(RUN, "17:30") == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+    assert next_cutoff(datetime(2026, 11, 20, 10, 0, tzinfo=UTC), "17:30").date() == date(2026, 11, 21)
+
+
+def test_the_demo_directory_has_all_four_evaluation_categories():
+    records = read_directory_file(DEMO_UNITS_FILE)
+    assert {r.category for r in records if r.category} == {"机关科室", "基层站所", "科教文卫事业单位", "公共服务企业"}
+    assert {r.level for r in records} == {"region", "agency", "section"}
+
+
+def test_a_directory_csv_with_an_unknown_parent_is_refused():
+    content = "id,name,level,parent_id\nu1,某局,agency,nowhere\n"
+    with pytest.raises(Problem) as caught:
+        parse_directory(content, fmt="csv")
+    assert caught.value.status == 422
