@@ -20,7 +20,7 @@ WIDTH = 960
 ROW = 22
 NAME_X = 56  # after the rank column
 BAR_X = 300
-BAR_W = 560
+BAR_W = 500
 PANEL_HEAD = 78
 PANEL_GAP = 28
 
@@ -74,6 +74,19 @@ def rankings_svg(results: dict) -> str:
                      f'十优 {len(top)} · 十差 {len(bottom)}</text>')
         body_top = PANEL_HEAD
         body_bottom = PANEL_HEAD + ROW * len(ranking)
+        # Bands for 十优 and 十差 first, then the grid and thresholds, then the bars on top.
+        for i, unit in enumerate(ranking):
+            band = "#e8f5e9" if unit["unit_id"] in top else "#ffebee" if unit["unit_id"] in bottom else None
+            if band:
+                parts.append(f'<rect x="20" y="{body_top + i * ROW}" width="{WIDTH - 40}" height="{ROW}" '
+                             f'fill="{band}"/>')
+        if top:
+            parts.append(f'<text x="{WIDTH - 28}" y="{body_top + 15}" font-size="12" font-weight="700" '
+                         f'fill="#2e7d32" text-anchor="end">十优满意单位</text>')
+        if bottom:
+            first_bottom = len(ranking) - len(bottom)
+            parts.append(f'<text x="{WIDTH - 28}" y="{body_top + first_bottom * ROW + 15}" font-size="12" '
+                         f'font-weight="700" fill="#c62828" text-anchor="end">十差不满意单位</text>')
         # Axis ticks and grade thresholds behind the bars.
         for tick in range(int(floor), 101, 10):
             tx = x(tick)
@@ -86,9 +99,6 @@ def rankings_svg(results: dict) -> str:
                          f'stroke="{GRADE_COLOURS[grade]}" stroke-dasharray="4 3" stroke-opacity="0.6"/>')
         for i, unit in enumerate(ranking):
             ry = body_top + i * ROW
-            band = "#e8f5e9" if unit["unit_id"] in top else "#ffebee" if unit["unit_id"] in bottom else None
-            if band:
-                parts.append(f'<rect x="20" y="{ry}" width="{WIDTH - 40}" height="{ROW}" fill="{band}"/>')
             colour = GRADE_COLOURS[unit["grade"]]
             end = x(unit["score"])
             name = unit["unit_name"] if len(unit["unit_name"]) <= 16 else unit["unit_name"][:15] + "…"

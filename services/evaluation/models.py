@@ -80,12 +80,14 @@ ballots = Table(
     "ballots",
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
-    Column("campaign_id", Uuid, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    # No foreign key on the two hot tables: a per-row RI check would cost more than the insert itself, and
+    # ingest already holds the campaign row FOR SHARE (campaigns are never deleted).
+    Column("campaign_id", Uuid, nullable=False),
     # HMAC-SHA256(key, campaign id + normalised voter identity); the identity itself is never stored.
     Column("voter_hash", LargeBinary, nullable=False),
     Column("channel", Text, nullable=False),
     Column("source", Text),
-    Column("pattern", Text, nullable=False),
+    Column("pattern", BigInteger, nullable=False),
     Column("unit_refs", ARRAY(Integer), nullable=False),
     Column("scores", ARRAY(SmallInteger), nullable=False),
     Column("submitted_at", DateTime(timezone=True), nullable=False),
@@ -103,7 +105,7 @@ ballot_tallies = Table(
     "ballot_tallies",
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
-    Column("campaign_id", Uuid, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("campaign_id", Uuid, nullable=False, index=True),
     Column("unit_ref", Integer, nullable=False),
     Column("marks", BigInteger, nullable=False),
     Column("total", BigInteger, nullable=False),

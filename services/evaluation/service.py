@@ -219,7 +219,7 @@ def _results_event(campaign: dict, results: dict, now: datetime) -> ResultsPubli
 _STAGE_COLUMNS = ("idx", "voter_hash", "channel", "source", "pattern", "unit_refs", "scores", "submitted_at")
 _CREATE_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS evaluation_ballot_stage (
-    idx int, voter_hash bytea, channel text, source text, pattern text, unit_refs int[], scores smallint[],
+    idx int, voter_hash bytea, channel text, source text, pattern bigint, unit_refs int[], scores smallint[],
     submitted_at timestamptz
 ) ON COMMIT DELETE ROWS
 """
@@ -230,7 +230,7 @@ WITH ins AS (
     INSERT INTO evaluation.ballots (campaign_id, voter_hash, channel, source, pattern, unit_refs, scores,
                                     submitted_at)
     SELECT $1, voter_hash, channel, source, pattern, unit_refs, scores, submitted_at
-    FROM evaluation_ballot_stage ORDER BY idx
+    FROM evaluation_ballot_stage
     ON CONFLICT (campaign_id, voter_hash) DO NOTHING
     RETURNING voter_hash, unit_refs, scores
 ), tally AS (

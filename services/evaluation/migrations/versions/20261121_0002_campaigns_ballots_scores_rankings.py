@@ -85,7 +85,6 @@ def upgrade() -> None:
     sa.Column('unit_ref', sa.Integer(), nullable=False),
     sa.Column('marks', sa.BigInteger(), nullable=False),
     sa.Column('total', sa.BigInteger(), nullable=False),
-    sa.ForeignKeyConstraint(['campaign_id'], ['evaluation.campaigns.id'], name=op.f('fk_ballot_tallies_campaign_id_campaigns'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ballot_tallies')),
     schema='evaluation'
     )
@@ -96,7 +95,7 @@ def upgrade() -> None:
     sa.Column('voter_hash', sa.LargeBinary(), nullable=False),
     sa.Column('channel', sa.Text(), nullable=False),
     sa.Column('source', sa.Text(), nullable=True),
-    sa.Column('pattern', sa.Text(), nullable=False),
+    sa.Column('pattern', sa.BigInteger(), nullable=False),
     sa.Column('unit_refs', sa.ARRAY(sa.Integer()), nullable=False),
     sa.Column('scores', sa.ARRAY(sa.SmallInteger()), nullable=False),
     sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=False),
@@ -104,7 +103,6 @@ def upgrade() -> None:
     sa.Column('reasons', sa.ARRAY(sa.Text()), server_default='{}', nullable=False),
     sa.Column('reviewed_by', sa.Text(), nullable=True),
     sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['campaign_id'], ['evaluation.campaigns.id'], name=op.f('fk_ballots_campaign_id_campaigns'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ballots')),
     sa.UniqueConstraint('campaign_id', 'voter_hash', name=op.f('uq_ballots_campaign_id_voter_hash')),
     schema='evaluation'
