@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import random
+import resource
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
@@ -66,6 +67,30 @@ async def admin(url: str, sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a local process, from /proc; 0 if it is gone or not local."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+async def backend_cpu(dsn: str, database: str) -> dict[int, float]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        pids = [r[0] for r in await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", database)]
+    finally:
+        await conn.close()
+    return {pid: _proc_cpu(pid) for pid in pids}
+
+
+def self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def timed(fn, runs: int) -> list[float]:
@@ -134,9 +159,16 @@ async def main() -> None:
                     assert resp.status_code == 200, resp.text[:500]
                     accepted += resp.json()["accepted"]
 
+            load_before = os.getloadavg()[0]
+            pg_before = await backend_cpu(settings.asyncpg_dsn, database)
+            cpu_before = self_cpu()
             t0 = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(args.concurrency)))
             ingest_seconds = time.perf_counter() - t0
+            service_cpu = self_cpu() - cpu_before
+            pg_after = await backend_cpu(settings.asyncpg_dsn, database)
+            pg_cpu = sum(cpu - pg_before.get(pid, 0.0) for pid, cpu in pg_after.items())
+            load_after = os.getloadavg()[0]
             assert accepted == args.ballots, accepted
             rate = accepted / ingest_seconds
             print(f"ingested {accepted} ballots in {ingest_seconds:.1f}s = {rate:,.0f}/s", flush=True)
@@ -181,6 +213,13 @@ async def main() -> None:
             "ballots": accepted, "batch": args.batch, "concurrency": args.concurrency,
             "marks_per_ballot": args.marks, "units": len(unit_ids),
             "ingest_seconds": round(ingest_seconds, 2), "ingest_ballots_per_second": round(rate),
+            "load_average_before_after": [round(load_before, 1), round(load_after, 1)],
+            "ingest_cpu_seconds_service_process": round(service_cpu, 1),
+            "ingest_cpu_seconds_postgres_backends": round(pg_cpu, 1),
+            "ingest_ballots_per_cpu_second": round(accepted / (service_cpu + pg_cpu)),
+            # If the two cores were ours alone and both busy: a projection, not a measurement.
+            "ingest_projected_ballots_per_second_on_2_dedicated_cores": round(
+                2 * accepted / (service_cpu + pg_cpu)),
             "batch_latency_p50_seconds": round(p50, 3), "batch_latency_p99_seconds": round(p99, 3),
             "rankings_open_median_seconds": round(statistics.median(open_times), 3),
             "rankings_open_max_seconds": round(max(open_times), 3),

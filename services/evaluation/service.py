@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +38,10 @@ from .models import (
 from .schemas import BallotIn, CampaignCreate, ScoresIn, UnitIn
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+BALLOTS = Counter("zuofeng_evaluation_ballots_total", "Ballots received, by outcome",
+                  ["channel", "outcome"])
+QUARANTINED = Counter("zuofeng_evaluation_ballots_quarantined_total", "Ballots quarantined as suspected stuffing")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -219,17 +224,19 @@ def _results_event(campaign: dict, results: dict, now: datetime) -> ResultsPubli
 _STAGE_COLUMNS = ("idx", "voter_hash", "channel", "source", "pattern", "unit_refs", "scores", "submitted_at")
 _CREATE_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS evaluation_ballot_stage (
-    idx int, voter_hash bytea, channel text, source text, pattern bigint, unit_refs int[], scores smallint[],
+    idx int, voter_hash bytea, channel text, source text, pattern bigint, unit_refs text, scores text,
     submitted_at timestamptz
 ) ON COMMIT DELETE ROWS
 """
+# The arrays travel as text ('{3,17,42}'): asyncpg's binary array encoder checks every element against the
+# collections ABCs, which made COPY three times dearer on both sides.
 # One statement moves the staged ballots in (a voter's second ballot is skipped by the unique key) and adds
 # this request's per-unit partial sums, so the tallies can never disagree with the ballots.
 _INSERT_STAGED = """
 WITH ins AS (
     INSERT INTO evaluation.ballots (campaign_id, voter_hash, channel, source, pattern, unit_refs, scores,
                                     submitted_at)
-    SELECT $1, voter_hash, channel, source, pattern, unit_refs, scores, submitted_at
+    SELECT $1, voter_hash, channel, source, pattern, unit_refs::int[], scores::smallint[], submitted_at
     FROM evaluation_ballot_stage
     ON CONFLICT (campaign_id, voter_hash) DO NOTHING
     RETURNING voter_hash, unit_refs, scores
@@ -289,7 +296,7 @@ async def ingest_ballots(
         by_hash[h] = i
         scores = list(b.ratings.values())
         records.append((i, h, b.channel, b.source or default_source, domain.ballot_pattern(unit_refs, scores),
-                        unit_refs, scores, at))
+                        "{" + ",".join(map(str, unit_refs)) + "}", "{" + ",".join(map(str, scores)) + "}", at))
     if records:
         driver = await _driver(session)
         await driver.execute(_CREATE_STAGE)
@@ -299,6 +306,10 @@ async def ingest_ballots(
         accepted = len(inserted)
     else:
         accepted = 0
+    channel = ballots_in[0].channel if len({b.channel for b in ballots_in}) == 1 else "mixed"
+    BALLOTS.labels(channel, "accepted").inc(accepted)
+    BALLOTS.labels(channel, "duplicate").inc(len(duplicates))
+    BALLOTS.labels(channel, "rejected").inc(len(rejected))
     return {"accepted": accepted, "duplicates": sorted(duplicates), "rejected": rejected}
 
 
@@ -335,7 +346,9 @@ async def scan_for_stuffing(session: AsyncSession, *, campaign: dict) -> int:
     status = await driver.execute(
         _SCAN, campaign["id"], float(r["burst_window_seconds"]), int(r["burst_max"]),
         float(r["pattern_window_seconds"]), int(r["pattern_max"]), int(r["pattern_min_units"]))
-    return int(status.split()[-1])
+    flagged = int(status.split()[-1])
+    QUARANTINED.inc(flagged)
+    return flagged
 
 
 async def _compact_tallies(session: AsyncSession, campaign_id: uuid.UUID) -> None:
