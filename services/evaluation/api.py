@@ -132,7 +132,7 @@ async def post_ballot(campaign_id: uuid.UUID, body: BallotIn, request: Request, 
     receipt = await service.ingest_ballots(
         session, campaign_id=campaign_id, ballots_in=[body],
         key=request.app.state.settings.voter_hash_key.encode(),
-        default_source=principal.client if principal.kind == "public" else principal.subject)
+        default_source=principal.client if principal.kind == "public" else None)
     if receipt["rejected"]:
         raise Problem(422, receipt["rejected"][0]["reason"], slug="ballot-rejected")
     if receipt["duplicates"]:
@@ -177,7 +177,8 @@ async def post_ballot_batch(campaign_id: uuid.UUID, request: Request, session: S
                       slug="batch-too-large", limit=limit)
     return await service.ingest_ballots(
         session, campaign_id=campaign_id, ballots_in=batch.ballots,
-        key=request.app.state.settings.voter_hash_key.encode(), default_source=principal.subject)
+        # No default source for gateways: every SMS would share the gateway's name and look like one burst.
+        key=request.app.state.settings.voter_hash_key.encode(), default_source=None)
 
 
 @router.post("/campaigns/{campaign_id}/ballots:scan", response_model=StuffingScan)

@@ -316,3 +316,26 @@ async def test_stuffing_is_quarantined_with_reasons_and_reviewable(suite, ids):
     honest_marks = sum(len(b["ratings"]) for b in honest)
     released_marks = len(items[0]["ratings"])
     assert counted_marks == honest_marks + released_marks
+
+
+async def test_only_the_evaluation_office_runs_campaigns_and_drafts_stay_private(suite, ids):
+    body = {"name": "未授权", "series": f"auth-{secrets.token_hex(3)}", "year": 2026}
+    assert (await suite.gateway.post(f"{API}/campaigns", json=body)).status_code == 403
+    for role in ("auditor", "investigator"):
+        r = await suite.gateway.post(f"{API}/campaigns", json=body, headers=ids.bearer(role))
+        assert r.status_code == 403, role
+    r = await suite.gateway.post(f"{API}/campaigns", json=body, headers=ids.bearer("unit_handler", unit="U1"))
+    assert r.status_code == 403
+    cid = await create_campaign(suite, ids, categories=["机关科室"])
+    assert (await suite.gateway.get(f"{API}/campaigns/{cid}")).status_code == 404
+    assert (await suite.gateway.get(f"{API}/campaigns/{cid}", headers=ids.bearer("auditor"))).status_code == 200
+    public_list = (await suite.gateway.get(f"{API}/campaigns", params={"state": "draft"})).json()
+    assert cid not in [c["id"] for c in public_list["items"]]
+    bad = await suite.gateway.post(f"{API}/campaigns", headers=ids.bearer("evaluation_admin"), json={
+        **body, "thresholds": {"excellent": 70, "qualified": 80, "basically_qualified": 60}})
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+    unknown = await suite.gateway.post(f"{API}/campaigns/{cid}/units", headers=ids.bearer("evaluation_admin"),
+                                       json={"units": [{"unit_id": "X", "name": "X", "category": "不存在"}]})
+    assert unknown.status_code == 422 and unknown.json()["type"].endswith("/unknown-category")
+    # Publishing a draft skips the states in between: refused by the transition table.
+    await act(suite, ids, cid, "publish", expect=409)
