@@ -129,6 +129,8 @@ async def post_ballot(campaign_id: uuid.UUID, body: BallotIn, request: Request, 
     """A citizen's ballot on the web (or one relayed by a gateway). A second ballot by the same voter is 409."""
     if principal.kind not in ("public", "service"):
         raise Problem(403, "Ballots are cast by citizens.", slug="forbidden-kind")
+    if principal.kind == "public":
+        body = body.model_copy(update={"channel": "web"})  # a browser cannot vouch for SMS or WeChat
     receipt = await service.ingest_ballots(
         session, campaign_id=campaign_id, ballots_in=[body],
         key=request.app.state.settings.voter_hash_key.encode(),
