@@ -139,12 +139,23 @@ def mark_points(score: float) -> float:
 _SEPARATORS = str.maketrans("", "", " -\t")
 
 
-def voter_hash(key: bytes, campaign_id: str, identity: str) -> bytes:
-    """The one-ballot-per-voter key: HMAC-SHA256 over the campaign and the normalised identity.
+class VoterHasher:
+    """The one-ballot-per-voter key: HMAC-SHA256(key, campaign id ‖ 0x1f ‖ normalised identity).
 
-    Including the campaign means two campaigns' hashes of one voter cannot be linked."""
-    normalised = identity.translate(_SEPARATORS).lower().removeprefix("+86")
-    return hmac.digest(key, f"{campaign_id}\x1f{normalised}".encode(), "sha256")
+    Including the campaign means two campaigns' hashes of one voter cannot be linked. The HMAC is keyed and
+    fed the campaign prefix once, then copied per voter (a batch hashes 10,000 voters)."""
+
+    def __init__(self, key: bytes, campaign_id: str) -> None:
+        self._base = hmac.new(key, f"{campaign_id}\x1f".encode(), "sha256")
+
+    def __call__(self, identity: str) -> bytes:
+        h = self._base.copy()
+        h.update(identity.translate(_SEPARATORS).lower().removeprefix("+86").encode())
+        return h.digest()
+
+
+def voter_hash(key: bytes, campaign_id: str, identity: str) -> bytes:
+    return VoterHasher(key, campaign_id)(identity)
 
 
 def ballot_pattern(refs: Iterable[int], scores: Iterable[int]) -> int:

@@ -268,7 +268,7 @@ async def ingest_ballots(
     refs = dict((await session.execute(
         select(campaign_units.c.unit_id, campaign_units.c.ref).where(campaign_units.c.campaign_id == campaign_id)
     )).all())
-    cid = str(campaign_id)
+    hasher = domain.VoterHasher(key, str(campaign_id))
     now = datetime.now(UTC)
     latest = now + MAX_CLOCK_SKEW
     records: list[tuple] = []
@@ -289,7 +289,7 @@ async def ingest_ballots(
         if at > latest:
             rejected.append({"index": i, "reason": "submitted_at is in the future"})
             continue
-        h = domain.voter_hash(key, cid, b.voter)
+        h = hasher(b.voter)
         if h in by_hash:
             duplicates.append(i)
             continue
