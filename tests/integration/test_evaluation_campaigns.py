@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import uuid
 from datetime import UTC, datetime
 
 import orjson
@@ -339,3 +340,41 @@ async def test_only_the_evaluation_office_runs_campaigns_and_drafts_stay_private
     assert unknown.status_code == 422 and unknown.json()["type"].endswith("/unknown-category")
     # Publishing a draft skips the states in between: refused by the transition table.
     await act(suite, ids, cid, "publish", expect=409)
+
+
+async def test_a_rolled_back_batch_leaves_nothing_and_the_next_batch_on_that_connection_works(suite, ids,
+                                                                                               settings_kwargs):
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from services.common.db import create_session_factory
+    from services.evaluation import service
+    from services.evaluation.schemas import BallotIn
+
+    cid = await create_campaign(suite, ids, categories=["机关科室"])
+    await suite.gateway.post(f"{API}/campaigns/{cid}/units", json={"units": [
+        {"unit_id": "R1", "name": "窗口", "category": "机关科室"}]}, headers=ids.bearer("evaluation_admin"))
+    await act(suite, ids, cid, "open")
+    # One connection only, so the second transaction reuses the first one's connection and its caches.
+    engine = create_async_engine(settings_kwargs["database_url"], pool_size=1, max_overflow=0)
+    sessions = create_session_factory(engine)
+    ballot = [BallotIn(voter="13500000000", ratings={"R1": 4})]
+    try:
+        class Abort(Exception):
+            pass
+
+        try:
+            async with sessions() as session, session.begin():
+                receipt = await service.ingest_ballots(session, campaign_id=uuid.UUID(cid), ballots_in=ballot,
+                                                       key=b"k" * 32)
+                assert receipt["accepted"] == 1
+                raise Abort
+        except Abort:
+            pass
+        async with sessions() as session, session.begin():
+            receipt = await service.ingest_ballots(session, campaign_id=uuid.UUID(cid), ballots_in=ballot,
+                                                   key=b"k" * 32)
+        assert receipt["accepted"] == 1  # the rolled-back ballot was never stored
+    finally:
+        await engine.dispose()
+    preview = await suite.gateway.get(f"{API}/campaigns/{cid}/rankings", headers=ids.bearer("auditor"))
+    assert preview.json()["categories"][0]["ranking"][0]["ballots"] == 1

@@ -27,6 +27,8 @@ QUARANTINED = Counter("zuofeng_evaluation_ballots_quarantined_total", "Ballots q
 
 
 _STAGE_COLUMNS = ("idx", "voter_hash", "channel", "source", "pattern", "unit_refs", "scores", "submitted_at")
+# Created once per connection and emptied at each commit. If the transaction that created it rolls back, the
+# next one creates it again and PostgreSQL re-plans the cached insert by name (see the rollback test).
 _CREATE_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS evaluation_ballot_stage (
     idx int, voter_hash bytea, channel text, source text, pattern bigint, unit_refs text, scores text,
