@@ -1,23 +1,50 @@
-"""Intake's domain logic: accepting clues (no HTTP here)."""
+"""Intake's domain logic: accepting clues from every channel, posters, receipts, identity (no HTTP here).
+
+Every channel ends in :func:`accept_clues`, which stores clues, sealed identities, receipts, attachment
+rows and the ``clue-received`` events in the caller's one transaction, with a constant number of round
+trips however many clues a hotline batch carries.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+import orjson
+from pydantic import ValidationError
+from sqlalchemy import exists, func, insert, literal, select, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.common.contracts.intake import ClueReceived
+from services.common.contracts.intake import ClueReceived, SealedContact
+from services.common.crypto import KeyRing, Sealed
+from services.common.errors import Problem
 from services.common.ids import new_id
 from services.common.outbox import Outbox
 
-from .models import clues, tracking_seq
-from .schemas import ClueRead, HotlineReportCreate
+from . import catalog, receipts
+from .attachments import StagedFile
+from .models import attachments, clues, feedback_messages, posters, receipts as receipts_table, reporter_identities
+from .schemas import ClueRead, HotlineReportCreate, ReporterIdentity
+from .settings import IntakeSettings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-HOTLINE_CHANNELS = {"12388": "hotline_12388", "12345": "hotline_12345", "12380": "hotline_12380"}
+_CLUE_READ = (clues.c.id, clues.c.tracking_number, clues.c.channel, clues.c.external_id, clues.c.status,
+              clues.c.received_at)
+
+
+# ---- tracking numbers: ZF-YYYYMMDD-NNNNNN --------------------------------------------------------------
+
+# One sequence per Shanghai day, created on first use. nextval() never waits for another transaction (a
+# counter row would serialise every intake transaction until commit), and a day's numbers restart at 1.
+# Numbers are unique and increasing within a day, not gapless (a rolled-back or re-pushed report burns one).
+_ready_sequences: set[tuple[str, str]] = set()
 
 
 def format_tracking_number(received_at: datetime, number: int) -> str:
@@ -25,60 +52,409 @@ def format_tracking_number(received_at: datetime, number: int) -> str:
     return f"ZF-{received_at.astimezone(SHANGHAI):%Y%m%d}-{number:06d}"
 
 
-async def accept_hotline_report(
-    session: AsyncSession, outbox: Outbox, *, line: str, report: HotlineReportCreate
-) -> tuple[ClueRead, bool]:
-    """Store a hotline's clue and its ``clue-received`` event in one transaction.
+def tracking_sequence_name(received_at: datetime) -> str:
+    return f"intake.tracking_{received_at.astimezone(SHANGHAI):%Y%m%d}"
 
-    Returns (clue, created). A re-pushed ticket (same line and external id) returns the original clue."""
-    channel = HOTLINE_CHANNELS[line]
+
+async def _ensure_sequence(engine: AsyncEngine, name: str) -> None:
+    key = (engine.url.render_as_string(hide_password=True), name)
+    if key in _ready_sequences:
+        return
+    # Outside the caller's transaction: the DDL commits at once and holds no lock while the request runs.
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"CREATE SEQUENCE IF NOT EXISTS {name}"))
+    except DBAPIError:
+        # Two first-of-the-day creators raced (IF NOT EXISTS is not atomic in the catalog); the other won.
+        async with engine.connect() as conn:
+            if await conn.scalar(text("SELECT to_regclass(:n)"), {"n": name}) is None:
+                raise
+    _ready_sequences.add(key)
+
+
+async def next_tracking_numbers(session: AsyncSession, received_at: datetime, count: int) -> list[str]:
+    name = tracking_sequence_name(received_at)
+    await _ensure_sequence(session.bind, name)  # type: ignore[arg-type]
+    numbers = (
+        await session.scalars(text(f"SELECT nextval('{name}') FROM generate_series(1, :n)"), {"n": count})
+    ).all()
+    return [format_tracking_number(received_at, n) for n in numbers]
+
+
+# ---- accepting clues -----------------------------------------------------------------------------------
+
+
+@dataclass
+class NewClue:
+    """A clue as any channel hands it over, before it has an id or a tracking number."""
+
+    channel: str
+    text: str
+    recorded_by: str
+    subject: str | None = None
+    unit_id: str | None = None
+    place: str | None = None
+    enterprise_related: bool = False
+    external_id: str | None = None
+    category_hint: str | None = None
+    poster_code: str | None = None
+    reporter: ReporterIdentity | None = None
+    issue_receipt: bool = False
+    lat: float | None = None
+    long: float | None = None
+    address: str | None = None
+    attachments: list[StagedFile] = field(default_factory=list)
+
+
+@dataclass
+class Accepted:
+    clue: ClueRead
+    created: bool
+    receipt_code: str | None = None
+
+
+@dataclass
+class _Prepared:
+    item: NewClue
+    id: uuid.UUID
+    tracking_number: str
+    identity: dict[str, Any] | None = None
+    contact: SealedContact | None = None
+    receipt: tuple[str, str, str] | None = None  # (code shown once, lookup id, slow hash)
+
+
+def _rings(settings: IntakeSettings) -> tuple[KeyRing, KeyRing]:
+    if settings.identity_ring is None or settings.contact_ring is None:
+        raise Problem(503, "Named reports cannot be protected right now; report anonymously or retry later.",
+                      slug="identity-protection-unavailable")
+    return settings.identity_ring, settings.contact_ring
+
+
+def seal_reporter(settings: IntakeSettings, clue_id: uuid.UUID, reporter: ReporterIdentity
+                  ) -> tuple[dict[str, Any], SealedContact | None]:
+    """The sealed identity row, and the sealed contact (phone / e-mail only) for notification."""
+    identity_ring, contact_ring = _rings(settings)
+    aad = str(clue_id).encode()
+    sealed = identity_ring.seal(orjson.dumps(reporter.model_dump()), aad)
+    row = {"clue_id": clue_id, "kid": sealed.kid, "nonce": sealed.nonce, "ciphertext": sealed.ciphertext}
+    contact = None
+    if reporter.phone or reporter.email:
+        box = contact_ring.seal(orjson.dumps({"phone": reporter.phone, "email": reporter.email}), aad)
+        contact = SealedContact(**box.as_text())
+    return row, contact
+
+
+async def _hash_receipt(settings: IntakeSettings) -> tuple[str, str, str]:
+    code = receipts.new_receipt_code()
+    canonical = receipts.normalise(code)
+    assert canonical is not None
+    hasher = receipts.ReceiptHasher(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
+    code_hash = await asyncio.to_thread(hasher.hash, canonical)
+    return code, receipts.lookup_id(settings.receipt_key, canonical), code_hash
+
+
+_INSERT_CLUES = text(
+    """
+    INSERT INTO intake.clues (id, tracking_number, channel, external_id, subject, text, unit_id, place,
+        enterprise_related, anonymous, attachment_count, received_at, poster_code, category_hint,
+        recorded_by, lat, long, address)
+    SELECT * FROM unnest(CAST(:id AS uuid[]), CAST(:tracking_number AS text[]), CAST(:channel AS text[]),
+        CAST(:external_id AS text[]), CAST(:subject AS text[]), CAST(:text AS text[]), CAST(:unit_id AS text[]),
+        CAST(:place AS text[]), CAST(:enterprise_related AS boolean[]), CAST(:anonymous AS boolean[]),
+        CAST(:attachment_count AS integer[]), CAST(:received_at AS timestamptz[]),
+        CAST(:poster_code AS text[]), CAST(:category_hint AS text[]), CAST(:recorded_by AS text[]),
+        CAST(:lat AS float8[]), CAST(:long AS float8[]), CAST(:address AS text[]))
+    ON CONFLICT (channel, external_id) DO NOTHING
+    RETURNING id, tracking_number, channel, external_id, status, received_at
+    """
+)
+
+
+async def accept_clues(
+    session: AsyncSession, outbox: Outbox, settings: IntakeSettings, *, new: Sequence[NewClue]
+) -> list[Accepted]:
+    """Store clues and their ``clue-received`` events in the caller's transaction (线索受理).
+
+    A clue whose (channel, external_id) is already stored — a hotline re-push, even a concurrent one —
+    is not stored again: its result is the original clue with ``created=False``. The unique constraint
+    decides: a concurrent duplicate waits for the first transaction and then finds its row."""
+    if not new:
+        return []
     received_at = datetime.now(UTC)
-    clue_id = new_id()
-    number = await session.scalar(tracking_seq.next_value())
-    tracking_number = format_tracking_number(received_at, number)
-    row = (
-        await session.execute(
-            pg_insert(clues)
-            .values(
-                id=clue_id,
-                tracking_number=tracking_number,
-                channel=channel,
-                external_id=report.external_id,
-                subject=report.subject,
-                text=report.text,
-                unit_id=report.unit_id,
-                place=report.place,
-                enterprise_related=report.enterprise_related,
-                anonymous=True,
-                received_at=received_at,
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-            .returning(clues.c.id, clues.c.tracking_number, clues.c.channel, clues.c.external_id,
-                       clues.c.status, clues.c.received_at)
-        )
-    ).first()
-    if row is None:
-        existing = (
-            await session.execute(
-                select(clues.c.id, clues.c.tracking_number, clues.c.channel, clues.c.external_id,
-                       clues.c.status, clues.c.received_at)
-                .where(clues.c.channel == channel, clues.c.external_id == report.external_id)
-            )
-        ).one()
-        return ClueRead.model_validate(existing._mapping), False
-    await outbox.publish(
-        session,
-        ClueReceived(
-            clue_id=clue_id,
-            tracking_number=tracking_number,
-            channel=channel,
-            received_at=received_at,
-            subject=report.subject,
-            text=report.text,
-            unit_id=report.unit_id,
-            place=report.place,
-            enterprise_related=report.enterprise_related,
-            external_id=report.external_id,
-        ),
+    numbers = await next_tracking_numbers(session, received_at, len(new))
+    prepared = [_Prepared(item, new_id(), number) for item, number in zip(new, numbers, strict=True)]
+    for p in prepared:
+        if p.item.reporter is not None and not p.item.reporter.is_empty():
+            p.identity, p.contact = seal_reporter(settings, p.id, p.item.reporter)
+    wanting = [p for p in prepared if p.item.issue_receipt and p.identity is None]
+    if wanting:
+        hashed = await asyncio.gather(*(_hash_receipt(settings) for _ in wanting))
+        for p, receipt in zip(wanting, hashed, strict=True):
+            p.receipt = receipt
+
+    columns: dict[str, list] = {
+        "id": [p.id for p in prepared],
+        "tracking_number": [p.tracking_number for p in prepared],
+        "channel": [p.item.channel for p in prepared],
+        "external_id": [p.item.external_id for p in prepared],
+        "subject": [p.item.subject for p in prepared],
+        "text": [p.item.text for p in prepared],
+        "unit_id": [p.item.unit_id for p in prepared],
+        "place": [p.item.place for p in prepared],
+        "enterprise_related": [p.item.enterprise_related for p in prepared],
+        "anonymous": [p.identity is None for p in prepared],
+        "attachment_count": [len(p.item.attachments) for p in prepared],
+        "received_at": [received_at] * len(prepared),
+        "poster_code": [p.item.poster_code for p in prepared],
+        "category_hint": [p.item.category_hint for p in prepared],
+        "recorded_by": [p.item.recorded_by for p in prepared],
+        "lat": [p.item.lat for p in prepared],
+        "long": [p.item.long for p in prepared],
+        "address": [p.item.address for p in prepared],
+    }
+    inserted = {row.id: ClueRead.model_validate(row._mapping)
+                for row in (await session.execute(_INSERT_CLUES, columns)).all()}
+    created = [p for p in prepared if p.id in inserted]
+    results: dict[uuid.UUID, Accepted] = {
+        p.id: Accepted(inserted[p.id], True, p.receipt[0] if p.receipt else None) for p in created
+    }
+    missing = [p for p in prepared if p.id not in inserted]
+    if missing:
+        originals = await _originals(session, [(p.item.channel, p.item.external_id) for p in missing])
+        for p in missing:
+            results[p.id] = Accepted(originals[(p.item.channel, p.item.external_id)], False)
+
+    if created:
+        await _store_dependents(session, created)
+        await outbox.publish_many(session, [_event(p, received_at) for p in created])
+    return [results[p.id] for p in prepared]
+
+
+async def _originals(session: AsyncSession, keys: list[tuple[str, str | None]]) -> dict[tuple, ClueRead]:
+    by_channel: dict[str, list[str]] = {}
+    for channel, external_id in keys:
+        by_channel.setdefault(channel, []).append(external_id)  # type: ignore[arg-type]
+    found: dict[tuple, ClueRead] = {}
+    for channel, external_ids in by_channel.items():
+        rows = await session.execute(
+            select(*_CLUE_READ).where(clues.c.channel == channel, clues.c.external_id.in_(external_ids)))
+        for row in rows:
+            found[(row.channel, row.external_id)] = ClueRead.model_validate(row._mapping)
+    return found
+
+
+async def _store_dependents(session: AsyncSession, created: list[_Prepared]) -> None:
+    identities = [p.identity for p in created if p.identity]
+    if identities:
+        await session.execute(insert(reporter_identities), identities)
+    receipt_rows = [{"clue_id": p.id, "lookup_id": p.receipt[1], "code_hash": p.receipt[2]}
+                    for p in created if p.receipt]
+    if receipt_rows:
+        await session.execute(insert(receipts_table), receipt_rows)
+    attachment_rows = [
+        {"id": new_id(), "clue_id": p.id, "sha256": a.sha256, "media_type": a.media_type, "size": a.size}
+        for p in created for a in p.item.attachments
+    ]
+    if attachment_rows:
+        await session.execute(insert(attachments), attachment_rows)
+
+
+def _event(p: _Prepared, received_at: datetime) -> ClueReceived:
+    item = p.item
+    return ClueReceived(
+        clue_id=p.id,
+        tracking_number=p.tracking_number,
+        channel=item.channel,  # type: ignore[arg-type]
+        received_at=received_at,
+        subject=item.subject,
+        text=item.text,
+        unit_id=item.unit_id,
+        place=item.place or item.address,
+        poster_code=item.poster_code,
+        enterprise_related=item.enterprise_related,
+        anonymous=p.identity is None,
+        attachment_count=len(item.attachments),
+        external_id=item.external_id,
+        category_hint=item.category_hint,
+        reporter_contact=p.contact,
     )
-    return ClueRead.model_validate(row._mapping), True
+
+
+# ---- hotline feeds -------------------------------------------------------------------------------------
+
+
+def map_hotline_fields(line: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Rename a line's own field names to intake's (the mapping is data: ``data/hotline_fields.yaml``)."""
+    mapping = catalog.hotline_field_maps().get(line, {})
+    mapped: dict[str, Any] = {}
+    reporter: dict[str, Any] = dict(payload.get("reporter") or {}) if isinstance(payload.get("reporter"), dict) else {}
+    for key, value in payload.items():
+        target = mapping.get(key, key)
+        if target.startswith("reporter."):
+            reporter[target.removeprefix("reporter.")] = value
+        elif target != "reporter":
+            mapped[target] = value
+    if reporter:
+        mapped["reporter"] = reporter
+    elif "reporter" in payload and not isinstance(payload["reporter"], dict):
+        mapped["reporter"] = payload["reporter"]  # let validation say what is wrong with it
+    return mapped
+
+
+def safe_errors(exc: ValidationError, prefix: Sequence[str | int] = ("body",)) -> list[dict[str, Any]]:
+    """Validation errors without the echoed input (it may hold a reporter's identity)."""
+    return [{"loc": [*prefix, *err.get("loc", ())], "msg": err.get("msg", ""), "type": err.get("type", "")}
+            for err in exc.errors(include_input=False, include_url=False)]
+
+
+def parse_hotline_report(line: str, payload: Any) -> HotlineReportCreate:
+    if not isinstance(payload, dict):
+        raise Problem(422, "A report must be a JSON object.", slug="validation",
+                      errors=[{"loc": ["body"], "msg": "must be an object", "type": "dict_type"}])
+    try:
+        return HotlineReportCreate.model_validate(map_hotline_fields(line, payload))
+    except ValidationError as exc:
+        raise Problem(422, "The request does not match the schema.", slug="validation",
+                      errors=safe_errors(exc)) from None
+
+
+def hotline_clue(line: str, report: HotlineReportCreate, recorded_by: str) -> NewClue:
+    return NewClue(
+        channel=catalog.HOTLINE_CHANNELS[line], text=report.text, recorded_by=recorded_by,
+        subject=report.subject, unit_id=report.unit_id, place=report.place,
+        enterprise_related=report.enterprise_related, external_id=report.external_id,
+        category_hint=report.category_hint, reporter=report.reporter,
+    )
+
+
+async def accept_hotline_batch(
+    session: AsyncSession, outbox: Outbox, settings: IntakeSettings, *, line: str,
+    payloads: list[Any], recorded_by: str,
+) -> list[dict[str, Any]]:
+    """Per-item results in request order; invalid items are reported and the valid ones still stored."""
+    results: list[dict[str, Any] | None] = [None] * len(payloads)
+    valid: list[tuple[int, NewClue]] = []
+    for index, payload in enumerate(payloads):
+        try:
+            report = parse_hotline_report(line, payload)
+        except Problem as problem:
+            loc_prefix: list[str | int] = ["body", "reports", index]
+            errors = [{**e, "loc": [*loc_prefix, *e["loc"][1:]]} for e in problem.extra.get("errors", [])]
+            results[index] = {"index": index, "outcome": "rejected", "errors": errors}
+            continue
+        valid.append((index, hotline_clue(line, report, recorded_by)))
+    accepted = await accept_clues(session, outbox, settings, new=[clue for _, clue in valid])
+    for (index, _), outcome in zip(valid, accepted, strict=True):
+        results[index] = {
+            "index": index, "outcome": "created" if outcome.created else "duplicate", "id": outcome.clue.id,
+            "tracking_number": outcome.clue.tracking_number, "external_id": outcome.clue.external_id,
+        }
+    return results  # type: ignore[return-value]
+
+
+# ---- posters (宣传画) ------------------------------------------------------------------------------------
+
+
+async def create_poster(session: AsyncSession, *, code: str | None, unit_id: str, place: str,
+                        title: str | None, created_by: str):
+    code = code or secrets.token_urlsafe(6).replace("-", "x").replace("_", "y")
+    row = (await session.execute(
+        insert(posters).values(code=code, unit_id=unit_id, place=place, title=title, created_by=created_by)
+        .returning(posters))).first()
+    return row
+
+
+async def get_poster(session: AsyncSession, *, code: str, active_only: bool = False):
+    query = select(posters).where(posters.c.code == code)
+    if active_only:
+        query = query.where(posters.c.active)
+    return (await session.execute(query)).first()
+
+
+async def list_posters(session: AsyncSession, *, after: str | None, limit: int, unit_id: str | None):
+    query = select(posters).order_by(posters.c.code).limit(limit + 1)
+    if after:
+        query = query.where(posters.c.code > after)
+    if unit_id:
+        query = query.where(posters.c.unit_id == unit_id)
+    rows = (await session.execute(query)).all()
+    return rows[:limit], (rows[limit - 1].code if len(rows) > limit else None)
+
+
+# ---- reading clues, revealing identity -----------------------------------------------------------------
+
+
+async def get_clue(session: AsyncSession, *, clue_id: uuid.UUID):
+    return (await session.execute(select(clues).where(clues.c.id == clue_id))).first()
+
+
+async def open_identity(session: AsyncSession, settings: IntakeSettings, *, clue_id: uuid.UUID
+                        ) -> dict[str, Any] | None:
+    row = (await session.execute(
+        select(reporter_identities).where(reporter_identities.c.clue_id == clue_id))).first()
+    if row is None:
+        return None
+    identity_ring, _ = _rings(settings)
+    plaintext = identity_ring.open(Sealed(row.kid, row.nonce, row.ciphertext), str(clue_id).encode())
+    return orjson.loads(plaintext)
+
+
+# ---- receipts ------------------------------------------------------------------------------------------
+
+
+async def find_receipt_clue(session: AsyncSession, settings: IntakeSettings, *, code: str) -> uuid.UUID | None:
+    canonical = receipts.normalise(code)
+    if canonical is None:
+        return None
+    candidates = (await session.execute(
+        select(receipts_table.c.clue_id, receipts_table.c.code_hash)
+        .where(receipts_table.c.lookup_id == receipts.lookup_id(settings.receipt_key, canonical)))).all()
+    hasher = receipts.ReceiptHasher(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
+    for candidate in candidates:
+        if await asyncio.to_thread(hasher.verify, candidate.code_hash, canonical):
+            return candidate.clue_id
+    return None
+
+
+async def receipt_status(session: AsyncSession, *, clue_id: uuid.UUID) -> dict[str, Any]:
+    clue = (await session.execute(
+        select(clues.c.tracking_number, clues.c.status, clues.c.received_at, clues.c.updated_at)
+        .where(clues.c.id == clue_id))).one()
+    feedback = (await session.execute(
+        select(feedback_messages.c.stage, feedback_messages.c.message, feedback_messages.c.issued_at)
+        .where(feedback_messages.c.clue_id == clue_id)
+        .order_by(feedback_messages.c.issued_at, feedback_messages.c.id))).all()
+    return {
+        **clue._mapping,
+        "status_label": catalog.STATUS_LABELS.get(clue.status, clue.status),
+        "feedback": [dict(f._mapping) for f in feedback],
+    }
+
+
+# ---- status and feedback from downstream events --------------------------------------------------------
+
+
+async def move_status(session: AsyncSession, *, clue_ids: Sequence[uuid.UUID], to: str, at: datetime) -> int:
+    """Apply a transition where the table allows it; a stale or repeated event changes nothing."""
+    if not clue_ids:
+        return 0
+    result = await session.execute(
+        update(clues)
+        .where(clues.c.id.in_(list(clue_ids)), clues.c.status.in_(catalog.sources_of(to)))
+        .values(status=to, updated_at=func.greatest(func.coalesce(clues.c.updated_at, at), at))
+    )
+    return result.rowcount or 0
+
+
+async def record_feedback(session: AsyncSession, *, clue_id: uuid.UUID, stage: str, message: str,
+                          issued_at: datetime) -> bool:
+    """Keep a message for the receipt page; messages for clues intake never had are ignored."""
+    result = await session.execute(
+        insert(feedback_messages).from_select(
+            ["clue_id", "stage", "message", "issued_at"],
+            select(literal(clue_id), literal(stage), literal(message), literal(issued_at))
+            .where(exists().where(clues.c.id == clue_id)),
+        )
+    )
+    return bool(result.rowcount)
+
