@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -51,7 +51,7 @@ class HotlineReportCreate(ClueBase):
 class BatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reports: list[dict] = Field(min_length=1, max_length=MAX_BATCH)
+    reports: list[Any] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 StaffChannel = Literal["petition", "media", "online", "walk_in", "inspection", "mayor_line"]
