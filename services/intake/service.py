@@ -212,7 +212,8 @@ async def accept_clues(
         "long": [p.item.long for p in prepared],
         "address": [p.item.address for p in prepared],
     }
-    inserted = {row.id: ClueRead.model_validate(row._mapping)
+    # model_construct: the rows come straight from our own RETURNING, already typed by the driver.
+    inserted = {row.id: ClueRead.model_construct(**row._mapping)
                 for row in (await session.execute(_INSERT_CLUES, columns)).all()}
     created = [p for p in prepared if p.id in inserted]
     results: dict[uuid.UUID, Accepted] = {
@@ -260,8 +261,11 @@ async def _store_dependents(session: AsyncSession, created: list[_Prepared]) -> 
 
 
 def _event(p: _Prepared, received_at: datetime) -> ClueReceived:
+    """The ``clue-received`` event. Built without re-validation: every field was validated at the edge or
+    comes from this function's own inputs (a unit test checks the result validates), and on a 500-clue
+    batch validation is a measurable share of the time."""
     item = p.item
-    return ClueReceived(
+    return ClueReceived.model_construct(
         clue_id=p.id,
         tracking_number=p.tracking_number,
         channel=item.channel,  # type: ignore[arg-type]

@@ -151,3 +151,21 @@ def test_sealed_identity_is_bound_to_its_clue_and_contact_holds_no_name():
                                         str(clue_id).encode())
     assert orjson.loads(opened) == {"phone": "13900000000", "email": None}
     assert "张三" not in repr(reporter) and "1390" not in repr(reporter)
+
+
+def test_the_clue_received_event_satisfies_its_contract():
+    from services.common.contracts.intake import ClueReceived
+    from services.intake.service import NewClue, _event, _Prepared
+
+    settings = IntakeSettings(identity_keyring=KeyRing.generate_spec("i1"),
+                              contact_keyring=KeyRing.generate_spec("c1"), kafka_enabled=False)
+    clue_id = uuid.uuid4()
+    _, contact = seal_reporter(settings, clue_id, ReporterIdentity(phone="139"))
+    item = NewClue(channel="qr_code", text="t", recorded_by="public", poster_code="P1", unit_id="U1",
+                   enterprise_related=True)
+    event = _event(_Prepared(item, clue_id, "ZF-20261121-000001", identity={"x": 1}, contact=contact),
+                   datetime.now(UTC))
+    envelope = event.to_cloudevent()
+    parsed = ClueReceived.model_validate(envelope.data)
+    assert parsed == ClueReceived.model_validate(event.model_dump())
+    assert parsed.anonymous is False and parsed.reporter_contact == contact and parsed.attachment_count == 0
