@@ -193,3 +193,20 @@ async def test_the_catalog_exports_channels_statuses_and_field_maps(suite, ids):
     body = response.json()
     assert len(body["channels"]) == 11 and body["hotline_field_maps"]["12345"]["gdbh"] == "external_id"
     assert body["transitions"]["closed"] == []
+
+
+async def test_a_new_days_sequence_is_created_once_under_concurrency(suite, ids):
+    from datetime import UTC, datetime
+
+    from services.intake import service
+
+    day = datetime(2031, 5, 1, 2, 0, tzinfo=UTC)  # a day no other test touches
+    sessions = suite.apps["intake"].state.sessions
+
+    async def take(n: int) -> list[str]:
+        async with sessions() as session, session.begin():
+            return await service.next_tracking_numbers(session, day, n)
+
+    taken = await asyncio.gather(*(take(5) for _ in range(6)))
+    numbers = sorted(n for batch in taken for n in batch)
+    assert numbers == [f"ZF-20310501-{i:06d}" for i in range(1, 31)]
