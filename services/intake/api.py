@@ -55,7 +55,7 @@ def _authorise_feed(principal: Principal, line: str) -> None:
 
 
 @router.get("/catalog")
-async def get_catalog() -> dict[str, Any]:
+async def get_catalog(principal: CurrentPrincipal) -> dict[str, Any]:
     """Channels, statuses and their transitions, hotline field mappings, attachment types."""
     return catalog.catalog()
 

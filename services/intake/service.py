@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -117,7 +118,7 @@ class Accepted:
 class _Prepared:
     item: NewClue
     id: uuid.UUID
-    tracking_number: str
+    tracking_number: str = ""  # drawn by the insert itself
     identity: dict[str, Any] | None = None
     contact: SealedContact | None = None
     receipt: tuple[str, str, str] | None = None  # (code shown once, lookup id, slow hash)
@@ -153,21 +154,28 @@ async def _hash_receipt(settings: IntakeSettings) -> tuple[str, str, str]:
     return code, receipts.lookup_id(settings.receipt_key, canonical), code_hash
 
 
-_INSERT_CLUES = text(
-    """
-    INSERT INTO intake.clues (id, tracking_number, channel, external_id, subject, text, unit_id, place,
-        enterprise_related, anonymous, attachment_count, received_at, poster_code, category_hint,
-        recorded_by, lat, long, address)
-    SELECT * FROM unnest(CAST(:id AS uuid[]), CAST(:tracking_number AS text[]), CAST(:channel AS text[]),
-        CAST(:external_id AS text[]), CAST(:subject AS text[]), CAST(:text AS text[]), CAST(:unit_id AS text[]),
-        CAST(:place AS text[]), CAST(:enterprise_related AS boolean[]), CAST(:anonymous AS boolean[]),
-        CAST(:attachment_count AS integer[]), CAST(:received_at AS timestamptz[]),
-        CAST(:poster_code AS text[]), CAST(:category_hint AS text[]), CAST(:recorded_by AS text[]),
-        CAST(:lat AS float8[]), CAST(:long AS float8[]), CAST(:address AS text[]))
-    ON CONFLICT (channel, external_id) DO NOTHING
-    RETURNING id, tracking_number, channel, external_id, status, received_at
-    """
+_CLUE_COLUMNS = (
+    ("id", "uuid"), ("channel", "text"), ("external_id", "text"), ("subject", "text"), ("text", "text"),
+    ("unit_id", "text"), ("place", "text"), ("enterprise_related", "boolean"), ("anonymous", "boolean"),
+    ("attachment_count", "integer"), ("received_at", "timestamptz"), ("poster_code", "text"),
+    ("category_hint", "text"), ("recorded_by", "text"), ("lat", "float8"), ("long", "float8"), ("address", "text"),
 )
+
+
+@lru_cache(maxsize=8)
+def _insert_clues(sequence: str, day: str):
+    """One statement for any number of clues: arrays in, tracking numbers drawn per row, conflicts skipped."""
+    names = ", ".join(name for name, _ in _CLUE_COLUMNS)
+    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _CLUE_COLUMNS)
+    return text(
+        f"""
+        INSERT INTO intake.clues (tracking_number, {names})
+        SELECT 'ZF-{day}-' || lpad(CAST(nextval('{sequence}') AS text), 6, '0'), {names}
+        FROM unnest({arrays}) AS u({names})
+        ON CONFLICT (channel, external_id) DO NOTHING
+        RETURNING id, tracking_number, channel, external_id, status, received_at
+        """
+    )
 
 
 async def accept_clues(
@@ -181,8 +189,9 @@ async def accept_clues(
     if not new:
         return []
     received_at = datetime.now(UTC)
-    numbers = await next_tracking_numbers(session, received_at, len(new))
-    prepared = [_Prepared(item, new_id(), number) for item, number in zip(new, numbers, strict=True)]
+    sequence = tracking_sequence_name(received_at)
+    await _ensure_sequence(session.bind, sequence)  # type: ignore[arg-type]
+    prepared = [_Prepared(item, new_id()) for item in new]
     for p in prepared:
         if p.item.reporter is not None and not p.item.reporter.is_empty():
             p.identity, p.contact = seal_reporter(settings, p.id, p.item.reporter)
@@ -194,7 +203,6 @@ async def accept_clues(
 
     columns: dict[str, list] = {
         "id": [p.id for p in prepared],
-        "tracking_number": [p.tracking_number for p in prepared],
         "channel": [p.item.channel for p in prepared],
         "external_id": [p.item.external_id for p in prepared],
         "subject": [p.item.subject for p in prepared],
@@ -213,9 +221,12 @@ async def accept_clues(
         "address": [p.item.address for p in prepared],
     }
     # model_construct: the rows come straight from our own RETURNING, already typed by the driver.
+    statement = _insert_clues(sequence, f"{received_at.astimezone(SHANGHAI):%Y%m%d}")
     inserted = {row.id: ClueRead.model_construct(**row._mapping)
-                for row in (await session.execute(_INSERT_CLUES, columns)).all()}
+                for row in (await session.execute(statement, columns)).all()}
     created = [p for p in prepared if p.id in inserted]
+    for p in created:
+        p.tracking_number = inserted[p.id].tracking_number
     results: dict[uuid.UUID, Accepted] = {
         p.id: Accepted(inserted[p.id], True, p.receipt[0] if p.receipt else None) for p in created
     }
