@@ -101,7 +101,7 @@ def start_server(target: str, env: dict[str, str]) -> tuple[subprocess.Popen, st
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", target, "--host", "127.0.0.1", "--port", str(port),
-         "--no-access-log", "--log-level", "warning"],
+         "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", "60"],
         env={**os.environ, **env}, cwd=REPO)
     return process, f"http://127.0.0.1:{port}"
 
@@ -123,7 +123,7 @@ def report(n: int) -> dict[str, Any]:
             "subject": "某街道便民服务中心"}
 
 
-async def run_load(url: str, headers: dict[str, str], bodies: list[Any], concurrency: int) -> dict[str, float]:
+async def run_load(url: str, headers: dict[str, str], bodies: list[Any], concurrency: int) -> dict[str, Any]:
     latencies: list[float] = []
     queue = list(reversed(bodies))
     failures = 0
@@ -134,8 +134,13 @@ async def run_load(url: str, headers: dict[str, str], bodies: list[Any], concurr
             while queue:
                 body = queue.pop()
                 started = time.perf_counter()
-                response = await client.post(url, content=orjson.dumps(body),
-                                             headers={"content-type": "application/json"})
+                try:
+                    response = await client.post(url, content=orjson.dumps(body),
+                                                 headers={"content-type": "application/json"})
+                except httpx.TransportError as exc:  # counted, not fatal: one run must cover all targets
+                    failures += 1
+                    print(f"  transport failure: {exc!r}", file=sys.stderr)
+                    continue
                 latencies.append(time.perf_counter() - started)
                 if response.status_code >= 300:
                     failures += 1
@@ -145,13 +150,21 @@ async def run_load(url: str, headers: dict[str, str], bodies: list[Any], concurr
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "requests": len(latencies), "failures": failures, "seconds": round(elapsed, 3),
-        "requests_per_s": round(len(latencies) / elapsed, 1),
+    return {"latencies": latencies, "failures": failures, "seconds": elapsed}
+
+
+def summarise(parts: list[dict[str, Any]], per_request: int = 1) -> dict[str, float]:
+    latencies = sorted(x for p in parts for x in p["latencies"])
+    seconds = sum(p["seconds"] for p in parts)
+    summary = {
+        "requests": len(latencies), "failures": sum(p["failures"] for p in parts), "seconds": round(seconds, 3),
+        "requests_per_s": round(len(latencies) / seconds, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 2),
     }
+    if per_request > 1:
+        summary["clues_per_s"] = round(len(latencies) * per_request / seconds)
+    return summary
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -208,13 +221,20 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         for single_url, batch_url, headers in targets.values():
             await run_load(single_url, headers, [report(i) for i in range(50)], 8)
             await run_load(batch_url, headers, [{"reports": [report(i) for i in range(500)]}], 1)
-        for name, (single_url, batch_url, headers) in targets.items():
-            single = await run_load(single_url, headers, [report(i) for i in range(args.single)], args.concurrency)
-            batches = await run_load(batch_url, headers,
-                                     [{"reports": [report(i) for i in range(500)]} for _ in range(args.batches)],
-                                     args.batch_concurrency)
-            batches["clues_per_s"] = round(batches["requests"] * 500 / batches["seconds"], 0)
-            results[name] = {"single": single, "batch": batches}
+        # Interleaved rounds, so a change in the machine's load (it is shared) hits every target alike.
+        parts: dict[str, dict[str, list]] = {name: {"single": [], "batch": []} for name in targets}
+        for round_number in range(args.rounds):
+            for name, (single_url, batch_url, headers) in targets.items():
+                parts[name]["single"].append(await run_load(
+                    single_url, headers, [report(i) for i in range(args.single // args.rounds)], args.concurrency))
+                parts[name]["batch"].append(await run_load(
+                    batch_url, headers, [{"reports": [report(i) for i in range(500)]}
+                                         for _ in range(max(1, args.batches // args.rounds))],
+                    args.batch_concurrency))
+            print(f"round {round_number + 1}/{args.rounds} done", flush=True)
+        for name in targets:
+            results[name] = {"single": summarise(parts[name]["single"]),
+                             "batch": summarise(parts[name]["batch"], per_request=500)}
             print(name, json.dumps(results[name]), flush=True)
         results["ratios"] = {
             f"{name}_vs_bare": {
@@ -235,9 +255,25 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def render_table(results: dict[str, Any]) -> str:
+    """The measured table for ``bench/results/intake.md`` (the prose around it is written by hand)."""
+    lines = ["| target | single req/s | single p50 ms | single p99 ms | failures | batch clues/s | batch p99 ms |",
+             "|---|---|---|---|---|---|---|"]
+    for name in ("bare", "intake", "gateway"):
+        if name in results:
+            single, batch = results[name]["single"], results[name]["batch"]
+            lines.append(f"| {name} | {single['requests_per_s']} | {single['p50_ms']} | {single['p99_ms']} | "
+                         f"{single['failures'] + batch['failures']} | {batch['clues_per_s']} | {batch['p99_ms']} |")
+    lines += ["", "| ratio | single | batch |", "|---|---|---|"]
+    for name, ratio in results.get("ratios", {}).items():
+        lines.append(f"| {name} | {ratio['single']} | {ratio['batch']} |")
+    return "\n".join(lines) + "\n"
+
+
 def write_results(results: dict[str, Any]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "intake.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(render_table(results))
 
 
 if __name__ == "__main__":
@@ -246,5 +282,6 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--batches", type=int, default=40, help="500-clue batches per target")
     parser.add_argument("--batch-concurrency", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-gateway", dest="gateway", action="store_false")
     write_results(asyncio.run(main(parser.parse_args())))

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
+import orjson
 import qrcode
 import qrcode.image.svg
 from fastapi import APIRouter, Body, Query, Request, Response
@@ -74,7 +75,7 @@ async def post_hotline_report(
     if not outcome.created:
         response.status_code = 200
     response.headers["Location"] = f"/api/v1/intake/clues/{outcome.clue.id}"
-    return outcome.clue
+    return outcome.read()
 
 
 @router.post("/feeds/{line}/reports:batch", response_model=BatchResult)
@@ -87,8 +88,11 @@ async def post_hotline_batch(
         session, request.app.state.outbox, request.app.state.settings,
         line=line, payloads=batch.reports, recorded_by=principal.subject)
     counts = {o: sum(1 for r in results if r["outcome"] == o) for o in ("created", "duplicate", "rejected")}
-    return BatchResult(created=counts["created"], duplicates=counts["duplicate"], rejected=counts["rejected"],
-                       results=results)  # type: ignore[arg-type]
+    # Serialised directly: the items are built by the service in BatchResult's shape, and validating 500 of
+    # them twice more (model, then response_model) is a visible share of a batch's time.
+    return Response(orjson.dumps({"created": counts["created"], "duplicates": counts["duplicate"],
+                                  "rejected": counts["rejected"], "results": results}, default=str),
+                    media_type="application/json")  # type: ignore[return-value]
 
 
 @router.post("/reports", response_model=ClueAccepted, status_code=201)
@@ -108,7 +112,7 @@ async def post_staff_report(
     if not outcome.created:
         response.status_code = 200
     response.headers["Location"] = f"/api/v1/intake/clues/{outcome.clue.id}"
-    return ClueAccepted(**outcome.clue.model_dump(), receipt_code=outcome.receipt_code)
+    return ClueAccepted(**outcome.read().model_dump(), receipt_code=outcome.receipt_code)
 
 
 @router.get("/clues/{clue_id}", response_model=ClueDetail)
@@ -269,7 +273,7 @@ async def post_qr_report(poster_code: str, request: Request, session: SessionDep
         attachments=staged,
     )
     [outcome] = await service.accept_clues(session, request.app.state.outbox, settings, new=[clue])
-    accepted = ClueAccepted(**outcome.clue.model_dump(), receipt_code=outcome.receipt_code)
+    accepted = ClueAccepted(**outcome.read().model_dump(), receipt_code=outcome.receipt_code)
     if wants_html(request):
         return render_receipt_page(request, accepted, poster)
     return accepted

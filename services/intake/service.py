@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import exists, func, insert, literal, select, text, update
+from sqlalchemy import Row, exists, func, insert, literal, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -109,9 +109,12 @@ class NewClue:
 
 @dataclass
 class Accepted:
-    clue: ClueRead
+    clue: Row  # id, tracking_number, channel, external_id, status, received_at (ClueRead's fields)
     created: bool
     receipt_code: str | None = None
+
+    def read(self) -> ClueRead:
+        return ClueRead.model_validate(self.clue._mapping)
 
 
 @dataclass
@@ -220,10 +223,8 @@ async def accept_clues(
         "long": [p.item.long for p in prepared],
         "address": [p.item.address for p in prepared],
     }
-    # model_construct: the rows come straight from our own RETURNING, already typed by the driver.
     statement = _insert_clues(sequence, f"{received_at.astimezone(SHANGHAI):%Y%m%d}")
-    inserted = {row.id: ClueRead.model_construct(**row._mapping)
-                for row in (await session.execute(statement, columns)).all()}
+    inserted = {row.id: row for row in (await session.execute(statement, columns)).all()}
     created = [p for p in prepared if p.id in inserted]
     for p in created:
         p.tracking_number = inserted[p.id].tracking_number
@@ -242,16 +243,16 @@ async def accept_clues(
     return [results[p.id] for p in prepared]
 
 
-async def _originals(session: AsyncSession, keys: list[tuple[str, str | None]]) -> dict[tuple, ClueRead]:
+async def _originals(session: AsyncSession, keys: list[tuple[str, str | None]]) -> dict[tuple, Row]:
     by_channel: dict[str, list[str]] = {}
     for channel, external_id in keys:
         by_channel.setdefault(channel, []).append(external_id)  # type: ignore[arg-type]
-    found: dict[tuple, ClueRead] = {}
+    found: dict[tuple, Row] = {}
     for channel, external_ids in by_channel.items():
         rows = await session.execute(
             select(*_CLUE_READ).where(clues.c.channel == channel, clues.c.external_id.in_(external_ids)))
         for row in rows:
-            found[(row.channel, row.external_id)] = ClueRead.model_validate(row._mapping)
+            found[(row.channel, row.external_id)] = row
     return found
 
 
@@ -361,7 +362,7 @@ async def accept_hotline_batch(
     accepted = await accept_clues(session, outbox, settings, new=[clue for _, clue in valid])
     for (index, _), outcome in zip(valid, accepted, strict=True):
         results[index] = {
-            "index": index, "outcome": "created" if outcome.created else "duplicate", "id": outcome.clue.id,
+            "index": index, "outcome": "created" if outcome.created else "duplicate", "id": str(outcome.clue.id),
             "tracking_number": outcome.clue.tracking_number, "external_id": outcome.clue.external_id,
         }
     return results  # type: ignore[return-value]
