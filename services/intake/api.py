@@ -244,7 +244,9 @@ async def post_qr_report(poster_code: str, request: Request, session: SessionDep
                          principal: CurrentPrincipal) -> Response | ClueAccepted:
     """A report from a poster's page (multipart: text fields + ``attachments``), pre-routed to its unit."""
     settings = request.app.state.settings
-    poster = await service.get_poster(session, code=poster_code, active_only=True)
+    # A short transaction of its own: no pooled connection is held while a phone uploads a video.
+    async with session_scope(request.app.state.sessions) as lookup:
+        poster = await service.get_poster(lookup, code=poster_code, active_only=True)
     if poster is None:
         raise Problem(404, "This poster code is unknown or withdrawn.", slug="unknown-poster")
     form = await _read_form(request, settings)

@@ -169,3 +169,21 @@ def test_the_clue_received_event_satisfies_its_contract():
     parsed = ClueReceived.model_validate(envelope.data)
     assert parsed == ClueReceived.model_validate(event.model_dump())
     assert parsed.anonymous is False and parsed.reporter_contact == contact and parsed.attachment_count == 0
+
+
+def test_a_streamed_body_is_cut_off_at_the_limit():
+    import asyncio
+
+    from services.intake.api import _limited
+
+    async def body():
+        for _ in range(10):
+            yield b"x" * 100
+
+    async def read(limit: int) -> int:
+        return sum([len(chunk) async for chunk in _limited(body(), limit)])
+
+    assert asyncio.run(read(1000)) == 1000
+    with pytest.raises(Problem) as refused:
+        asyncio.run(read(999))
+    assert refused.value.status == 413
