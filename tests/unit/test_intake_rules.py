@@ -187,3 +187,17 @@ def test_a_streamed_body_is_cut_off_at_the_limit():
     with pytest.raises(Problem) as refused:
         asyncio.run(read(999))
     assert refused.value.status == 413
+
+
+def test_production_needs_key_rings_and_reads_them_from_files(tmp_path):
+    ring = tmp_path / "ring"
+    ring.write_text(KeyRing.generate_spec("k9"))
+    production = {"environment": "production", "database_url": "postgresql+asyncpg://u:p@db/zuofeng",
+                  "internal_token_public_key": "pem"}
+    settings = IntakeSettings(**production, identity_keyring_file=ring, contact_keyring_file=ring,
+                              receipt_lookup_key="secret")
+    assert settings.identity_ring.current == "k9" and settings.contact_ring.current == "k9"
+    with pytest.raises(ValueError):
+        IntakeSettings(**production, receipt_lookup_key="secret")
+    with pytest.raises(ValueError):
+        IntakeSettings(**production, identity_keyring_file=ring, contact_keyring_file=ring)
