@@ -26,6 +26,7 @@ from .attachments import StagedFile, stage_upload, staging_dir
 from .models import audit_log
 from .pages import render_receipt_page, wants_html
 from .schemas import (
+    AttachmentRead,
     BatchCreate,
     BatchResult,
     ClueAccepted,
@@ -124,6 +125,32 @@ async def get_clue(clue_id: uuid.UUID, session: SessionDep,
         raise Problem(404, "No such clue.", slug="not-found")
     ensure_unit_scope(principal, row.unit_id)
     return ClueDetail.model_validate(row._mapping)
+
+
+@router.get("/clues/{clue_id}/attachments", response_model=list[AttachmentRead])
+async def list_attachments(clue_id: uuid.UUID, session: SessionDep,
+                           principal: Principal = require_roles(*READERS)) -> list[AttachmentRead]:
+    """A clue's attachments for staff (never served to the public)."""
+    clue = await service.get_clue(session, clue_id=clue_id)
+    if clue is None:
+        raise Problem(404, "No such clue.", slug="not-found")
+    ensure_unit_scope(principal, clue.unit_id)
+    return [AttachmentRead.model_validate(a._mapping) for a in await service.list_attachments(session, clue_id=clue_id)]
+
+
+@router.get("/clues/{clue_id}/attachments/{attachment_id}")
+async def get_attachment(clue_id: uuid.UUID, attachment_id: uuid.UUID, request: Request, session: SessionDep,
+                         principal: Principal = require_roles(*READERS)) -> Response:
+    clue = await service.get_clue(session, clue_id=clue_id)
+    if clue is None:
+        raise Problem(404, "No such clue.", slug="not-found")
+    ensure_unit_scope(principal, clue.unit_id)
+    found = [a for a in await service.list_attachments(session, clue_id=clue_id) if a.id == attachment_id]
+    if not found:
+        raise Problem(404, "No such attachment.", slug="not-found")
+    content = await request.app.state.blobs.get(found[0].sha256)
+    return Response(content, media_type=found[0].media_type, headers={
+        "Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
 
 
 @router.post("/clues/{clue_id}/identity:reveal", response_model=IdentityRevealed)

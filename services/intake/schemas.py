@@ -91,6 +91,14 @@ class ClueDetail(ClueRead):
     recorded_by: str | None
 
 
+class AttachmentRead(BaseModel):
+    id: uuid.UUID
+    media_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+
 class BatchItemResult(BaseModel):
     index: int
     outcome: Literal["created", "duplicate", "rejected"]

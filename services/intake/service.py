@@ -403,6 +403,11 @@ async def get_clue(session: AsyncSession, *, clue_id: uuid.UUID):
     return (await session.execute(select(clues).where(clues.c.id == clue_id))).first()
 
 
+async def list_attachments(session: AsyncSession, *, clue_id: uuid.UUID):
+    return (await session.execute(
+        select(attachments).where(attachments.c.clue_id == clue_id).order_by(attachments.c.created_at))).all()
+
+
 async def open_identity(session: AsyncSession, settings: IntakeSettings, *, clue_id: uuid.UUID
                         ) -> dict[str, Any] | None:
     row = (await session.execute(

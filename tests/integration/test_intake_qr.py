@@ -130,6 +130,17 @@ async def test_qr_page_form_submits_text_photo_and_audio_to_the_posters_unit(sui
     kept = (blobs / photo.sha256[:2] / photo.sha256[2:4] / photo.sha256).read_bytes()
     assert not Image.open(io.BytesIO(kept)).getexif() and b"ReporterPhone" not in kept
 
+    listed = await suite.gateway.get(f"/api/v1/intake/clues/{clue.id}/attachments",
+                                     headers=ids.bearer("unit_handler", unit="U-QR-1"))
+    assert listed.status_code == 200 and len(listed.json()) == 2
+    download = await suite.gateway.get(f"/api/v1/intake/clues/{clue.id}/attachments/{photo.id}",
+                                       headers=ids.bearer("investigator"))
+    assert download.status_code == 200 and download.content == kept
+    assert download.headers["content-type"] == "image/jpeg"
+    for headers in ({}, ids.bearer("unit_handler", unit="U-OTHER")):
+        refused = await suite.gateway.get(f"/api/v1/intake/clues/{clue.id}/attachments/{photo.id}", headers=headers)
+        assert refused.status_code in (403, 404)
+
     status = await suite.gateway.get(f"/api/v1/intake/receipts/{code}")
     assert status.status_code == 200, status.text
     assert status.json()["tracking_number"] == tracking and status.json()["status"] == "received"
