@@ -46,6 +46,10 @@ router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
 
 HotlineLine = Literal["12388", "12345", "12380"]
 READERS = ("triage_officer", "investigator", "org_officer", "auditor", "unit_handler")
+StaffReader = Annotated[Principal, require_roles(*READERS)]
+StaffIntake = Annotated[Principal, require_roles(*catalog.STAFF_INTAKE_ROLES)]
+PosterKeeper = Annotated[Principal, require_roles("triage_officer")]
+Investigator = Annotated[Principal, require_roles("investigator")]
 
 
 def _authorise_feed(principal: Principal, line: str) -> None:
@@ -99,7 +103,7 @@ async def post_hotline_batch(
 @router.post("/reports", response_model=ClueAccepted, status_code=201)
 async def post_staff_report(
     report: StaffReportCreate, request: Request, response: Response, session: SessionDep,
-    principal: Principal = require_roles(*catalog.STAFF_INTAKE_ROLES),
+    principal: StaffIntake,
 ) -> ClueAccepted:
     """Staff enter a clue from a petition, the media, an online platform, the desk, an inspection or the
     mayor's line; the staff member is recorded as ``recorded_by``."""
@@ -118,7 +122,7 @@ async def post_staff_report(
 
 @router.get("/clues/{clue_id}", response_model=ClueDetail)
 async def get_clue(clue_id: uuid.UUID, session: SessionDep,
-                   principal: Principal = require_roles(*READERS)) -> ClueDetail:
+                   principal: StaffReader) -> ClueDetail:
     """A clue as staff see it; never the reporter's identity."""
     row = await service.get_clue(session, clue_id=clue_id)
     if row is None:
@@ -129,7 +133,7 @@ async def get_clue(clue_id: uuid.UUID, session: SessionDep,
 
 @router.get("/clues/{clue_id}/attachments", response_model=list[AttachmentRead])
 async def list_attachments(clue_id: uuid.UUID, session: SessionDep,
-                           principal: Principal = require_roles(*READERS)) -> list[AttachmentRead]:
+                           principal: StaffReader) -> list[AttachmentRead]:
     """A clue's attachments for staff (never served to the public)."""
     clue = await service.get_clue(session, clue_id=clue_id)
     if clue is None:
@@ -140,7 +144,7 @@ async def list_attachments(clue_id: uuid.UUID, session: SessionDep,
 
 @router.get("/clues/{clue_id}/attachments/{attachment_id}")
 async def get_attachment(clue_id: uuid.UUID, attachment_id: uuid.UUID, request: Request, session: SessionDep,
-                         principal: Principal = require_roles(*READERS)) -> Response:
+                         principal: StaffReader) -> Response:
     clue = await service.get_clue(session, clue_id=clue_id)
     if clue is None:
         raise Problem(404, "No such clue.", slug="not-found")
@@ -156,7 +160,7 @@ async def get_attachment(clue_id: uuid.UUID, attachment_id: uuid.UUID, request: 
 @router.post("/clues/{clue_id}/identity:reveal", response_model=IdentityRevealed)
 async def reveal_identity(
     clue_id: uuid.UUID, body: IdentityRevealRequest, request: Request,
-    principal: Principal = require_roles("investigator"),
+    principal: Investigator,
 ) -> IdentityRevealed:
     """查看实名举报人身份: investigators only, with a reason; the audit entry commits before the answer."""
     async with session_scope(request.app.state.sessions) as session:
@@ -177,7 +181,7 @@ def _poster_read(row, settings) -> PosterRead:
 
 @router.post("/posters", response_model=PosterRead, status_code=201)
 async def post_poster(body: PosterCreate, request: Request, session: SessionDep,
-                      principal: Principal = require_roles("triage_officer")) -> PosterRead:
+                      principal: PosterKeeper) -> PosterRead:
     if body.code and await service.get_poster(session, code=body.code):
         raise Problem(409, f"Poster code {body.code} is taken.", slug="poster-exists")
     row = await service.create_poster(session, code=body.code, unit_id=body.unit_id, place=body.place,
@@ -188,7 +192,7 @@ async def post_poster(body: PosterCreate, request: Request, session: SessionDep,
 
 
 @router.get("/posters", response_model=PosterPage)
-async def list_posters(request: Request, session: SessionDep, principal: Principal = require_roles(*READERS),
+async def list_posters(request: Request, session: SessionDep, principal: StaffReader,
                        cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> PosterPage:
     unit = principal.unit_id if principal.roles == frozenset({"unit_handler"}) else None
     rows, next_cursor = await service.list_posters(session, after=cursor, limit=limit, unit_id=unit)
@@ -205,13 +209,13 @@ async def _poster_for(session, principal: Principal, code: str):
 
 @router.get("/posters/{code}", response_model=PosterRead)
 async def get_poster(code: str, request: Request, session: SessionDep,
-                     principal: Principal = require_roles(*READERS)) -> PosterRead:
+                     principal: StaffReader) -> PosterRead:
     return _poster_read(await _poster_for(session, principal, code), request.app.state.settings)
 
 
 @router.get("/posters/{code}/qr.{fmt}")
 async def get_poster_qr(code: str, fmt: Literal["svg", "png"], request: Request, session: SessionDep,
-                        principal: Principal = require_roles(*READERS)) -> Response:
+                        principal: StaffReader) -> Response:
     """The QR code to print on the poster; it opens ``GET /qr/{code}``."""
     row = await _poster_for(session, principal, code)
     url = _poster_read(row, request.app.state.settings).page_url

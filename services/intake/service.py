@@ -31,7 +31,8 @@ from services.common.outbox import Outbox
 
 from . import catalog, receipts
 from .attachments import StagedFile
-from .models import attachments, clues, feedback_messages, posters, receipts as receipts_table, reporter_identities
+from .models import attachments, clues, feedback_messages, posters, reporter_identities
+from .models import receipts as receipts_table
 from .schemas import ClueRead, HotlineReportCreate, ReporterIdentity
 from .settings import IntakeSettings
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from cryptography.exceptions import InvalidTag
 from PIL import Image
 
 from services.common.crypto import KeyRing, Sealed
@@ -145,7 +146,7 @@ def test_sealed_identity_is_bound_to_its_clue_and_contact_holds_no_name():
     assert "张三".encode() not in row["ciphertext"]
     sealed = Sealed(row["kid"], row["nonce"], row["ciphertext"])
     assert orjson.loads(settings.identity_ring.open(sealed, str(clue_id).encode()))["name"] == "张三"
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidTag):
         settings.identity_ring.open(sealed, str(uuid.uuid4()).encode())
     opened = settings.contact_ring.open(Sealed.from_text(contact.kid, contact.nonce, contact.ciphertext),
                                         str(clue_id).encode())
