@@ -37,6 +37,7 @@ from .schemas import (
     PosterCreate,
     PosterPage,
     PosterRead,
+    PosterUpdate,
     QrFormFields,
     ReceiptStatus,
     StaffReportCreate,
@@ -188,6 +189,19 @@ async def post_poster(body: PosterCreate, request: Request, session: SessionDep,
                                       title=body.title, created_by=principal.subject)
     await audit.record(session, audit_log, actor=principal, action="create_poster", entity_type="poster",
                        entity_id=row.code, details={"unit_id": body.unit_id})
+    return _poster_read(row, request.app.state.settings)
+
+
+@router.patch("/posters/{code}", response_model=PosterRead)
+async def patch_poster(code: str, body: PosterUpdate, request: Request, session: SessionDep,
+                       principal: PosterKeeper) -> PosterRead:
+    """Move a poster to another unit or place, or withdraw it (its page then says the code is invalid)."""
+    changes = body.model_dump(exclude_unset=True)
+    row = await service.update_poster(session, code=code, changes=changes)
+    if row is None:
+        raise Problem(404, "No such poster.", slug="unknown-poster")
+    await audit.record(session, audit_log, actor=principal, action="update_poster", entity_type="poster",
+                       entity_id=code, details=changes)
     return _poster_read(row, request.app.state.settings)
 
 

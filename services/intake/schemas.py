@@ -124,6 +124,15 @@ class PosterCreate(BaseModel):
     title: str | None = Field(None, max_length=200)
 
 
+class PosterUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    unit_id: str | None = Field(None, min_length=1, max_length=64)
+    place: str | None = Field(None, min_length=1, max_length=500)
+    title: str | None = Field(None, max_length=200)
+    active: bool | None = None
+
+
 class PosterRead(BaseModel):
     code: str
     unit_id: str

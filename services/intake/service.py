@@ -380,6 +380,14 @@ async def create_poster(session: AsyncSession, *, code: str | None, unit_id: str
     return row
 
 
+async def update_poster(session: AsyncSession, *, code: str, changes: dict[str, Any]):
+    changes = {k: v for k, v in changes.items() if v is not None or k == "title"}
+    if not changes:
+        return await get_poster(session, code=code)
+    return (await session.execute(
+        update(posters).where(posters.c.code == code).values(**changes).returning(posters))).first()
+
+
 async def get_poster(session: AsyncSession, *, code: str, active_only: bool = False):
     query = select(posters).where(posters.c.code == code)
     if active_only:

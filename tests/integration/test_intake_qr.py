@@ -204,9 +204,20 @@ async def test_bad_qr_submissions_are_problems_and_store_nothing(suite, ids):
     assert list(staging.iterdir()) == []
 
 
-async def test_unknown_poster_page_is_a_chinese_404(suite, ids):
+async def test_unknown_or_withdrawn_poster_page_is_a_chinese_404(suite, ids):
     page = await suite.gateway.get("/qr/nope-nope", headers={"accept": "text/html"})
     assert page.status_code == 404 and "二维码无效" in page.text
+    poster = await a_poster(suite, ids)
+    moved = await suite.gateway.patch(f"/api/v1/intake/posters/{poster['code']}", json={"unit_id": "U-NEW"},
+                                      headers=ids.bearer("triage_officer"))
+    assert moved.status_code == 200 and moved.json()["unit_id"] == "U-NEW" and moved.json()["active"]
+    withdrawn = await suite.gateway.patch(f"/api/v1/intake/posters/{poster['code']}", json={"active": False},
+                                          headers=ids.bearer("triage_officer"))
+    assert withdrawn.json()["active"] is False
+    page = await suite.gateway.get(f"/qr/{poster['code']}", headers={"accept": "text/html"})
+    assert page.status_code == 404 and "二维码无效" in page.text
+    submit = await suite.gateway.post(f"/api/v1/intake/qr/{poster['code']}/reports", data={"text": "x"})
+    assert submit.status_code == 404
 
 
 async def test_receipt_lookups_are_rate_limited_per_client(suite, ids):
