@@ -1,4 +1,4 @@
-"""Intake's domain logic: accepting clues from every channel, posters, receipts, identity (no HTTP here).
+"""Accepting clues (线索受理) from every channel: tracking numbers, sealing, receipts, the event.
 
 Every channel ends in :func:`accept_clues`, which stores clues, sealed identities, receipts, attachment
 rows and the ``clue-received`` events in the caller's one transaction, with a constant number of round
@@ -8,7 +8,6 @@ trips however many clues a hotline batch carries.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,22 +18,22 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import Row, exists, func, insert, literal, select, text, update
+from sqlalchemy import Row, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.common.contracts.intake import ClueReceived, SealedContact
-from services.common.crypto import KeyRing, Sealed
+from services.common.crypto import KeyRing
 from services.common.errors import Problem
 from services.common.ids import new_id
 from services.common.outbox import Outbox
 
-from . import catalog, receipts
-from .attachments import StagedFile
-from .models import attachments, clues, feedback_messages, posters, reporter_identities
-from .models import receipts as receipts_table
-from .schemas import ClueRead, HotlineReportCreate, ReporterIdentity
-from .settings import IntakeSettings
+from .. import catalog, receipts
+from ..attachments import StagedFile
+from ..models import attachments, clues, reporter_identities
+from ..models import receipts as receipts_table
+from ..schemas import ClueRead, HotlineReportCreate, ReporterIdentity
+from ..settings import IntakeSettings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _CLUE_READ = (clues.c.id, clues.c.tracking_number, clues.c.channel, clues.c.external_id, clues.c.status,
@@ -128,7 +127,7 @@ class _Prepared:
     receipt: tuple[str, str, str] | None = None  # (code shown once, lookup id, slow hash)
 
 
-def _rings(settings: IntakeSettings) -> tuple[KeyRing, KeyRing]:
+def key_rings(settings: IntakeSettings) -> tuple[KeyRing, KeyRing]:
     if settings.identity_ring is None or settings.contact_ring is None:
         raise Problem(503, "Named reports cannot be protected right now; report anonymously or retry later.",
                       slug="identity-protection-unavailable")
@@ -138,7 +137,7 @@ def _rings(settings: IntakeSettings) -> tuple[KeyRing, KeyRing]:
 def seal_reporter(settings: IntakeSettings, clue_id: uuid.UUID, reporter: ReporterIdentity
                   ) -> tuple[dict[str, Any], SealedContact | None]:
     """The sealed identity row, and the sealed contact (phone / e-mail only) for notification."""
-    identity_ring, contact_ring = _rings(settings)
+    identity_ring, contact_ring = key_rings(settings)
     aad = str(clue_id).encode()
     sealed = identity_ring.seal(orjson.dumps(reporter.model_dump()), aad)
     row = {"clue_id": clue_id, "kid": sealed.kid, "nonce": sealed.nonce, "ciphertext": sealed.ciphertext}
@@ -366,124 +365,3 @@ async def accept_hotline_batch(
             "tracking_number": outcome.clue.tracking_number, "external_id": outcome.clue.external_id,
         }
     return results  # type: ignore[return-value]
-
-
-# ---- posters (宣传画) ------------------------------------------------------------------------------------
-
-
-async def create_poster(session: AsyncSession, *, code: str | None, unit_id: str, place: str,
-                        title: str | None, created_by: str):
-    code = code or secrets.token_urlsafe(6).replace("-", "x").replace("_", "y")
-    row = (await session.execute(
-        insert(posters).values(code=code, unit_id=unit_id, place=place, title=title, created_by=created_by)
-        .returning(posters))).first()
-    return row
-
-
-async def update_poster(session: AsyncSession, *, code: str, changes: dict[str, Any]):
-    changes = {k: v for k, v in changes.items() if v is not None or k == "title"}
-    if not changes:
-        return await get_poster(session, code=code)
-    return (await session.execute(
-        update(posters).where(posters.c.code == code).values(**changes).returning(posters))).first()
-
-
-async def get_poster(session: AsyncSession, *, code: str, active_only: bool = False):
-    query = select(posters).where(posters.c.code == code)
-    if active_only:
-        query = query.where(posters.c.active)
-    return (await session.execute(query)).first()
-
-
-async def list_posters(session: AsyncSession, *, after: str | None, limit: int, unit_id: str | None):
-    query = select(posters).order_by(posters.c.code).limit(limit + 1)
-    if after:
-        query = query.where(posters.c.code > after)
-    if unit_id:
-        query = query.where(posters.c.unit_id == unit_id)
-    rows = (await session.execute(query)).all()
-    return rows[:limit], (rows[limit - 1].code if len(rows) > limit else None)
-
-
-# ---- reading clues, revealing identity -----------------------------------------------------------------
-
-
-async def get_clue(session: AsyncSession, *, clue_id: uuid.UUID):
-    return (await session.execute(select(clues).where(clues.c.id == clue_id))).first()
-
-
-async def list_attachments(session: AsyncSession, *, clue_id: uuid.UUID):
-    return (await session.execute(
-        select(attachments).where(attachments.c.clue_id == clue_id).order_by(attachments.c.created_at))).all()
-
-
-async def open_identity(session: AsyncSession, settings: IntakeSettings, *, clue_id: uuid.UUID
-                        ) -> dict[str, Any] | None:
-    row = (await session.execute(
-        select(reporter_identities).where(reporter_identities.c.clue_id == clue_id))).first()
-    if row is None:
-        return None
-    identity_ring, _ = _rings(settings)
-    plaintext = identity_ring.open(Sealed(row.kid, row.nonce, row.ciphertext), str(clue_id).encode())
-    return orjson.loads(plaintext)
-
-
-# ---- receipts ------------------------------------------------------------------------------------------
-
-
-async def find_receipt_clue(session: AsyncSession, settings: IntakeSettings, *, code: str) -> uuid.UUID | None:
-    canonical = receipts.normalise(code)
-    if canonical is None:
-        return None
-    candidates = (await session.execute(
-        select(receipts_table.c.clue_id, receipts_table.c.code_hash)
-        .where(receipts_table.c.lookup_id == receipts.lookup_id(settings.receipt_key, canonical)))).all()
-    hasher = receipts.ReceiptHasher(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
-    for candidate in candidates:
-        if await asyncio.to_thread(hasher.verify, candidate.code_hash, canonical):
-            return candidate.clue_id
-    return None
-
-
-async def receipt_status(session: AsyncSession, *, clue_id: uuid.UUID) -> dict[str, Any]:
-    clue = (await session.execute(
-        select(clues.c.tracking_number, clues.c.status, clues.c.received_at, clues.c.updated_at)
-        .where(clues.c.id == clue_id))).one()
-    feedback = (await session.execute(
-        select(feedback_messages.c.stage, feedback_messages.c.message, feedback_messages.c.issued_at)
-        .where(feedback_messages.c.clue_id == clue_id)
-        .order_by(feedback_messages.c.issued_at, feedback_messages.c.id))).all()
-    return {
-        **clue._mapping,
-        "status_label": catalog.STATUS_LABELS.get(clue.status, clue.status),
-        "feedback": [dict(f._mapping) for f in feedback],
-    }
-
-
-# ---- status and feedback from downstream events --------------------------------------------------------
-
-
-async def move_status(session: AsyncSession, *, clue_ids: Sequence[uuid.UUID], to: str, at: datetime) -> int:
-    """Apply a transition where the table allows it; a stale or repeated event changes nothing."""
-    if not clue_ids:
-        return 0
-    result = await session.execute(
-        update(clues)
-        .where(clues.c.id.in_(list(clue_ids)), clues.c.status.in_(catalog.sources_of(to)))
-        .values(status=to, updated_at=func.greatest(func.coalesce(clues.c.updated_at, at), at))
-    )
-    return result.rowcount or 0
-
-
-async def record_feedback(session: AsyncSession, *, clue_id: uuid.UUID, stage: str, message: str,
-                          issued_at: datetime) -> bool:
-    """Keep a message for the receipt page; messages for clues intake never had are ignored."""
-    result = await session.execute(
-        insert(feedback_messages).from_select(
-            ["clue_id", "stage", "message", "issued_at"],
-            select(literal(clue_id), literal(stage), literal(message), literal(issued_at))
-            .where(exists().where(clues.c.id == clue_id)),
-        )
-    )
-    return bool(result.rowcount)
-
