@@ -1,5 +1,38 @@
-"""Events intake consumes (none yet in the foundation; receipts will follow triage and case outcomes)."""
+"""Events intake consumes to keep each clue's status and the feedback shown on the receipt page."""
 
 from __future__ import annotations
 
-HANDLERS: dict = {}
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.contracts.accountability import CaseClosed, CaseConcluded
+from services.common.contracts.notification import ReporterFeedbackIssued
+from services.common.contracts.triage import ClueTriaged
+from services.common.events import CloudEvent
+
+from . import catalog, service
+
+
+async def on_clue_triaged(session: AsyncSession, event: ClueTriaged, envelope: CloudEvent) -> None:
+    await service.move_status(session, clue_ids=[event.clue_id],
+                              to=catalog.TRIAGE_DECISION_STATUS[event.decision], at=envelope.time)
+
+
+async def on_case_concluded(session: AsyncSession, event: CaseConcluded, envelope: CloudEvent) -> None:
+    await service.move_status(session, clue_ids=event.clue_ids, to="concluded", at=event.concluded_at)
+
+
+async def on_case_closed(session: AsyncSession, event: CaseClosed, envelope: CloudEvent) -> None:
+    await service.move_status(session, clue_ids=event.clue_ids, to="closed", at=event.closed_at)
+
+
+async def on_reporter_feedback(session: AsyncSession, event: ReporterFeedbackIssued, envelope: CloudEvent) -> None:
+    await service.record_feedback(session, clue_id=event.clue_id, stage=event.stage, message=event.message,
+                                  issued_at=event.issued_at)
+
+
+HANDLERS = {
+    ClueTriaged: on_clue_triaged,
+    CaseConcluded: on_case_concluded,
+    CaseClosed: on_case_closed,
+    ReporterFeedbackIssued: on_reporter_feedback,
+}

@@ -1,13 +1,22 @@
-"""Intake's tables (schema ``intake``)."""
+"""Intake's tables (schema ``intake``).
+
+Reporter identity lives in its own table (sealed), never on ``clues``, so no query that lists or shows
+clues can carry it by accident.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
     Integer,
-    Sequence,
+    LargeBinary,
     Table,
     Text,
     UniqueConstraint,
@@ -16,12 +25,12 @@ from sqlalchemy import (
 )
 
 from services.common.app import service_tables
+from services.common.audit import audit_table
 from services.common.db import service_metadata
 
 metadata = service_metadata("intake")
 outbox, inbox = service_tables(metadata)
-
-tracking_seq = Sequence("tracking_seq", metadata=metadata)
+audit_log = audit_table(metadata)
 
 clues = Table(
     "clues",
@@ -39,6 +48,70 @@ clues = Table(
     Column("attachment_count", Integer, nullable=False, server_default="0"),
     Column("status", Text, nullable=False, server_default="received"),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True)),
+    Column("poster_code", Text),
+    Column("category_hint", Text),
+    # Who put the clue in: the hotline system, the staff member at the desk, or "public".
+    Column("recorded_by", Text),
+    Column("lat", Float),
+    Column("long", Float),
+    Column("address", Text),
     # A hotline's ticket id is unique within its line: the re-push guard (R-IN-2).
     UniqueConstraint("channel", "external_id"),
+)
+
+# 实名举报人身份: AES-256-GCM under the identity key ring, associated data = the clue id.
+reporter_identities = Table(
+    "reporter_identities",
+    metadata,
+    Column("clue_id", Uuid, ForeignKey("clues.id", ondelete="CASCADE"), primary_key=True),
+    Column("kid", Text, nullable=False),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+)
+
+# 宣传画 poster codes: each hangs in one place and pre-routes its reports to one unit (R-IN-3).
+posters = Table(
+    "posters",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("unit_id", Text, nullable=False),
+    Column("place", Text, nullable=False),
+    Column("title", Text),
+    Column("active", Boolean, nullable=False, server_default="true"),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("clue_id", Uuid, ForeignKey("clues.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("sha256", Text, nullable=False),  # the content address in the blob store
+    Column("media_type", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# 匿名回执码: a keyed lookup id over the code's prefix (indexed) and a slow hash of the whole code.
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("lookup_id", Text, nullable=False, index=True),
+    Column("code_hash", Text, nullable=False),
+    Column("clue_id", Uuid, ForeignKey("clues.id", ondelete="CASCADE"), nullable=False, unique=True),
+)
+
+# Messages for the reporter (from notification) shown on the receipt page.
+feedback_messages = Table(
+    "feedback_messages",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("clue_id", Uuid, ForeignKey("clues.id", ondelete="CASCADE"), nullable=False),
+    Column("stage", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Index("ix_feedback_messages_clue_issued", "clue_id", "issued_at"),
 )

@@ -4,19 +4,63 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_BATCH = 500
 
 
-class HotlineReportCreate(BaseModel):
+class ReporterIdentity(BaseModel):
+    """实名举报人: sealed at rest on arrival; never echoed, logged or published."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    external_id: str = Field(min_length=1, max_length=128, description="The hotline's own ticket id")
+    name: str | None = Field(None, max_length=100, repr=False)
+    phone: str | None = Field(None, max_length=40, repr=False)
+    id_number: str | None = Field(None, max_length=40, repr=False)
+    email: str | None = Field(None, max_length=200, repr=False)
+
+    def is_empty(self) -> bool:
+        return not any((self.name, self.phone, self.id_number, self.email))
+
+    def __repr__(self) -> str:  # keep identity out of tracebacks and debug output
+        return "ReporterIdentity(<sealed>)"
+
+    __str__ = __repr__
+
+
+class ClueBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
     text: str = Field(min_length=1, max_length=20000, description="What was reported")
     subject: str | None = Field(None, max_length=500, description="Official or office complained about")
     unit_id: str | None = Field(None, max_length=64)
     place: str | None = Field(None, max_length=500)
-    enterprise_related: bool = False
+    enterprise_related: bool = Field(False, description="涉企投诉 (fast lane)")
+    category_hint: str | None = Field(None, max_length=100)
+    reporter: ReporterIdentity | None = Field(None, description="Named reporter; omit for anonymous")
+
+
+class HotlineReportCreate(ClueBase):
+    """One hotline ticket, after the line's field mapping."""
+
+    external_id: str = Field(min_length=1, max_length=128, description="The hotline's own ticket id")
+
+
+class BatchCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reports: list[Any] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+StaffChannel = Literal["petition", "media", "online", "walk_in", "inspection", "mayor_line"]
+
+
+class StaffReportCreate(ClueBase):
+    channel: StaffChannel
+    external_id: str | None = Field(None, max_length=128, description="e.g. the petition bureau's number")
+    issue_receipt: bool = Field(True, description="Give an anonymous reporter a receipt code (shown once)")
 
 
 class ClueRead(BaseModel):
@@ -26,3 +70,132 @@ class ClueRead(BaseModel):
     external_id: str | None
     status: str
     received_at: datetime
+
+
+class ClueAccepted(ClueRead):
+    """The acknowledgement (有诉必应). ``receipt_code`` appears once, in this response only."""
+
+    receipt_code: str | None = None
+
+
+class ClueDetail(ClueRead):
+    subject: str | None
+    text: str
+    unit_id: str | None
+    place: str | None
+    poster_code: str | None
+    enterprise_related: bool
+    anonymous: bool
+    attachment_count: int
+    category_hint: str | None
+    recorded_by: str | None
+
+
+class AttachmentRead(BaseModel):
+    id: uuid.UUID
+    media_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    outcome: Literal["created", "duplicate", "rejected"]
+    id: uuid.UUID | None = None
+    tracking_number: str | None = None
+    external_id: str | None = None
+    errors: list[dict] | None = None
+
+
+class BatchResult(BaseModel):
+    created: int
+    duplicates: int
+    rejected: int
+    results: list[BatchItemResult]
+
+
+class PosterCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    code: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{4,64}$", description="Generated when omitted")
+    unit_id: str = Field(min_length=1, max_length=64)
+    place: str = Field(min_length=1, max_length=500)
+    title: str | None = Field(None, max_length=200)
+
+
+class PosterUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    unit_id: str | None = Field(None, min_length=1, max_length=64)
+    place: str | None = Field(None, min_length=1, max_length=500)
+    title: str | None = Field(None, max_length=200)
+    active: bool | None = None
+
+
+class PosterRead(BaseModel):
+    code: str
+    unit_id: str
+    place: str
+    title: str | None
+    active: bool
+    created_at: datetime
+    page_url: str
+
+
+class PosterPage(BaseModel):
+    items: list[PosterRead]
+    next_cursor: str | None
+
+
+class IdentityRevealRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(min_length=5, max_length=1000, description="Why the identity is needed (audited)")
+
+
+class IdentityRevealed(BaseModel):
+    clue_id: uuid.UUID
+    name: str | None
+    phone: str | None
+    id_number: str | None
+    email: str | None
+
+
+class FeedbackRead(BaseModel):
+    stage: str
+    message: str
+    issued_at: datetime
+
+
+class ReceiptStatus(BaseModel):
+    tracking_number: str
+    status: str
+    status_label: str
+    received_at: datetime
+    updated_at: datetime | None
+    feedback: list[FeedbackRead]
+
+
+class QrFormFields(BaseModel):
+    """The QR page's text fields (multipart); files are handled separately."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    text: str = Field(min_length=1, max_length=20000)
+    subject: str | None = Field(None, max_length=500)
+    enterprise_related: bool = False
+    name: str | None = Field(None, max_length=100, repr=False)
+    phone: str | None = Field(None, max_length=40, repr=False)
+    id_number: str | None = Field(None, max_length=40, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_none(cls, data):
+        if isinstance(data, dict):
+            return {k: (None if v == "" else v) for k, v in data.items()}
+        return data
+
+    def reporter(self) -> ReporterIdentity | None:
+        identity = ReporterIdentity(name=self.name, phone=self.phone, id_number=self.id_number)
+        return None if identity.is_empty() else identity

@@ -1,12 +1,70 @@
+"""Intake's settings: key rings for reporter identity and contact, attachment limits and storage,
+receipt lookups, the public address the QR codes point at."""
+
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Literal
 
+from pydantic import Field, model_validator
+
+from services.common.crypto import KeyRing
 from services.common.settings import ServiceSettings
+
+# Only for development and tests; production refuses to start with it (see the validator below).
+DEV_RECEIPT_LOOKUP_KEY = "zuofeng-development-receipt-lookup-key"
 
 
 class IntakeSettings(ServiceSettings):
     service_name: str = "intake"
+
+    # 实名举报人身份 (name, phone, ID number) sealed at rest; AES-256-GCM key ring, first key current.
+    identity_keyring: str = Field("", validation_alias="IDENTITY_KEYRING")
+    identity_keyring_file: Path | None = Field(None, validation_alias="IDENTITY_KEYRING_FILE")
+    # The reporter's contact (phone / e-mail) sealed into ClueReceived for notification.
+    contact_keyring: str = Field("", validation_alias="CONTACT_KEYRING")
+    contact_keyring_file: Path | None = Field(None, validation_alias="CONTACT_KEYRING_FILE")
+
+    data_dir: Path = Field(Path("var/data"), validation_alias="ZUOFENG_DATA_DIR")
+    attachment_store: Literal["filesystem", "s3"] = Field("filesystem", validation_alias="INTAKE_ATTACHMENT_STORE")
+    attachment_max_bytes: int = Field(20 * 1024 * 1024, validation_alias="INTAKE_ATTACHMENT_MAX_BYTES")
+    attachment_max_count: int = Field(9, validation_alias="INTAKE_ATTACHMENT_MAX_COUNT")
+    # S3-compatible object store (MinIO, Ceph RGW, OSS…); credentials come from the standard AWS_* variables.
+    s3_endpoint_url: str | None = Field(None, validation_alias="INTAKE_S3_ENDPOINT_URL")
+    s3_bucket: str = Field("zuofeng-attachments", validation_alias="INTAKE_S3_BUCKET")
+    s3_prefix: str = Field("attachments/", validation_alias="INTAKE_S3_PREFIX")
+
+    # Receipt codes: a keyed fast lookup id over a prefix of the code, plus a slow hash of the whole code.
+    receipt_lookup_key: str = Field("", validation_alias="INTAKE_RECEIPT_LOOKUP_KEY")
+    receipt_lookups_per_minute: int = Field(10, validation_alias="INTAKE_RECEIPT_LOOKUPS_PER_MINUTE")
+    argon2_time_cost: int = Field(2, validation_alias="INTAKE_ARGON2_TIME_COST")
+    argon2_memory_kib: int = Field(19456, validation_alias="INTAKE_ARGON2_MEMORY_KIB")
+
+    public_base_url: str = Field("http://127.0.0.1:8000", validation_alias="INTAKE_PUBLIC_BASE_URL")
+    # Open311 api_key values accepted on POST requests.json; empty = any non-empty key (development).
+    open311_api_keys: list[str] = Field(default_factory=list, validation_alias="INTAKE_OPEN311_API_KEYS")
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets_in_production(self) -> "IntakeSettings":
+        if self.environment == "production":
+            if not self.identity_keyring or not self.contact_keyring:
+                raise ValueError("IDENTITY_KEYRING and CONTACT_KEYRING must be set in production")
+            if not self.receipt_lookup_key:
+                raise ValueError("INTAKE_RECEIPT_LOOKUP_KEY must be set in production")
+        return self
+
+    @cached_property
+    def identity_ring(self) -> KeyRing | None:
+        return KeyRing.parse(self.identity_keyring.strip()) if self.identity_keyring.strip() else None
+
+    @cached_property
+    def contact_ring(self) -> KeyRing | None:
+        return KeyRing.parse(self.contact_keyring.strip()) if self.contact_keyring.strip() else None
+
+    @cached_property
+    def receipt_key(self) -> bytes:
+        return (self.receipt_lookup_key or DEV_RECEIPT_LOOKUP_KEY).encode()
 
 
 @lru_cache
