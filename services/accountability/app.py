@@ -17,28 +17,26 @@ from services.common.contracts.accountability import (
 )
 
 from .api import router
-from .handlers import HANDLERS, bind_outbox
-from .models import metadata
+from services.common.outbox import Outbox
+
+from .handlers import build_handlers
+from .models import metadata, outbox
 from .settings import AccountabilitySettings, get_settings
 from .workers import overdue_detector
 
 
-async def _bind_outbox(app: FastAPI) -> None:
-    bind_outbox(app.state.outbox)
-
-
 def create_app(settings: AccountabilitySettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     return build_service_app(
         ServiceSpec(
             name="accountability",
-            settings=settings or get_settings(),
+            settings=settings,
             metadata=metadata,
             routers=[router],
             produces=[BenchmarkCasePublished, CaseClosed, CaseConcluded, CaseOpened, RectificationAssigned,
                       RectificationOverdue, TypicalCasePublished, UnitAwardIneligible],
-            handlers=HANDLERS,
+            handlers=build_handlers(Outbox(outbox, settings)),
             workers=[overdue_detector],
-            on_startup=[_bind_outbox],
             title="zuofeng accountability",
             description="Cases, persons, measures, 一案双查, 容错免责, rectification ledger, statistics.",
         )

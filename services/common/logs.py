@@ -41,3 +41,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     # aiokafka logs every reconnect attempt at ERROR while a broker is down; the relay reports that itself.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # httpx logs every URL at INFO; receipt codes and rating tokens travel in paths and must not be logged.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -58,6 +58,8 @@ async def publish(settings, contract) -> str:
 
 async def test_named_reporter_never_appears_in_events_or_logs(suite, ids, caplog):
     caplog.set_level(logging.DEBUG)
+    # httpx is quiet in production (URLs carry receipt codes); here it is the logger most likely to leak.
+    caplog.set_level(logging.DEBUG, logger="httpx")
     settings = suite.apps["intake"].state.settings
     response = await suite.gateway.post(
         "/api/v1/intake/feeds/12388/reports", headers=ids.bearer("triage_officer"),
@@ -132,8 +134,16 @@ async def test_receipt_page_follows_triage_case_and_feedback_events(suite, ids):
     created = await suite.intake.post("/api/v1/intake/reports", headers=ids.as_staff("triage_officer"),
                                       json={"channel": "petition", "text": "项目审批久拖不决"})
     clue_id, code = uuid.UUID(created.json()["id"]), created.json()["receipt_code"]
-    lookup = ids.internal(Principal(kind="public", subject="anonymous", client=f"10.1.{secrets.randbelow(250)}.1"))
     now = datetime.now(UTC)
+
+    def lookup() -> dict[str, str]:
+        # A new caller address per poll: the receipt page's per-client rate limit is not under test here.
+        return ids.internal(Principal(kind="public", subject="anonymous",
+                                      client=f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.1"))
+
+    def messages(body: dict) -> set[str]:
+        # Notification adds its own acknowledgements to the same page; look for ours, not a count.
+        return {f["message"] for f in body.get("feedback", [])}
 
     await publish(settings, ClueTriaged(clue_id=clue_id, tracking_number=created.json()["tracking_number"],
                                         run_date=date.today(), decision="transfer", unit_id="U-X"))
@@ -141,20 +151,19 @@ async def test_receipt_page_follows_triage_case_and_feedback_events(suite, ids):
                                                    message="您反映的问题已转交责任单位办理。", issued_at=now))
 
     async def transferred():
-        r = await suite.intake.get(f"/api/v1/intake/receipts/{code}", headers=lookup)
+        r = await suite.intake.get(f"/api/v1/intake/receipts/{code}", headers=lookup())
         body = r.json()
-        return body if body.get("status") == "transferred" and body.get("feedback") else None
+        return body if body.get("status") == "transferred" and "您反映的问题已转交责任单位办理。" in messages(body) else None
 
     body = await eventually(transferred)
     assert body["status_label"] == "已转办责任单位"
-    assert body["feedback"][0]["message"] == "您反映的问题已转交责任单位办理。"
 
     case_id = uuid.uuid4()
     # Closed arrives before concluded (different topics): the stale conclusion must not reopen it.
     await publish(settings, CaseClosed(case_id=case_id, case_number="C-1", clue_ids=[clue_id], closed_at=now))
 
     async def closed():
-        r = await suite.intake.get(f"/api/v1/intake/receipts/{code}", headers=lookup)
+        r = await suite.intake.get(f"/api/v1/intake/receipts/{code}", headers=lookup())
         return r.json() if r.json().get("status") == "closed" else None
 
     await eventually(closed)
@@ -165,8 +174,8 @@ async def test_receipt_page_follows_triage_case_and_feedback_events(suite, ids):
                                                    issued_at=now))
 
     async def two_messages():
-        r = await suite.intake.get(f"/api/v1/intake/receipts/{code}", headers=lookup)
-        return r.json() if len(r.json().get("feedback", [])) == 2 else None
+        r = await suite.intake.get(f"/api/v1/intake/receipts/{code}", headers=lookup())
+        return r.json() if {"您反映的问题已转交责任单位办理。", "已办结。"} <= messages(r.json()) else None
 
     final = await eventually(two_messages)
 
@@ -175,5 +184,5 @@ async def test_receipt_page_follows_triage_case_and_feedback_events(suite, ids):
             return await session.scalar(select(inbox.c.event_id).where(inbox.c.event_id == concluded))
 
     await eventually(handled)
-    final = (await suite.intake.get(f"/api/v1/intake/receipts/{code}", headers=lookup)).json()
-    assert final["status"] == "closed" and len(final["feedback"]) == 2
+    final = (await suite.intake.get(f"/api/v1/intake/receipts/{code}", headers=lookup())).json()
+    assert final["status"] == "closed" and {"您反映的问题已转交责任单位办理。", "已办结。"} <= messages(final)
