@@ -44,13 +44,15 @@ async def docs() -> HTMLResponse:
     return get_swagger_ui_html(openapi_url="/openapi.json", title="zuofeng API")
 
 
-@router.api_route("/api/v1/{service}/{path:path}", methods=_METHODS, include_in_schema=False)
-async def to_service(service: str, path: str, request: Request):
-    return await _route(request, service)
+async def to_service(request: Request):
+    return await _route(request, request.path_params["service"])
 
 
+async def to_intake(request: Request):
+    return await _route(request, "intake")
+
+
+# Plain Starlette routes for the proxied paths: no FastAPI dependency solving on the hot path.
+router.add_route("/api/v1/{service}/{path:path}", to_service, methods=_METHODS, include_in_schema=False)
 for _root in _INTAKE_ROOTS:
-
-    @router.api_route(f"/{_root}/{{path:path}}", methods=_METHODS, include_in_schema=False)
-    async def to_intake(path: str, request: Request):
-        return await _route(request, "intake")
+    router.add_route(f"/{_root}/{{path:path}}", to_intake, methods=_METHODS, include_in_schema=False)

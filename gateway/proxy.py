@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import time
 from collections import OrderedDict
 
@@ -31,18 +33,48 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 _BUFFER_LIMIT = 256 * 1024
 
 
+class ShardedTransport(httpx.AsyncBaseTransport):
+    """Several small keep-alive pools used in turn instead of one large one.
+
+    httpcore's pool scans its connections for every queued request, so its cost per request grows with
+    (requests in flight × connections); profiling the gateway at 32 concurrent requests showed that scan
+    as the largest single cost. Round-robin over ``shards`` pools keeps each scan short.
+    """
+
+    def __init__(self, shards: int, limits: httpx.Limits) -> None:
+        def per_shard(value: int | None) -> int | None:
+            return None if value is None else max(1, math.ceil(value / shards))
+
+        shard_limits = httpx.Limits(
+            max_connections=per_shard(limits.max_connections),
+            max_keepalive_connections=per_shard(limits.max_keepalive_connections),
+            keepalive_expiry=limits.keepalive_expiry,
+        )
+        self._shards = [httpx.AsyncHTTPTransport(limits=shard_limits) for _ in range(shards)]
+        self._next = itertools.cycle(self._shards)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await next(self._next).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for shard in self._shards:
+            await shard.aclose()
+
+
 def new_client(settings: GatewaySettings) -> httpx.AsyncClient:
+    connections = settings.max_connections_per_upstream * len(settings.upstreams)
     limits = httpx.Limits(
-        max_connections=settings.max_connections_per_upstream * len(settings.upstreams),
-        max_keepalive_connections=settings.max_connections_per_upstream * len(settings.upstreams),
-        keepalive_expiry=30,
+        max_connections=connections,
+        max_keepalive_connections=connections,
+        keepalive_expiry=settings.upstream_keepalive_seconds,
     )
     timeout = httpx.Timeout(
         settings.upstream_timeout_seconds,
         connect=settings.upstream_connect_timeout_seconds,
         pool=settings.upstream_pool_timeout_seconds,
     )
-    return httpx.AsyncClient(limits=limits, timeout=timeout, follow_redirects=False, trust_env=False)
+    transport = ShardedTransport(settings.upstream_pool_shards, limits)
+    return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False)
 
 
 class InternalTokens:

@@ -45,6 +45,10 @@ class GatewaySettings(ServiceSettings):
     upstream_connect_timeout_seconds: float = Field(2.0, validation_alias="GATEWAY_UPSTREAM_CONNECT_TIMEOUT_SECONDS")
     # How long a request may wait for a free pooled connection before the gateway answers 503.
     upstream_pool_timeout_seconds: float = Field(5.0, validation_alias="GATEWAY_UPSTREAM_POOL_TIMEOUT_SECONDS")
+    # Idle pooled connections are dropped before the services' own keep-alive timeout (uvicorn: 5 s), so
+    # the gateway never sends on a connection the service is closing at that moment (a spurious 502).
+    upstream_keepalive_seconds: float = Field(4.0, validation_alias="GATEWAY_UPSTREAM_KEEPALIVE_SECONDS")
+    upstream_pool_shards: int = Field(8, ge=1, validation_alias="GATEWAY_UPSTREAM_POOL_SHARDS")
     max_connections_per_upstream: int = Field(200, validation_alias="GATEWAY_MAX_CONNECTIONS")
     # Services whose readiness gates the gateway's /readyz (default: all). A production overlay may list
     # only intake, so one slow back-office service does not take the public entry out of rotation.
