@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import itertools
 import math
 import time
@@ -61,6 +62,17 @@ class ShardedTransport(httpx.AsyncBaseTransport):
             await shard.aclose()
 
 
+class _NoCookies(http.cookiejar.CookieJar):
+    """The gateway relays cookies, it never keeps them: a jar would hand one caller's Set-Cookie to the
+    next caller's request (and parsing every response into it costs time on the hot path)."""
+
+    def extract_cookies(self, response, request) -> None:  # noqa: ARG002
+        return None
+
+    def set_cookie(self, cookie) -> None:  # noqa: ARG002
+        return None
+
+
 def new_client(settings: GatewaySettings) -> httpx.AsyncClient:
     connections = settings.max_connections_per_upstream * len(settings.upstreams)
     limits = httpx.Limits(
@@ -74,7 +86,8 @@ def new_client(settings: GatewaySettings) -> httpx.AsyncClient:
         pool=settings.upstream_pool_timeout_seconds,
     )
     transport = ShardedTransport(settings.upstream_pool_shards, limits)
-    return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False)
+    return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False,
+                             cookies=_NoCookies())
 
 
 class InternalTokens:

@@ -196,3 +196,30 @@ def test_merged_openapi_keeps_every_path_renames_clashes_and_states_security():
     assert merged["paths"]["/api/v1/triage/clues"]["get"]["security"] == [{"staffBearer": []}]
     receipt = merged["paths"]["/api/v1/intake/receipts/{code}"]["get"]
     assert {} in receipt["security"] and "429" in receipt["responses"]
+
+
+async def test_the_gateway_never_keeps_a_services_cookies_for_other_callers():
+    def cookie_app() -> FastAPI:
+        app = FastAPI()
+
+        @app.get("/api/v1/triage/{path:path}")
+        async def handler(path: str, request: Request):
+            from fastapi.responses import JSONResponse
+
+            response = JSONResponse({"cookie": request.headers.get("cookie")})
+            response.set_cookie("session", "alice-secret")
+            return response
+
+        return app
+
+    app = create_app(gateway_settings())
+    async with LifespanManager(app) as manager:
+        # The production client, pointed at the stand-in through its own transport stack.
+        app.state.http._transport = httpx.ASGITransport(app=cookie_app())
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app),
+                                     base_url="http://gw.test") as client:
+            first = await client.get("/api/v1/triage/a", headers=bearer("admin"))
+            assert first.headers["set-cookie"].startswith("session=alice-secret")
+            client.cookies.clear()
+            second = await client.get("/api/v1/triage/b", headers=bearer("auditor"))
+            assert second.json()["cookie"] is None
