@@ -152,17 +152,21 @@ async def forward(
         content = request.stream()
     else:
         content = None
-    upstream_request = client.build_request(
-        request.method,
-        upstream + request.url.path,
-        params=request.url.query,
-        headers=headers,
-        content=content,
-    )
+    # The target exactly as the caller sent it (percent-encoding included), query string untouched.
+    target = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
+    if query := request.scope.get("query_string"):
+        target += "?" + query.decode("latin-1")
+    upstream_request = httpx.Request(request.method, upstream + target, headers=headers, content=content,
+                                     extensions={"timeout": client.timeout.as_dict()})
+    # Straight to the pooled transport: the client's layers (auth, redirects, cookie jar, default-header
+    # merging) do nothing for a proxy yet were a quarter of the gateway's CPU per request in profiles.
+    # ``_transport_for_url`` honours the client's mounts; httpx is pinned in requirements.lock.
+    transport = client._transport_for_url(upstream_request.url)
     try:
-        response = await client.send(upstream_request, stream=True)
+        response = await transport.handle_async_request(upstream_request)
     except httpx.HTTPError as exc:
         raise _upstream_failure(exc, service) from exc
+    response.request = upstream_request
     response_headers = [(k, v) for k, v in response.headers.multi_items() if k not in _DROP_RESPONSE]
     length = response.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) <= _BUFFER_LIMIT:
