@@ -162,6 +162,7 @@ async def test_the_aggregated_openapi_covers_every_service_and_docs_are_served(g
     assert ready.status_code == 200 and set(ready.json()["services"]) == set(SERVICES)
 
 
+@pytest.mark.filterwarnings("ignore:Do not use the `random` module")  # inside schemathesis
 async def test_schemathesis_finds_no_server_error_through_the_gateway(gateway, ids):
     """Property-based requests from the aggregated OpenAPI, as an admin and anonymously: never a 5xx."""
     from schemathesis.openapi import from_dict

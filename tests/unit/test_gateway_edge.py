@@ -223,3 +223,22 @@ async def test_the_gateway_never_keeps_a_services_cookies_for_other_callers():
             client.cookies.clear()
             second = await client.get("/api/v1/triage/b", headers=bearer("auditor"))
             assert second.json()["cookie"] is None
+
+
+def test_the_client_address_comes_from_a_trusted_proxy_only():
+    from starlette.requests import Request as StarletteRequest
+
+    from gateway.auth import Authenticator
+
+    def request(peer: str, forwarded: str | None) -> StarletteRequest:
+        headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+        return StarletteRequest({"type": "http", "client": (peer, 1), "headers": headers})
+
+    behind_ingress = Authenticator(gateway_settings(trusted_proxies=["10.0.0.0/8"]))
+    # The right-most hop the trusted proxy saw; a client-chosen left-most entry is ignored.
+    assert behind_ingress.client_address(request("10.1.2.3", "6.6.6.6, 203.0.113.9")) == "203.0.113.9"
+    assert behind_ingress.client_address(request("10.1.2.3", "203.0.113.9, 10.4.4.4")) == "203.0.113.9"
+    # A caller that is not a trusted proxy cannot choose its address.
+    assert behind_ingress.client_address(request("198.51.100.1", "203.0.113.9")) == "198.51.100.1"
+    direct = Authenticator(gateway_settings())
+    assert direct.client_address(request("10.1.2.3", "203.0.113.9")) == "10.1.2.3"
