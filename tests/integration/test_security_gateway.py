@@ -25,6 +25,10 @@ from services.common.auth import ROLES, Principal, generate_keypair, mint_intern
 from services.common.suite import SERVICES
 from services.triage.models import clues as triage_clues
 
+# Keys that would carry a reporter's identity; only investigators (and admin) may ever see them.
+IDENTITY_KEYS = {"reporter", "reporter_name", "reporter_phone", "reporter_id_number", "phone", "mobile",
+                 "id_number", "id_card", "identity", "email"}
+IDENTITY_VIEWERS = {"investigator", "admin"}
 HOTLINE_SECRETS = {"hl-12345": ("12345", "a" * 48), "hl-12388": ("12388", "b" * 48)}
 STAFF = frozenset(ROLES)
 
@@ -82,6 +86,15 @@ MATRIX: tuple[Family, ...] = (
 )
 
 
+def identity_keys_in(node: object) -> set[str]:
+    if isinstance(node, dict):
+        return {k for k in node if k in IDENTITY_KEYS and node[k]} | {
+            found for v in node.values() for found in identity_keys_in(v)}
+    if isinstance(node, list):
+        return {found for v in node for found in identity_keys_in(v)}
+    return set()
+
+
 def credentials(identity: str, method: str, path: str, body: bytes, ids) -> dict[str, str]:
     if identity == "public":
         return {}
@@ -101,6 +114,9 @@ async def test_authorisation_matrix(gateway, ids, family):
         response = await gateway.request(family.method, family.path, content=body or None, headers=headers)
         assert response.status_code < 500, (identity, response.text)
         outcomes[identity] = response.status_code
+        if identity not in IDENTITY_VIEWERS and "json" in response.headers.get("content-type", ""):
+            leaked = identity_keys_in(response.json())
+            assert not leaked, f"{family.name}: {identity} saw reporter identity fields {leaked}"
     wrong = {i: s for i, s in outcomes.items() if (s not in (401, 403)) != (i in family.allowed)}
     assert not wrong, f"{family.name}: unexpected outcomes {wrong} (all: {outcomes})"
 
