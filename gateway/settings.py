@@ -84,6 +84,15 @@ class GatewaySettings(ServiceSettings):
         return algorithms
 
     @model_validator(mode="after")
+    def _refuse_an_unarmed_gateway_in_production(self) -> "GatewaySettings":
+        if self.environment == "production":
+            if not self.internal_token_private_key:
+                raise ValueError("INTERNAL_TOKEN_PRIVATE_KEY must be set in production")
+            if not (self.staff_jwt_public_key or self.staff_jwks_url):
+                raise ValueError("STAFF_JWT_PUBLIC_KEY or STAFF_JWKS_URL must be set in production")
+        return self
+
+    @model_validator(mode="after")
     def _read_hotline_keys_file(self) -> "GatewaySettings":
         # The kernel's generic ``*_file`` reader may already have put the file's text here.
         raw: object = self.hotline_keys

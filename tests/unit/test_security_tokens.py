@@ -139,3 +139,13 @@ async def test_keys_from_a_jwks_url_are_fetched_once_and_cached(jwks_server):
     unknown_kid = token(key=ec_key, algorithm="ES256", headers={"kid": "retired"})
     await refused("token-invalid", verifier, unknown_kid)
     await refused("token-invalid", verifier, token(algorithm="EdDSA", headers={"kid": "idp-2026"}))
+
+
+def test_a_production_gateway_refuses_to_start_without_its_keys():
+    base = {"environment": "production", "internal_token_public_key": PUBLIC,
+            "database_url": "postgresql+asyncpg://gw:s3cret@db/zuofeng"}
+    with pytest.raises(ValidationError, match="INTERNAL_TOKEN_PRIVATE_KEY"):
+        GatewaySettings(**base, staff_jwt_public_key=PUBLIC)
+    with pytest.raises(ValidationError, match="STAFF_JWT_PUBLIC_KEY or STAFF_JWKS_URL"):
+        GatewaySettings(**base, internal_token_private_key=PRIVATE)
+    assert GatewaySettings(**base, internal_token_private_key=PRIVATE, staff_jwks_url="https://idp/jwks")
