@@ -3,18 +3,71 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common.errors import install_problem_handlers
 from services.common.logs import configure_logging
-from services.common.observability import RequestContextMiddleware, health_router
+from services.common.observability import RequestContextMiddleware
 
 from .api import router
-from .proxy import new_client
+from .auth import Authenticator
+from .openapi import OpenApiAggregator
+from .proxy import InternalTokens, new_client
+from .ratelimit import RateLimits
 from .settings import GatewaySettings, get_settings
+
+_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class SanitiseRequestId:
+    """Drop a caller's X-Request-Id that could smuggle anything into logs; a fresh one is then made."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = scope["headers"]
+            if any(k == b"x-request-id" and not _REQUEST_ID.match(v) for k, v in headers):
+                scope = {**scope, "headers": [(k, v) for k, v in headers if k != b"x-request-id"]}
+        await self.app(scope, receive, send)
+
+
+class UpstreamHealth:
+    """The services' health as the gateway sees it, probed concurrently and cached for a moment so
+    frequent probes of many gateway replicas do not multiply into load on the services."""
+
+    def __init__(self, settings: GatewaySettings, ttl: float = 2.0) -> None:
+        self.settings = settings
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, dict[str, str]]] = {}
+
+    async def probe(self, app: FastAPI, endpoint: str) -> dict[str, str]:
+        cached = self._cache.get(endpoint)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+
+        async def one(base: str) -> str:
+            try:
+                response = await app.state.http.get(f"{base}/{endpoint}", timeout=2.0)
+            except Exception as exc:  # noqa: BLE001 — reported, not raised
+                return f"unreachable ({type(exc).__name__})"
+            return "ok" if response.status_code == 200 else f"not ready ({response.status_code})"
+
+        upstreams = self.settings.upstreams
+        results = await asyncio.gather(*(one(base) for base in upstreams.values()))
+        status = dict(zip(upstreams, results, strict=True))
+        self._cache[endpoint] = (time.monotonic() + self.ttl, status)
+        return status
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -29,22 +82,36 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         finally:
             await app.state.http.aclose()
 
-    async def services_ready(app: FastAPI) -> str | None:
-        async def probe(name: str, base: str) -> str | None:
-            try:
-                response = await app.state.http.get(f"{base}/readyz", timeout=2.0)
-            except Exception as exc:  # noqa: BLE001 — reported, not raised
-                return f"{name}: {type(exc).__name__}"
-            return None if response.status_code == 200 else f"{name}: {response.status_code}"
-
-        failures = await asyncio.gather(*(probe(n, b) for n, b in settings.upstreams.items()))
-        failed = [f for f in failures if f]
-        return "; ".join(failed) if failed else None
-
-    app = FastAPI(title="zuofeng gateway", version="1.0.0", lifespan=lifespan)
+    # The gateway's own OpenAPI is the aggregated one (gateway/openapi.py), served by its router.
+    app = FastAPI(title="zuofeng gateway", version="1.0.0", lifespan=lifespan, openapi_url=None,
+                  docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.authenticator = Authenticator(settings)
+    app.state.rate_limits = RateLimits(settings.rate_limits, settings.rate_limit_storage)
+    app.state.tokens = InternalTokens(settings.internal_token_private_key, settings.internal_token_ttl_seconds)
+    app.state.openapi = OpenApiAggregator(settings.upstreams, settings.openapi_cache_seconds)
+    health = UpstreamHealth(settings)
     install_problem_handlers(app)
-    app.add_middleware(RequestContextMiddleware, service="gateway")
-    app.include_router(health_router([services_ready]))
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz(request: Request) -> JSONResponse:
+        """Liveness of the gateway itself (always 200 while it serves), with the services' liveness for
+        operators. Restarting the gateway cannot heal a service, so a service's state never fails this."""
+        return JSONResponse({"status": "ok", "services": await health.probe(request.app, "healthz")})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        services = await health.probe(request.app, "readyz")
+        gating = settings.readiness_services if settings.readiness_services is not None else list(services)
+        ready = all(services.get(name) == "ok" for name in gating)
+        return JSONResponse({"status": "ready" if ready else "unavailable", "services": services},
+                            status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     app.include_router(router)
+    app.add_middleware(RequestContextMiddleware, service="gateway")
+    app.add_middleware(SanitiseRequestId)
     return app

@@ -1,16 +1,40 @@
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from services.common.settings import ServiceSettings
 from services.common.suite import SERVICES
 
+# Symmetric algorithms would let anyone holding the verification key mint tokens; "none" is no signature.
+_ASYMMETRIC = {"EdDSA", "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+
 
 def _default_upstreams() -> dict[str, str]:
     return {name: f"http://127.0.0.1:{port}" for name, port in SERVICES.items()}
+
+
+def _default_rate_limits() -> dict[str, str]:
+    # Per client address, per gateway replica (see docs/security.md); `limits` notation.
+    return {
+        "qr-report": "10/minute",
+        "qr-page": "60/minute",
+        "receipt": "10/minute",
+        "ballot": "30/minute",
+        "bulletin": "120/minute",
+        "open311-report": "10/minute",
+        "open311-read": "120/minute",
+    }
+
+
+class HotlineKey(BaseModel):
+    """One hotline system's API key: the shared secret and the one line (12388/12345/12380) it may push to."""
+
+    secret: str = Field(min_length=32)
+    line: str
 
 
 class GatewaySettings(ServiceSettings):
@@ -19,13 +43,65 @@ class GatewaySettings(ServiceSettings):
     upstreams: dict[str, str] = Field(default_factory=_default_upstreams, validation_alias="GATEWAY_UPSTREAMS")
     upstream_timeout_seconds: float = Field(30.0, validation_alias="GATEWAY_UPSTREAM_TIMEOUT_SECONDS")
     upstream_connect_timeout_seconds: float = Field(2.0, validation_alias="GATEWAY_UPSTREAM_CONNECT_TIMEOUT_SECONDS")
+    # How long a request may wait for a free pooled connection before the gateway answers 503.
+    upstream_pool_timeout_seconds: float = Field(5.0, validation_alias="GATEWAY_UPSTREAM_POOL_TIMEOUT_SECONDS")
+    # Idle pooled connections are dropped before the services' own keep-alive timeout (uvicorn: 5 s), so
+    # the gateway never sends on a connection the service is closing at that moment (a spurious 502).
+    upstream_keepalive_seconds: float = Field(4.0, validation_alias="GATEWAY_UPSTREAM_KEEPALIVE_SECONDS")
+    upstream_pool_shards: int = Field(8, ge=1, validation_alias="GATEWAY_UPSTREAM_POOL_SHARDS")
     max_connections_per_upstream: int = Field(200, validation_alias="GATEWAY_MAX_CONNECTIONS")
-    # Staff bearer tokens: asymmetric JWTs from the city's identity provider.
+    # Services whose readiness gates the gateway's /readyz (default: all). A production overlay may list
+    # only intake, so one slow back-office service does not take the public entry out of rotation.
+    readiness_services: list[str] | None = Field(None, validation_alias="GATEWAY_READINESS_SERVICES")
+    # Staff bearer tokens: asymmetric JWTs from the city's identity provider, from a PEM or a JWKS URL.
     staff_jwt_public_key: str = Field("", validation_alias="STAFF_JWT_PUBLIC_KEY")
     staff_jwt_public_key_file: Path | None = Field(None, validation_alias="STAFF_JWT_PUBLIC_KEY_FILE")
+    staff_jwks_url: str = Field("", validation_alias="STAFF_JWKS_URL")
+    staff_jwks_cache_seconds: int = Field(300, validation_alias="STAFF_JWKS_CACHE_SECONDS")
     staff_jwt_issuer: str = Field("zuofeng-dev-idp", validation_alias="STAFF_JWT_ISSUER")
     staff_jwt_audience: str = Field("zuofeng", validation_alias="STAFF_JWT_AUDIENCE")
     staff_jwt_algorithms: list[str] = Field(["EdDSA", "ES256", "RS256"], validation_alias="STAFF_JWT_ALGORITHMS")
+    staff_jwt_leeway_seconds: int = Field(30, validation_alias="STAFF_JWT_LEEWAY_SECONDS")
+    # Hotline systems: HOTLINE_KEYS='{"key-id": {"secret": "…", "line": "12345"}}' (or HOTLINE_KEYS_FILE).
+    hotline_keys: dict[str, HotlineKey] = Field(default_factory=dict, validation_alias="HOTLINE_KEYS")
+    hotline_keys_file: Path | None = Field(None, validation_alias="HOTLINE_KEYS_FILE")
+    hotline_window_seconds: int = Field(300, validation_alias="HOTLINE_WINDOW_SECONDS")
+    hotline_nonce_capacity: int = Field(200_000, validation_alias="HOTLINE_NONCE_CAPACITY")
+    hotline_max_body_bytes: int = Field(16 * 1024 * 1024, validation_alias="HOTLINE_MAX_BODY_BYTES")
+    # Public endpoints' limits per client (group → "N/period"), and where counters live.
+    rate_limits: dict[str, str] = Field(default_factory=_default_rate_limits, validation_alias="GATEWAY_RATE_LIMITS")
+    rate_limit_storage: str = Field("async+memory://", validation_alias="GATEWAY_RATE_LIMIT_STORAGE")
+    # Proxies (CIDRs) whose X-Forwarded-For the gateway believes, e.g. the ingress controller's pod range.
+    trusted_proxies: list[str] = Field(default_factory=list, validation_alias="GATEWAY_TRUSTED_PROXIES")
+    openapi_cache_seconds: float = Field(30.0, validation_alias="GATEWAY_OPENAPI_CACHE_SECONDS")
+
+    @field_validator("staff_jwt_algorithms")
+    @classmethod
+    def _only_asymmetric(cls, algorithms: list[str]) -> list[str]:
+        refused = [a for a in algorithms if a not in _ASYMMETRIC]
+        if refused:
+            raise ValueError(f"staff tokens must use asymmetric algorithms; refused: {refused}")
+        return algorithms
+
+    @model_validator(mode="after")
+    def _refuse_an_unarmed_gateway_in_production(self) -> "GatewaySettings":
+        if self.environment == "production":
+            if not self.internal_token_private_key:
+                raise ValueError("INTERNAL_TOKEN_PRIVATE_KEY must be set in production")
+            if not (self.staff_jwt_public_key or self.staff_jwks_url):
+                raise ValueError("STAFF_JWT_PUBLIC_KEY or STAFF_JWKS_URL must be set in production")
+        return self
+
+    @model_validator(mode="after")
+    def _read_hotline_keys_file(self) -> "GatewaySettings":
+        # The kernel's generic ``*_file`` reader may already have put the file's text here.
+        raw: object = self.hotline_keys
+        if isinstance(raw, str):
+            raw = json.loads(raw)
+        elif not raw and self.hotline_keys_file is not None:
+            raw = json.loads(Path(self.hotline_keys_file).read_text(encoding="utf-8"))
+        self.hotline_keys = {k: HotlineKey.model_validate(v) for k, v in dict(raw).items()}  # type: ignore[call-overload]
+        return self
 
 
 @lru_cache

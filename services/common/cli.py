@@ -99,6 +99,40 @@ def cmd_dev_token(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _verify_audit_chain(database_url: str, schema: str) -> tuple[bool, str]:
+    from sqlalchemy import MetaData, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from .audit import audit_table, verify_chain
+
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            exists = await conn.scalar(text("SELECT to_regclass(:name)"), {"name": f"{schema}.audit_log"})
+            if exists is None:
+                return False, f"{schema}: no audit log table ({schema}.audit_log)"
+            report = await verify_chain(conn, audit_table(MetaData(schema=schema)))
+    finally:
+        await engine.dispose()
+    if report.intact:
+        return True, f"{schema}: audit chain intact ({report.entries} entries)"
+    return False, f"{schema}: audit chain BROKEN at seq {report.first_broken_seq} (entry {report.entries})"
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Recompute a service's hash chain; exit 1 on the first broken link, 2 when there is no audit log."""
+    import re
+
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", args.service):
+        print(f"not a schema name: {args.service!r}", file=sys.stderr)
+        return 2
+    intact, message = asyncio.run(_verify_audit_chain(args.database_url or _settings().database_url, args.service))
+    print(message, file=sys.stdout if intact else sys.stderr)
+    if intact:
+        return 0
+    return 2 if "no audit log" in message else 1
+
+
 def cmd_export_schemas(args: argparse.Namespace) -> int:
     from .contracts import export_json_schemas
 
@@ -138,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ttl", type=int, default=3600)
     p.add_argument("--key", default=".run/keys/staff-idp.pem")
     p.set_defaults(func=cmd_dev_token)
+
+    p = sub.add_parser("audit-verify", help="verify a service's hash-chained audit log (exit 1 on a break)")
+    p.add_argument("service", help="the service whose schema holds the audit log, e.g. intake")
+    p.add_argument("--database-url", default=None, help="default: DATABASE_URL")
+    p.set_defaults(func=cmd_audit_verify)
 
     p = sub.add_parser("export-schemas", help="write the event contracts' JSON Schemas")
     p.set_defaults(func=cmd_export_schemas)

@@ -1,0 +1,131 @@
+"""Hotline systems (12388, 12345, 12380 热线): API key + HMAC-SHA256 request signatures.
+
+A hotline system sends four headers with every request::
+
+    X-Zuofeng-Key:        the key id the city issued to it
+    X-Zuofeng-Timestamp:  Unix seconds when it signed
+    X-Zuofeng-Nonce:      16–128 characters [A-Za-z0-9_-], never reused
+    X-Zuofeng-Signature:  v1=<hex HMAC-SHA256(secret, canonical request)>
+
+The canonical request is ``v1``, the method, the path with its query string exactly as sent, the
+timestamp, the nonce and the hex SHA-256 of the body, joined by ``\\n``. Signing the nonce binds it to the
+request, so a replay cannot simply swap it. Requests more than ``window`` seconds from the gateway's
+clock are refused; a nonce is remembered until its timestamp leaves the window, so within the window a
+reused nonce is refused too. The cache is bounded and, when full of still-live nonces, refuses new
+requests (503) rather than forgetting one that could then be replayed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from services.common.auth import Principal
+from services.common.errors import Problem
+
+from .settings import HotlineKey
+
+KEY_HEADER = "x-zuofeng-key"
+TIMESTAMP_HEADER = "x-zuofeng-timestamp"
+NONCE_HEADER = "x-zuofeng-nonce"
+SIGNATURE_HEADER = "x-zuofeng-signature"
+VERSION = "v1"
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+
+
+def canonical_request(method: str, target: str, timestamp: str, nonce: str, body: bytes) -> bytes:
+    return "\n".join(
+        (VERSION, method.upper(), target, timestamp, nonce, hashlib.sha256(body).hexdigest())
+    ).encode()
+
+
+def signature(secret: str, method: str, target: str, timestamp: str, nonce: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), canonical_request(method, target, timestamp, nonce, body), hashlib.sha256)
+    return f"{VERSION}={mac.hexdigest()}"
+
+
+def sign(key_id: str, secret: str, method: str, target: str, body: bytes = b"", *,
+         timestamp: int | None = None, nonce: str | None = None) -> dict[str, str]:
+    """The headers a hotline system sends; ``target`` is the path plus ``?query`` if any."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    nonce = nonce or secrets.token_urlsafe(18)
+    return {
+        KEY_HEADER: key_id,
+        TIMESTAMP_HEADER: ts,
+        NONCE_HEADER: nonce,
+        SIGNATURE_HEADER: signature(secret, method, target, ts, nonce, body),
+    }
+
+
+class NonceCache:
+    """Nonces seen in the replay window, per key; in memory, so per gateway replica (docs/security.md)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._expiry: dict[tuple[str, str], float] = {}
+        self._heap: list[tuple[float, tuple[str, str]]] = []
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def _purge(self, now: float) -> None:
+        while self._heap and self._heap[0][0] <= now:
+            expires, key = heapq.heappop(self._heap)
+            if self._expiry.get(key) == expires:
+                del self._expiry[key]
+
+    def claim(self, key_id: str, nonce: str, *, expires: float, now: float) -> bool:
+        """Remember the nonce; False if it is already remembered (a replay)."""
+        self._purge(now)
+        key = (key_id, nonce)
+        if key in self._expiry:
+            return False
+        if len(self._expiry) >= self.capacity:
+            raise Problem(503, "Too many signed requests in the replay window; retry shortly.",
+                          slug="nonce-cache-full", headers={"Retry-After": "5"})
+        self._expiry[key] = expires
+        heapq.heappush(self._heap, (expires, key))
+        return True
+
+
+@dataclass
+class HotlineVerifier:
+    keys: dict[str, HotlineKey]
+    window_seconds: int
+    nonces: NonceCache
+
+    def verify(self, *, method: str, target: str, headers, body: bytes, client: str | None,
+               now: float | None = None) -> Principal:
+        now = time.time() if now is None else now
+        key_id = headers.get(KEY_HEADER, "")
+        timestamp = headers.get(TIMESTAMP_HEADER, "")
+        nonce = headers.get(NONCE_HEADER, "")
+        given = headers.get(SIGNATURE_HEADER, "")
+        key = self.keys.get(key_id)
+        if key is None:
+            raise _unauthenticated("Unknown API key.", "signature-invalid")
+        if not timestamp.isdigit() or not _NONCE.match(nonce) or not given:
+            raise _unauthenticated(
+                f"Signed requests need {TIMESTAMP_HEADER} (Unix seconds), {NONCE_HEADER} (16–128 of "
+                f"[A-Za-z0-9_-]) and {SIGNATURE_HEADER}.", "signature-invalid")
+        signed_at = int(timestamp)
+        if abs(now - signed_at) > self.window_seconds:
+            raise _unauthenticated(
+                f"The request was signed more than {self.window_seconds} s from the gateway's clock.",
+                "signature-expired")
+        expected = signature(key.secret, method, target, timestamp, nonce, body)
+        if not hmac.compare_digest(expected.encode(), given.encode()):
+            raise _unauthenticated("The signature does not match the request.", "signature-invalid")
+        # Only after the signature holds: an unsigned request must not be able to burn nonces.
+        if not self.nonces.claim(key_id, nonce, expires=signed_at + self.window_seconds + 1, now=now):
+            raise _unauthenticated("This nonce was already used.", "signature-replayed")
+        return Principal(kind="hotline", subject=f"hotline:{key_id}", line=key.line, client=client)
+
+
+def _unauthenticated(detail: str, slug: str) -> Problem:
+    return Problem(401, detail, slug=slug, headers={"WWW-Authenticate": 'Zuofeng-HMAC-SHA256 realm="hotline"'})
