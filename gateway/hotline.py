@@ -124,7 +124,7 @@ class HotlineVerifier:
         # Only after the signature holds: an unsigned request must not be able to burn nonces.
         if not self.nonces.claim(key_id, nonce, expires=signed_at + self.window_seconds + 1, now=now):
             raise _unauthenticated("This nonce was already used.", "signature-replayed")
-        return Principal(kind="hotline", subject=f"hotline:{key_id}", line=key.line, client=client)
+        return Principal(kind=key.kind, subject=f"{key.kind}:{key_id}", line=key.line, client=client)
 
 
 def _unauthenticated(detail: str, slug: str) -> Problem:

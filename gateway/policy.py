@@ -3,7 +3,10 @@ the gateway's coarse first check, so a service route that forgot its own check i
 
 - ``public``: anyone, anonymous included (rate limited per client under ``limit``);
 - ``feed``: hotline systems (only for their own line) and staff;
-- everything else: staff only. Anonymous callers get 401; hotline keys work nowhere but their feed.
+- everything else: staff only. Anonymous callers get 401.
+
+Machine clients with signed requests reach only the rules that name their kind in ``machines``: hotline
+keys their own line's feed, service keys (SMS/WeChat ballot gateways) the ballot endpoints.
 """
 
 from __future__ import annotations
@@ -24,19 +27,24 @@ class Rule:
     pattern: re.Pattern[str]
     audience: Audience
     limit: str | None = None  # the rate-limit group (GatewaySettings.rate_limits) for anonymous callers
+    machines: frozenset[str] = frozenset()  # signed-request client kinds admitted besides the audience
 
 
-def _rule(methods: str, pattern: str, audience: Audience, limit: str | None = None) -> Rule:
-    return Rule(frozenset(methods.split()), re.compile(pattern), audience, limit)
+def _rule(methods: str, pattern: str, audience: Audience, limit: str | None = None, machines: str = "") -> Rule:
+    return Rule(frozenset(methods.split()), re.compile(pattern), audience, limit, frozenset(machines.split()))
 
 
 _SEGMENT = r"[^/]+"
 RULES: tuple[Rule, ...] = (
-    _rule("POST", rf"^/api/v1/intake/feeds/(?P<line>{_SEGMENT})/reports(:batch)?$", "feed"),
+    _rule("POST", rf"^/api/v1/intake/feeds/(?P<line>{_SEGMENT})/reports(:batch)?$", "feed", machines="hotline"),
     _rule("POST", rf"^/api/v1/intake/qr/{_SEGMENT}/reports$", "public", "qr-report"),
     _rule("GET HEAD", rf"^/qr/{_SEGMENT}(/.*)?$", "public", "qr-page"),
     _rule("GET HEAD", rf"^/api/v1/intake/receipts/{_SEGMENT}$", "public", "receipt"),
-    _rule("POST", rf"^/api/v1/evaluation/campaigns/{_SEGMENT}/ballots$", "public", "ballot"),
+    _rule("POST", rf"^/api/v1/evaluation/campaigns/{_SEGMENT}/ballots$", "public", "ballot", machines="service"),
+    _rule("POST", rf"^/api/v1/evaluation/campaigns/{_SEGMENT}/ballots:batch$", "staff", machines="service"),
+    # Published campaigns and their rankings (十优/十差) are public; evaluation hides drafts itself.
+    _rule("GET HEAD", r"^/api/v1/evaluation/(enumerations|campaigns)$", "public", "results"),
+    _rule("GET HEAD", rf"^/api/v1/evaluation/campaigns/{_SEGMENT}(/rankings(\.svg|\.csv)?)?$", "public", "results"),
     _rule("GET HEAD", r"^/api/v1/notification/bulletins(\.atom|\.json)?(/.*)?$", "public", "bulletin"),
     _rule("POST", r"^/open311/v2/requests\.json$", "public", "open311-report"),
     _rule("GET HEAD", r"^/open311/v2/(services|requests)(/.*)?(\.json|\.xml)?$", "public", "open311-read"),
@@ -59,10 +67,10 @@ def admit(principal: Principal, method: str, path: str) -> Rule | None:
     """Refuse callers who may not reach ``path`` at all; return the matching rule (None: staff only)."""
     rule = rule_for(method, path)
     audience = rule.audience if rule else "staff"
-    if principal.kind == "hotline":
-        if audience != "feed":
-            raise Problem(403, "Hotline keys may only push to their feed.", slug="forbidden-kind")
-        if feed_line(path) != principal.line:
+    if principal.kind in ("hotline", "service"):
+        if rule is None or principal.kind not in rule.machines:
+            raise Problem(403, f"A {principal.kind} key may not call this endpoint.", slug="forbidden-kind")
+        if principal.kind == "hotline" and feed_line(path) != principal.line:
             raise Problem(403, f"This key may push to line {principal.line} only.", slug="forbidden-line")
         return rule
     if principal.kind == "public":

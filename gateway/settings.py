@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Literal
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,16 +26,30 @@ def _default_rate_limits() -> dict[str, str]:
         "receipt": "10/minute",
         "ballot": "30/minute",
         "bulletin": "120/minute",
+        "results": "120/minute",
         "open311-report": "10/minute",
         "open311-read": "120/minute",
     }
 
 
 class HotlineKey(BaseModel):
-    """One hotline system's API key: the shared secret and the one line (12388/12345/12380) it may push to."""
+    """One machine client's API key for signed requests (HMAC-SHA256):
+
+    - ``kind="hotline"``: a hotline system, bound to the one line (12388/12345/12380) it may push to;
+    - ``kind="service"``: an SMS or WeChat ballot gateway relaying citizens' ballots to evaluation.
+    """
 
     secret: str = Field(min_length=32)
-    line: str
+    kind: Literal["hotline", "service"] = "hotline"
+    line: str | None = None
+
+    @model_validator(mode="after")
+    def _line_only_for_hotlines(self) -> "HotlineKey":
+        if self.kind == "hotline" and not self.line:
+            raise ValueError("a hotline key must name its line")
+        if self.kind == "service" and self.line:
+            raise ValueError("a service key has no hotline line")
+        return self
 
 
 class GatewaySettings(ServiceSettings):

@@ -107,6 +107,8 @@ def settings_kwargs(infra, keys, tmp_path_factory) -> dict:
         "db_pool_size": 5,
         "outbox_poll_seconds": 0.5,
         "consumer_retry_backoff_ms": 20,
+        # Every in-process caller shares one address; the limits have tests of their own with distinct ones.
+        "receipt_lookups_per_minute": 100,
     }
 
 
@@ -156,6 +158,7 @@ async def start_suite(stack: AsyncExitStack, settings_kwargs: dict, keys: dict, 
         **settings_kwargs,
         upstreams={name: f"http://{name}.test" for name in SERVICES},
         staff_jwt_public_key=keys["staff_public"],
+        rate_limits={},
     )
     gateway = create_gateway(gateway_settings)
     manager = await stack.enter_async_context(LifespanManager(gateway))

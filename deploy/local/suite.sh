@@ -16,6 +16,16 @@ GATEWAY_URL="http://127.0.0.1:${GATEWAY_PORT:-8000}"
 write_env() {
   local keys="$RUN_DIR/keys"
   "$VENV/bin/zuofeng" dev-keys --dir "$keys" >/dev/null
+  if [ ! -f "$keys/hotline-keys.json" ]; then
+    # One development key per hotline line, for signing feeds locally (see docs/security.md).
+    "$VENV/bin/python" - "$keys/hotline-keys.json" <<'PY'
+import json, secrets, sys
+keys = {f"dev-{line}": {"secret": secrets.token_hex(32), "line": line} for line in ("12388", "12345", "12380")}
+with open(sys.argv[1], "w") as f:
+    json.dump(keys, f, indent=2)
+PY
+    chmod 600 "$keys/hotline-keys.json"
+  fi
   eval "$(bash "$here/infra.sh" env)"
   cat >"$ENV_FILE" <<ENV
 ZUOFENG_ENV=development
@@ -26,6 +36,10 @@ INTERNAL_TOKEN_PRIVATE_KEY_FILE=$keys/internal.pem
 STAFF_JWT_PUBLIC_KEY_FILE=$keys/staff-idp.pub.pem
 IDENTITY_KEYRING_FILE=$keys/identity-keyring
 CONTACT_KEYRING_FILE=$keys/contact-keyring
+HOTLINE_KEYS_FILE=$keys/hotline-keys.json
+TRIAGE_UNITS_FILE=$REPO/services/triage/data/units-datong-demo.yaml
+NOTIFICATION_SMTP_HOST=127.0.0.1
+NOTIFICATION_SMTP_PORT=${SMTP_SINK_PORT:-1025}
 ZUOFENG_DATA_DIR=$RUN_DIR/data
 ENV
 }
@@ -51,6 +65,15 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 
 [supervisorctl]
 serverurl=unix://$SUITE_DIR/supervisor.sock
+CONF
+    # A local mail sink, so notification's e-mails go somewhere you can read: logs/mailsink.log.
+    cat <<CONF
+
+[program:mailsink]
+command=$VENV/bin/python -m aiosmtpd -n -c aiosmtpd.handlers.Debugging stdout -l 127.0.0.1:${SMTP_SINK_PORT:-1025}
+autorestart=true
+redirect_stderr=true
+stdout_logfile=$SUITE_DIR/logs/mailsink.log
 CONF
     for app in "${SERVICES[@]}" gateway; do
       cat <<CONF
@@ -107,7 +130,8 @@ URLS
     printf '  %-12s %s/docs\n' "$app" "http://127.0.0.1:$("$VENV/bin/python" -c "from services.common.suite import SERVICES; print(SERVICES['$app'])")"
   done
   cat <<URLS
-  logs         $SUITE_DIR/logs/
+  logs         $SUITE_DIR/logs/   (e-mails the suite sends: mailsink.log)
+  hotline keys $RUN_DIR/keys/hotline-keys.json
   staff token  $VENV/bin/zuofeng dev-token --role triage_officer
   stop         make down
 URLS

@@ -76,8 +76,8 @@ class Outbox:
         with producer_span(
             topic, key=key, event_type=contract.event_type(), parent=traceparent, fallback=current
         ) as span_parent:
-            event = contract.to_cloudevent(traceparent=span_parent or traceparent or current)
-        return {"topic": topic, "key": key, "payload": event.to_bytes()}
+            payload = contract.envelope_bytes(traceparent=span_parent or traceparent or current)
+        return {"topic": topic, "key": key, "payload": payload}
 
     async def publish(self, session: AsyncSession, contract: EventContract, *, traceparent: str | None = None) -> None:
         await self.publish_many(session, [contract], traceparent=traceparent)

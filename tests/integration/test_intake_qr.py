@@ -88,7 +88,7 @@ async def test_poster_qr_images_point_at_its_page(suite, ids):
     image = Image.open(io.BytesIO(png.content))
     assert image.size[0] == image.size[1] > 200
     public_call = await suite.gateway.get(f"/api/v1/intake/posters/{poster['code']}/qr.png")
-    assert public_call.status_code == 403
+    assert public_call.status_code == 401  # poster images are for staff to print; anonymous callers sign in
     other_unit = await suite.gateway.get(f"/api/v1/intake/posters/{poster['code']}",
                                          headers=ids.bearer("unit_handler", unit="U-OTHER"))
     assert other_unit.status_code == 404
@@ -137,9 +137,11 @@ async def test_qr_page_form_submits_text_photo_and_audio_to_the_posters_unit(sui
                                        headers=ids.bearer("investigator"))
     assert download.status_code == 200 and download.content == kept
     assert download.headers["content-type"] == "image/jpeg"
-    for headers in ({}, ids.bearer("unit_handler", unit="U-OTHER")):
-        refused = await suite.gateway.get(f"/api/v1/intake/clues/{clue.id}/attachments/{photo.id}", headers=headers)
-        assert refused.status_code in (403, 404)
+    anonymous = await suite.gateway.get(f"/api/v1/intake/clues/{clue.id}/attachments/{photo.id}")
+    assert anonymous.status_code == 401  # attachments are never served to the public
+    other_unit = await suite.gateway.get(f"/api/v1/intake/clues/{clue.id}/attachments/{photo.id}",
+                                         headers=ids.bearer("unit_handler", unit="U-OTHER"))
+    assert other_unit.status_code == 404
 
     status = await suite.gateway.get(f"/api/v1/intake/receipts/{code}")
     assert status.status_code == 200, status.text

@@ -30,6 +30,7 @@ IDENTITY_KEYS = {"reporter", "reporter_name", "reporter_phone", "reporter_id_num
                  "id_number", "id_card", "identity", "email"}
 IDENTITY_VIEWERS = {"investigator", "admin"}
 HOTLINE_SECRETS = {"hl-12345": ("12345", "a" * 48), "hl-12388": ("12388", "b" * 48)}
+SERVICE_SECRETS = {"sms-gateway": "c" * 48}  # an SMS ballot gateway (kind "service")
 STAFF = frozenset(ROLES)
 
 
@@ -40,7 +41,8 @@ async def gateway(suite, settings_kwargs, keys):
         **settings_kwargs,
         upstreams={name: f"http://{name}.test" for name in SERVICES},
         staff_jwt_public_key=keys["staff_public"],
-        hotline_keys={k: {"line": line, "secret": secret} for k, (line, secret) in HOTLINE_SECRETS.items()},
+        hotline_keys={k: {"line": line, "secret": secret} for k, (line, secret) in HOTLINE_SECRETS.items()}
+        | {k: {"kind": "service", "secret": secret} for k, secret in SERVICE_SECRETS.items()},
         rate_limits={},
     )
     app = create_app(settings)
@@ -70,19 +72,51 @@ class Family:
     body: object = None  # a callable giving a fresh JSON body
 
 
-# Identities: every staff role, the public, and two hotline systems (one of them the path's own line).
-IDENTITIES = (*ROLES, "public", "hotline:12345", "hotline:12388")
+# Identities: every staff role, the public, two hotline systems (one of them the path's own line) and an
+# SMS ballot gateway.
+IDENTITIES = (*ROLES, "public", "hotline:12345", "hotline:12388", "service:sms-gateway")
+EVERYONE = frozenset(IDENTITIES)
+UNKNOWN = "01a20000-0000-7000-8000-000000000000"  # a well-formed id nothing has: allowed callers get 404
 
-# The lead extends this table as the services' endpoints land on main.
+
+def a_staff_report() -> dict:
+    return {"channel": "petition", "text": "来信反映某所窗口推诿扯皮。"}
+
+
+# One representative request per endpoint family and who gets past authorisation (anything but 401/403;
+# a 404 or 422 for an allowed caller means authorisation let it through to the handler).
 MATRIX: tuple[Family, ...] = (
     Family("intake hotline feed", "POST", "/api/v1/intake/feeds/12345/reports", STAFF | {"hotline:12345"},
            a_report),
+    Family("intake staff channels", "POST", "/api/v1/intake/reports",
+           frozenset({"triage_officer", "investigator", "org_officer", "admin"}), a_staff_report),
+    Family("intake posters", "GET", "/api/v1/intake/posters",
+           frozenset({"triage_officer", "investigator", "org_officer", "auditor", "unit_handler", "admin"})),
+    Family("intake identity reveal", "POST", f"/api/v1/intake/clues/{UNKNOWN}/identity:reveal",
+           frozenset({"investigator", "admin"}), lambda: {"reason": "立案审查需要核实举报人身份"}),
+    Family("intake receipt lookup (public)", "GET", "/api/v1/intake/receipts/R-unknown", STAFF | {"public"}),
     Family("triage clues", "GET", "/api/v1/triage/clues?limit=1",
-           frozenset({"triage_officer", "investigator", "unit_handler", "admin"})),
-    # Gateway-level: staff-only by default, whatever the service does (here: no such route yet → 404).
-    Family("gateway: staff-only by default", "GET", "/api/v1/accountability/cases", STAFF),
-    Family("gateway: public receipt lookup", "GET", "/api/v1/intake/receipts/R-unknown",
-           STAFF | {"public"}),
+           frozenset({"triage_officer", "investigator", "auditor", "unit_handler", "admin"})),
+    Family("triage taxonomy", "GET", "/api/v1/triage/taxonomy", STAFF),
+    Family("triage daily sheet", "GET", "/api/v1/triage/daily-sheets/2001-01-01",
+           frozenset({"triage_officer", "investigator", "auditor", "admin"})),
+    Family("accountability cases", "GET", "/api/v1/accountability/cases?limit=1",
+           frozenset({"investigator", "org_officer", "auditor", "unit_handler", "admin"})),
+    Family("accountability opening a case", "POST", "/api/v1/accountability/cases",
+           frozenset({"investigator", "org_officer", "admin"}), dict),
+    Family("accountability stats", "GET", "/api/v1/accountability/stats",
+           frozenset({"investigator", "org_officer", "auditor", "admin"})),
+    Family("evaluation campaign creation", "POST", "/api/v1/evaluation/campaigns",
+           frozenset({"evaluation_admin", "admin"}), dict),
+    Family("evaluation rankings (public once published)", "GET",
+           f"/api/v1/evaluation/campaigns/{UNKNOWN}/rankings", STAFF | {"public"}),
+    Family("evaluation ballot batches", "POST", f"/api/v1/evaluation/campaigns/{UNKNOWN}/ballots:batch",
+           frozenset({"evaluation_admin", "admin", "service:sms-gateway"}), lambda: {"ballots": []}),
+    Family("notification unit inbox", "GET", "/api/v1/notification/inbox", frozenset({"unit_handler", "admin"})),
+    Family("notification deliveries", "GET", "/api/v1/notification/deliveries", frozenset({"auditor", "admin"})),
+    Family("notification bulletins (public)", "GET", "/api/v1/notification/bulletins", STAFF | {"public"}),
+    # Gateway-level: a route no rule opens is staff-only, whatever the service does (no such route → 404).
+    Family("gateway: staff-only by default", "GET", "/api/v1/accountability/no-such-route", STAFF),
 )
 
 
@@ -98,6 +132,9 @@ def identity_keys_in(node: object) -> set[str]:
 def credentials(identity: str, method: str, path: str, body: bytes, ids) -> dict[str, str]:
     if identity == "public":
         return {}
+    if identity.startswith("service:"):
+        key = identity.split(":")[1]
+        return sign(key, SERVICE_SECRETS[key], method, path, body)
     if identity.startswith("hotline:"):
         line = identity.split(":")[1]
         key = next(k for k, (l, _) in HOTLINE_SECRETS.items() if l == line)

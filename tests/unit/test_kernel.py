@@ -55,6 +55,23 @@ def test_event_round_trips_through_the_cloudevent_envelope():
     assert ClueReceived.topic("t1.") == "t1.zuofeng.intake.clue-received.v1"
 
 
+def test_the_outbox_envelope_is_the_same_cloudevent_as_the_model_path():
+    clue = ClueReceived(
+        clue_id="0190d0c8-0000-7000-8000-000000000001",
+        tracking_number="ZF-20261121-000001",
+        channel="hotline_12345",
+        received_at=datetime(2026, 11, 21, 8, 0, tzinfo=UTC),
+        text="窗口人员推诿",
+    )
+    tp = child_traceparent(None)
+    fast = CloudEvent.from_bytes(clue.envelope_bytes(traceparent=tp))
+    slow = clue.to_cloudevent(traceparent=tp)
+    assert fast.model_dump(exclude={"id", "time"}) == slow.model_dump(exclude={"id", "time"})
+    assert ClueReceived.from_cloudevent(fast) == clue
+    assert fast.time.tzinfo is not None
+    assert CloudEvent.from_bytes(clue.envelope_bytes()).traceparent is None
+
+
 def test_traceparent_continues_the_parent_trace_and_rejects_garbage():
     parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     child = child_traceparent(parent)
