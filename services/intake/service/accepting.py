@@ -65,12 +65,27 @@ async def _ensure_sequence(engine: AsyncEngine, name: str) -> None:
     try:
         async with engine.begin() as conn:
             await conn.execute(text(f"CREATE SEQUENCE IF NOT EXISTS {name}"))
+            await _continue_after_existing_numbers(conn, name)
     except DBAPIError:
         # Two first-of-the-day creators raced (IF NOT EXISTS is not atomic in the catalog); the other won.
         async with engine.connect() as conn:
             if await conn.scalar(text("SELECT to_regclass(:n)"), {"n": name}) is None:
                 raise
     _ready_sequences.add(key)
+
+
+async def _continue_after_existing_numbers(conn, name: str) -> None:
+    """Numbers this day already has (given before an upgrade to per-day sequences, or before the sequence
+    was dropped and restored) are never handed out again: the sequence continues after the highest."""
+    day = name.rsplit("_", 1)[1]
+    highest = await conn.scalar(
+        text("SELECT max(substring(tracking_number from 13)::bigint) FROM intake.clues "
+             "WHERE tracking_number LIKE :prefix"), {"prefix": f"ZF-{day}-%"})
+    if not highest:
+        return
+    last, called = (await conn.execute(text(f"SELECT last_value, is_called FROM {name}"))).one()
+    if highest > (last if called else last - 1):
+        await conn.execute(text("SELECT setval(CAST(:name AS regclass), :highest)"), {"name": name, "highest": highest})
 
 
 async def next_tracking_numbers(session: AsyncSession, received_at: datetime, count: int) -> list[str]:
