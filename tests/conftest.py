@@ -177,3 +177,23 @@ async def start_suite(stack: AsyncExitStack, settings_kwargs: dict, keys: dict, 
 async def suite(settings_kwargs, keys) -> AsyncIterator[Suite]:
     async with AsyncExitStack() as stack:
         yield await start_suite(stack, settings_kwargs, keys)
+
+
+@pytest.fixture
+def spans():
+    """Tracing on for one test, into memory: what the OTLP exporter would have sent."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from services.common import telemetry
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry.install(provider)
+    try:
+        yield exporter
+    finally:
+        telemetry.uninstall()
+        provider.shutdown()

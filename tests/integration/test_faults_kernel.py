@@ -41,6 +41,19 @@ def clue_event(text_: str = "群众反映窗口人员态度冷漠、推诿扯皮
                         channel="hotline_12345", received_at=datetime.now(UTC), text=text_)
 
 
+async def fault_schema(settings_kwargs: dict):
+    """A schema and topic prefix of the test's own, with the fault tables (inbox + effects) created."""
+    schema = f"faults_{secrets.token_hex(3)}"
+    prefix = f"{settings_kwargs['topic_prefix']}{schema}."
+    settings = ServiceSettings(**{**settings_kwargs, "topic_prefix": prefix})
+    metadata, _, _ = fault_tables(schema)
+    engine = create_engine(settings, pool_size=2)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        await conn.run_sync(metadata.create_all)
+    return schema, prefix, settings, engine
+
+
 async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
@@ -108,14 +121,8 @@ async def test_replayed_dead_letter_is_handled_once_its_cause_is_gone(suite, ids
 
 @pytest.mark.fault
 async def test_consumer_killed_mid_batch_leaves_no_duplicate_effects(infra, settings_kwargs):
-    schema = f"faults_{secrets.token_hex(3)}"
-    prefix = f"{settings_kwargs['topic_prefix']}{schema}."
-    settings = ServiceSettings(**{**settings_kwargs, "topic_prefix": prefix})
-    metadata, _, effects = fault_tables(schema)
-    engine = create_engine(settings, pool_size=2)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await conn.run_sync(metadata.create_all)
+    schema, prefix, settings, engine = await fault_schema(settings_kwargs)
+    _, _, effects = fault_tables(schema)
 
     events = [clue_event() for _ in range(60)]
     consumer = fault_consumer(settings, schema, kill_after=25)
@@ -213,14 +220,8 @@ async def test_one_failing_event_in_a_batch_costs_only_itself(settings_kwargs):
     from services.common.db import create_session_factory
     from services.common.kafka import ensure_topics
 
-    schema = f"faults_{secrets.token_hex(3)}"
-    prefix = f"{settings_kwargs['topic_prefix']}{schema}."
-    settings = ServiceSettings(**{**settings_kwargs, "topic_prefix": prefix})
-    metadata, inbox, effects = fault_tables(schema)
-    engine = create_engine(settings, pool_size=2)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await conn.run_sync(metadata.create_all)
+    schema, prefix, settings, engine = await fault_schema(settings_kwargs)
+    _, inbox, effects = fault_tables(schema)
 
     async def on_clue(session, event: ClueReceived, envelope) -> None:
         await session.execute(effects.insert().values(clue_id=str(event.clue_id)))

@@ -3,10 +3,6 @@ the outbox write → (the real broker) → triage's consumer span."""
 
 from __future__ import annotations
 
-import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from services.common import telemetry
@@ -19,17 +15,6 @@ from .test_slice import a_report
 UPSTREAM_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
-@pytest.fixture
-def spans():
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    telemetry.install(provider)
-    try:
-        yield exporter
-    finally:
-        telemetry.uninstall()
-        provider.shutdown()
 
 
 async def test_a_clue_keeps_its_trace_across_kafka(suite, ids, settings_kwargs, spans):

@@ -4,10 +4,6 @@ The trace that crosses the real broker is tested in tests/integration/test_traci
 
 from __future__ import annotations
 
-import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from prometheus_client import REGISTRY as PROMETHEUS
 
@@ -19,17 +15,6 @@ UPSTREAM_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 UPSTREAM = f"00-{UPSTREAM_TRACE}-00f067aa0ba902b7-01"
 
 
-@pytest.fixture
-def spans():
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    telemetry.install(provider)
-    try:
-        yield exporter
-    finally:
-        telemetry.uninstall()
-        provider.shutdown()
 
 
 def test_tracing_is_off_without_an_otlp_endpoint(monkeypatch):

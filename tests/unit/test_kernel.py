@@ -39,14 +39,18 @@ def test_no_contract_carries_reporter_identity_in_clear():
             assert field_name not in IDENTITY_WORDS, f"{event_type}.{field_name} would leak identity"
 
 
-def test_event_round_trips_through_the_cloudevent_envelope():
-    clue = ClueReceived(
+def a_clue() -> ClueReceived:
+    return ClueReceived(
         clue_id="0190d0c8-0000-7000-8000-000000000001",
         tracking_number="ZF-20261121-000001",
         channel="hotline_12345",
         received_at=datetime(2026, 11, 21, 8, 0, tzinfo=UTC),
         text="窗口人员推诿",
     )
+
+
+def test_event_round_trips_through_the_cloudevent_envelope():
+    clue = a_clue()
     event = CloudEvent.from_bytes(clue.to_cloudevent(traceparent=child_traceparent(None)).to_bytes())
     assert event.type == "zuofeng.intake.clue-received.v1"
     assert event.subject == str(clue.clue_id)
@@ -56,13 +60,7 @@ def test_event_round_trips_through_the_cloudevent_envelope():
 
 
 def test_the_outbox_envelope_is_the_same_cloudevent_as_the_model_path():
-    clue = ClueReceived(
-        clue_id="0190d0c8-0000-7000-8000-000000000001",
-        tracking_number="ZF-20261121-000001",
-        channel="hotline_12345",
-        received_at=datetime(2026, 11, 21, 8, 0, tzinfo=UTC),
-        text="窗口人员推诿",
-    )
+    clue = a_clue()
     tp = child_traceparent(None)
     fast = CloudEvent.from_bytes(clue.envelope_bytes(traceparent=tp))
     slow = clue.to_cloudevent(traceparent=tp)
