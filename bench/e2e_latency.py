@@ -1,7 +1,7 @@
 """End-to-end latency: a hotline report accepted (intake's 201) → the reporter's acknowledgement (受理回执)
 recorded by notification, at a fixed rate, through the real stack.
 
-    .venv/bin/python -m bench.e2e_latency [--rate 200] [--seconds 30] [--via gateway|intake]
+    .venv/bin/python -m bench.e2e_latency [--rate 200 [50 …]] [--seconds 30] [--via gateway [intake]]
 
 The five services and the gateway run under uvicorn on loopback ports (``zuofeng serve``), on a fresh
 database and the local Kafka with a topic prefix of the run's own. An open loop posts one report every
@@ -60,7 +60,9 @@ async def post_at_rate(url: str, headers: dict[str, str], rate: float, seconds: 
         started = time.monotonic()
         for n in range(count):
             await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
-            if in_flight.locked():  # the stack cannot keep up: count it, do not queue without bound
+            # The stack (or this process) cannot keep up: count what is not sent, never queue without bound
+            # nor run past the planned duration.
+            if in_flight.locked() or time.monotonic() - started > seconds * 1.05:
                 skipped += 1
                 continue
             await in_flight.acquire()
@@ -69,7 +71,7 @@ async def post_at_rate(url: str, headers: dict[str, str], rate: float, seconds: 
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - started
     latencies.sort()
-    return {"offered": count, "sent": len(tasks), "skipped_over_in_flight_cap": skipped, "statuses": statuses,
+    return {"offered": count, "sent": len(tasks), "not_sent": skipped, "statuses": statuses,
             "send_seconds": round(sent_for, 2), "answered_seconds": round(elapsed, 2),
             "http_p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
             "http_p99_ms": round(percentile(latencies, 0.99) * 1000, 1)}
@@ -97,81 +99,96 @@ async def acknowledgements(dsn: str, tag: str, timeout: float) -> list[asyncpg.R
         await conn.close()
 
 
-async def main(args: argparse.Namespace) -> dict[str, Any]:
-    results: dict[str, Any] = {"machine": describe(), "args": vars(args)}
-    async with running_stack("e2e") as stack:
-        if args.via == "gateway":
-            base, headers = stack.bases["gateway"], stack.staff_bearer("triage_officer")
-        else:
-            base, headers = stack.bases["intake"], stack.hotline()
-        url = base + "/api/v1/intake/feeds/12345/reports"
-        dsn = plain_dsn(stack.database_url)
-        # Warm-up: connections, statement caches, the consumers' partition assignment.
-        warm = f"W{secrets.token_hex(3)}"
-        await post_at_rate(url, headers, 20, 3, warm, args.max_in_flight)
-        await acknowledgements(dsn, warm, 120)
-
-        tag = f"E{secrets.token_hex(3)}"
-        print(f"posting {int(args.rate * args.seconds)} reports at {args.rate}/s via {args.via}", flush=True)
-        load = await post_at_rate(url, headers, args.rate, args.seconds, tag, args.max_in_flight)
-        print("load", load, flush=True)
-        rows = await acknowledgements(dsn, tag, args.drain_timeout)
+async def measure(stack, dsn: str, via: str, rate: float, args: argparse.Namespace) -> dict[str, Any]:
+    if via == "gateway":
+        base, headers = stack.bases["gateway"], stack.staff_bearer("triage_officer")
+    else:
+        base, headers = stack.bases["intake"], stack.hotline()
+    url = base + "/api/v1/intake/feeds/12345/reports"
+    tag = f"E{secrets.token_hex(3)}"
+    print(f"posting {int(rate * args.seconds)} reports at {rate}/s via {via}", flush=True)
+    load = await post_at_rate(url, headers, rate, args.seconds, tag, args.max_in_flight)
+    print("load", load, flush=True)
+    rows = await acknowledgements(dsn, tag, args.drain_timeout)
 
     received = sorted(r["received_at"] for r in rows)
     latencies = sorted(float(r["ms"]) for r in rows if r["ms"] is not None)
-    span = (received[-1] - received[0]).total_seconds() if len(received) > 1 else float("nan")
-    results["load"] = load
-    results["e2e"] = {
+    span = (received[-1] - received[0]).total_seconds() if len(received) > 1 else 0.0
+    e2e = {
+        "via": via, "offered_rate_per_s": rate,
         "accepted": load["statuses"].get("201", 0),
         "stored": len(rows),
         "acknowledged": len(latencies),
-        "achieved_rate_per_s": round(len(received) / span, 1) if span == span and span > 0 else None,
+        "achieved_rate_per_s": round(len(received) / span, 1) if span > 0 else None,
         "p50_ms": round(percentile(latencies, 0.5), 1),
         "p90_ms": round(percentile(latencies, 0.9), 1),
         "p99_ms": round(percentile(latencies, 0.99), 1),
         "max_ms": round(latencies[-1], 1) if latencies else None,
         "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
-        "target": "p99 < 500 ms at 200/s",
+        "load": load,
     }
     # Judged only at the target's rate: a lighter run says nothing about it.
-    results["e2e"]["meets_target"] = None if args.rate < 200 else bool(
-        latencies and len(latencies) == len(rows) and results["e2e"]["p99_ms"] < 500
-        and (results["e2e"]["achieved_rate_per_s"] or 0) >= 190)
+    e2e["meets_target"] = None if rate < 200 else bool(
+        latencies and len(latencies) == len(rows) and e2e["p99_ms"] < 500 and (e2e["achieved_rate_per_s"] or 0) >= 190)
+    print("e2e", {k: v for k, v in e2e.items() if k != "load"}, flush=True)
+    return e2e
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {"machine": describe(), "args": vars(args), "target": "p99 < 500 ms at 200/s",
+                               "runs": []}
+    async with running_stack("e2e") as stack:
+        dsn = plain_dsn(stack.database_url)
+        # Warm-up: connections, statement caches, the consumers' partition assignment.
+        for via in args.via:
+            warm = await measure(stack, dsn, via, 20, argparse.Namespace(**{**vars(args), "seconds": 3}))
+            assert warm["acknowledged"] == warm["stored"], "warm-up reports were not acknowledged"
+        for via in args.via:
+            for rate in args.rate:
+                results["runs"].append(await measure(stack, dsn, via, rate, args))
     return results
 
 
 def render(results: dict[str, Any]) -> str:
-    e2e, load, args, machine = results["e2e"], results["load"], results["args"], results["machine"]
-    return "\n".join([
+    args, machine = results["args"], results["machine"]
+    verdict = {True: "met", False: "not met", None: "n/a (< 200/s offered)"}
+    lines = [
         "# End-to-end latency: report accepted → reporter acknowledged",
         "",
-        f"`.venv/bin/python -m bench.e2e_latency --rate {args['rate']} --seconds {args['seconds']} --via {args['via']}`"
-        f" — {machine['when']}, {machine['cores']} CPUs, load average {', '.join(f'{x:.1f}' for x in machine['load_average'])} at start "
+        f"`.venv/bin/python -m bench.e2e_latency --rate {' '.join(str(r) for r in args['rate'])} "
+        f"--seconds {args['seconds']} --via {' '.join(args['via'])}`"
+        f" — {machine['when']}, {machine['cores']} CPUs, load average "
+        f"{', '.join(f'{x:.1f}' for x in machine['load_average'])} at start "
         "(the machine is shared; absolute figures are noisy). Raw data: `e2e.json`.",
         "",
         "Five services + gateway under uvicorn on loopback (one worker each), local PostgreSQL and Kafka, a fresh "
-        "database. Path: intake transaction (clue + outbox) → relay → Kafka → notification consumer → receipt "
-        "delivery row. Latency from database timestamps (`intake.clues.received_at` → "
-        "`notification.deliveries.created_at`), the load generator on the same two cores.",
+        "database, the load generator on the same two cores. Path: intake transaction (clue + outbox) → relay → "
+        "Kafka → notification consumer → receipt delivery row (triage consumes the same events meanwhile). "
+        "Latency from database timestamps: `intake.clues.received_at` → `notification.deliveries.created_at`. "
+        f"Open loop at the offered rate for the planned duration, at most {args['max_in_flight']} requests in "
+        "flight; reports beyond that, or due after the duration because the load generator itself fell behind, "
+        "are counted as not sent, so a saturated stack shows as a lower achieved rate.",
         "",
-        "| offered /s | achieved /s | accepted | acknowledged | p50 ms | p90 ms | p99 ms | max ms | target p99 < 500 ms at 200/s |",
-        "|---|---|---|---|---|---|---|---|---|",
-        f"| {args['rate']} | {e2e['achieved_rate_per_s']} | {e2e['accepted']} | {e2e['acknowledged']} | {e2e['p50_ms']} | "
-        f"{e2e['p90_ms']} | {e2e['p99_ms']} | {e2e['max_ms']} | "
-        f"{ {True: 'met', False: 'not met', None: 'n/a (offered < 200/s)'}[e2e['meets_target']]} |",
-        "",
-        f"HTTP (client side): statuses {load['statuses']}, p50 {load['http_p50_ms']} ms, p99 {load['http_p99_ms']} ms; "
-        f"{load['skipped_over_in_flight_cap']} of {load['offered']} not sent because {args['max_in_flight']} were "
-        "already in flight (the stack fell behind the offered rate).",
-        "",
-    ])
+        "| via | offered /s | achieved /s | accepted | acknowledged | p50 ms | p90 ms | p99 ms | max ms | HTTP p50 / p99 ms | not sent | p99 < 500 ms at 200/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in results["runs"]:
+        load = run["load"]
+        lines.append(
+            f"| {run['via']} | {run['offered_rate_per_s']} | {run['achieved_rate_per_s']} | {run['accepted']} | "
+            f"{run['acknowledged']} | {run['p50_ms']} | {run['p90_ms']} | {run['p99_ms']} | {run['max_ms']} | "
+            f"{load['http_p50_ms']} / {load['http_p99_ms']} | {load['not_sent']} | "
+            f"{verdict[run['meets_target']]} |")
+    others = [f"{run['via']} @ {run['offered_rate_per_s']}/s: {run['load']['statuses']}" for run in results["runs"]]
+    lines += ["", "HTTP statuses: " + "; ".join(others) + ".", ""]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=200.0, help="reports per second offered")
+    parser.add_argument("--rate", type=float, nargs="+", default=[200.0], help="reports per second offered (each in turn)")
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--via", choices=("gateway", "intake"), default="gateway")
+    parser.add_argument("--via", choices=("gateway", "intake"), nargs="+", default=["gateway"])
     parser.add_argument("--max-in-flight", type=int, default=256)
     parser.add_argument("--drain-timeout", type=float, default=180.0, help="seconds to wait for acknowledgements")
     results = asyncio.run(main(parser.parse_args()))
