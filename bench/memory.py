@@ -88,8 +88,8 @@ def render(results: dict[str, Any]) -> str:
         "",
         f"Each process is `zuofeng serve <name>` (uvicorn, one worker) on loopback, a fresh database, the local Kafka. "
         f"At rest: {args['settle']} s after all are ready. Under load: hotline reports through the gateway at "
-        f"{args['rate']}/s offered for {args['seconds']} s ({load['sent']} of {load['offered']} sent — the rest were "
-        f"beyond the in-flight cap on these shared cores; statuses {load['statuses']}), sampled every 0.25 s; intake "
+        f"{args['rate']}/s offered for {args['seconds']} s ({load['sent']} of {load['offered']} sent — the generator and the stack "
+        f"share two cores and fell behind; statuses {load['statuses']}), sampled every 0.25 s; intake "
         "stores them, triage and notification consume the events. VmRSS from `/proc/<pid>/status`.",
         "",
         f"| process | at rest MiB | peak under load MiB | after load MiB | at rest < {TARGET_MIB} MiB |",
