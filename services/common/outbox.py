@@ -66,7 +66,8 @@ class Outbox:
     def __init__(self, table: Table, settings: ServiceSettings) -> None:
         self.table = table
         self.prefix = settings.topic_prefix
-        self._notify = text(f"SELECT pg_notify('{notify_channel(table.schema)}', '')")
+        self._notify_sql = f"SELECT pg_notify('{notify_channel(table.schema)}', '')"
+        self._notify = text(self._notify_sql)
 
     def _row(self, contract: EventContract, traceparent: str | None) -> dict:
         topic, key = contract.topic(self.prefix), contract.key()
@@ -90,6 +91,22 @@ class Outbox:
         await session.execute(insert(self.table), [self._row(c, traceparent) for c in contracts])
         # Delivered at commit only, so the relay never wakes for a transaction that rolled back.
         await session.execute(self._notify)
+
+    async def copy_many(
+        self, raw: asyncpg.Connection, contracts: Sequence[EventContract], *, traceparent: str | None = None
+    ) -> None:
+        """``publish_many`` through COPY on the transaction's own asyncpg connection, for runs that write
+        tens of thousands of events at once (the triage daily run)."""
+        rows = [self._row(c, traceparent) for c in contracts]
+        await self.copy_rows(raw, [(r["topic"], r["key"], r["payload"]) for r in rows])
+
+    async def copy_rows(self, raw: asyncpg.Connection, records: Sequence[tuple[str, str, bytes]]) -> None:
+        """(topic, key, envelope) rows whose envelopes the caller built with ``envelope_bytes``."""
+        if not records:
+            return
+        await raw.copy_records_to_table(
+            self.table.name, schema_name=self.table.schema, records=records, columns=("topic", "key", "payload"))
+        await raw.execute(self._notify_sql)
 
 
 class OutboxRelay:

@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.common.calendar import default_calendar
 from services.common.contracts.triage import ClueTriaged, DailySheetCount, DailySheetPublished
 from services.common.db import session_scope
-from services.common.ids import new_id
 from services.common.logs import traceparent_var
-from services.common.outbox import notify_channel
+from services.common.contracts.base import envelope_bytes
+from services.common.outbox import Outbox
 
 from .models import daily_runs, outbox
 from .screen import ClueInput, Deadlines, Outcome, Reference, daily_sheet, triage_batch
@@ -76,11 +76,8 @@ def clue_triaged_payload(o: Outcome, run_date: date, *, now: str, traceparent: s
         "merged_into": str(o.merged_into) if o.merged_into else None, "reason": o.reason,
         "channel": o.clue.channel, "received_at": o.clue.received_at.isoformat(),
     }
-    event = {"specversion": "1.0", "id": str(new_id()), "source": "/zuofeng/triage", "type": _TRIAGED_TYPE,
-             "time": now, "subject": str(o.clue.id), "datacontenttype": "application/json", "data": data}
-    if traceparent:
-        event["traceparent"] = traceparent
-    return orjson.dumps(event)
+    return envelope_bytes(service="triage", event_type=_TRIAGED_TYPE, subject=str(o.clue.id), data=data,
+                          traceparent=traceparent, time=now)
 
 
 def clue_triaged(o: Outcome, run_date: date) -> ClueTriaged:
@@ -118,6 +115,7 @@ async def run_daily(
         # Run early on demand and the day closes now: later clues of the day roll into the next run.
         window_end = min(cutoff_at(run_date, settings.daily_cutoff), started)
         raw = await _raw(session)
+        events = Outbox(outbox, settings)
         clock = _Clock()
         rows = await raw.fetch(
             "SELECT id, tracking_number, channel, subject, text, unit_id, enterprise_related, received_at "
@@ -141,8 +139,8 @@ async def run_daily(
             duplicate_threshold=settings.duplicate_threshold, duplicate_window=window,
         )
         clock.lap("compute")
-        await write_outcomes(session, outcomes, ref_sources, run_date=run_date, at=started,
-                             topic_prefix=settings.topic_prefix, clock=clock)
+        await write_outcomes(session, outcomes, ref_sources, run_date=run_date, at=started, events=events,
+                             clock=clock)
         counts = daily_sheet(outcomes)
         finished = datetime.now(UTC)
         sheet = {"run_date": run_date.isoformat(), "window_end": window_end.isoformat(), "total": len(outcomes),
@@ -154,7 +152,7 @@ async def run_daily(
             run_date=run_date, total=len(outcomes), published_at=finished,
             **{dim: [DailySheetCount(**c) for c in counts[dim]] for dim in counts},
         )
-        await _copy_events(raw, [published], topic_prefix=settings.topic_prefix)
+        await events.copy_many(raw, [published])
         clock.lap("sheet")
         log.info("daily run done", extra={"run_date": run_date.isoformat(), "clues": len(outcomes),
                                           "seconds": clock.laps})
@@ -162,7 +160,7 @@ async def run_daily(
 
 
 async def write_outcomes(session: AsyncSession, outcomes: list[Outcome], ref_sources: dict[Any, list[dict]],
-                         *, run_date: date, at: datetime, topic_prefix: str, clock: "_Clock | None" = None) -> None:
+                         *, run_date: date, at: datetime, events: Outbox, clock: "_Clock | None" = None) -> None:
     """Bulk write: COPY the outcomes into a temporary table, one UPDATE … FROM, COPY the events."""
     raw = await _raw(session)
     await raw.execute(
@@ -200,10 +198,10 @@ async def write_outcomes(session: AsyncSession, outcomes: list[Outcome], ref_sou
                           "WHERE c.id = r.id")
     traceparent = traceparent_var.get()
     now = datetime.now(UTC).isoformat()
-    topic = ClueTriaged.topic(topic_prefix)
+    topic = ClueTriaged.topic(events.prefix)
     records = [(topic, str(o.clue.id), clue_triaged_payload(o, run_date, now=now, traceparent=traceparent))
                for o in outcomes if o.decision is not None]
-    await _copy_rows(raw, records)
+    await events.copy_rows(raw, records)
     if clock:
         clock.lap("write_events")
 
@@ -219,24 +217,6 @@ class _Clock:
         now = _perf()
         self.laps[name] = round(now - self._last, 3)
         self._last = now
-
-
-async def _copy_events(raw, contracts, *, topic_prefix: str) -> None:
-    """The outbox rows ``Outbox.publish_many`` would write, but through COPY: 100,000 events in one go."""
-    if not contracts:
-        return
-    traceparent = traceparent_var.get()
-    records = [(c.topic(topic_prefix), c.key(), c.to_cloudevent(traceparent=traceparent).to_bytes())
-               for c in contracts]
-    await _copy_rows(raw, records)
-
-
-async def _copy_rows(raw, records: list[tuple[str, str, bytes]]) -> None:
-    if not records:
-        return
-    await raw.copy_records_to_table(outbox.name, schema_name=outbox.schema, records=records,
-                                    columns=("topic", "key", "payload"))
-    await raw.execute(f"SELECT pg_notify('{notify_channel(outbox.schema)}', '')")
 
 
 async def daily_run_scheduler(app) -> None:

@@ -16,6 +16,30 @@ from ..ids import new_id
 REGISTRY: dict[str, type["EventContract"]] = {}
 
 
+def envelope_bytes(
+    *, service: str, event_type: str, subject: str, data: Any, traceparent: str | None = None,
+    time: datetime | str | None = None,
+) -> bytes:
+    """A CloudEvents 1.0 structured-JSON envelope, the one layout every zuofeng event is written in.
+
+    ``data`` is a JSON-able dict or an ``orjson.Fragment`` of already serialised JSON. Bulk writers (the
+    triage daily run) call this with a plain dict to skip a model per event; everyone else goes through
+    :meth:`EventContract.envelope_bytes`."""
+    envelope: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": str(new_id()),
+        "source": f"/zuofeng/{service}",
+        "type": event_type,
+        "time": time or datetime.now(UTC),
+        "subject": subject,
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    if traceparent:
+        envelope["traceparent"] = traceparent
+    return orjson.dumps(envelope, option=orjson.OPT_UTC_Z)
+
+
 class EventContract(BaseModel):
     """One Pydantic model per event type. Subclasses set ``service``, ``event`` and ``key_field``.
 
@@ -58,19 +82,10 @@ class EventContract(BaseModel):
     def envelope_bytes(self, *, traceparent: str | None = None) -> bytes:
         """The same CloudEvents JSON as ``to_cloudevent().to_bytes()``, written directly: the outbox calls
         this for every event, and validating a CloudEvent model per event was most of a batch's cost."""
-        envelope: dict[str, Any] = {
-            "specversion": "1.0",
-            "id": str(new_id()),
-            "source": f"/zuofeng/{self.service}",
-            "type": self.event_type(),
-            "time": datetime.now(UTC),
-            "subject": self.key(),
-            "datacontenttype": "application/json",
-            "data": orjson.Fragment(self.model_dump_json()),
-        }
-        if traceparent:
-            envelope["traceparent"] = traceparent
-        return orjson.dumps(envelope, option=orjson.OPT_UTC_Z)
+        return envelope_bytes(
+            service=self.service, event_type=self.event_type(), subject=self.key(),
+            data=orjson.Fragment(self.model_dump_json()), traceparent=traceparent,
+        )
 
     @classmethod
     def from_cloudevent(cls, event: CloudEvent) -> "EventContract":
