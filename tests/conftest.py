@@ -7,7 +7,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -171,6 +171,22 @@ async def start_suite(stack: AsyncExitStack, settings_kwargs: dict, keys: dict, 
         httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://gateway.test")
     )
     return suite
+
+
+@asynccontextmanager
+async def isolated_suite(infra, run_id: str, settings_kwargs: dict, keys: dict, broker, tag: str):
+    """The whole suite on a database, topic prefix and private broker of its own, for fault tests."""
+    database = f"zuofeng_{run_id}_{tag}"
+    url = await asyncio.to_thread(create_database, infra["SERVER_URL"], database)
+    await broker("up")
+    kwargs = {**settings_kwargs, "database_url": url, "kafka_bootstrap_servers": broker.bootstrap,
+              "topic_prefix": f"{run_id}{tag}."}
+    try:
+        async with AsyncExitStack() as stack:
+            yield await start_suite(stack, kwargs, keys)
+    finally:
+        await broker("down")
+        await asyncio.to_thread(drop_database, infra["SERVER_URL"], database)
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,21 @@ def infra_env() -> dict[str, str]:
     return env
 
 
+class PrivateBroker:
+    """A broker of a test's own (``KAFKA_INSTANCE``, own ports), which it may stop and start without
+    disturbing the broker the rest of the run shares."""
+
+    def __init__(self, instance: str, port: int) -> None:
+        self.env = {"KAFKA_INSTANCE": instance, "KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(port + 1)}
+        self.bootstrap = f"127.0.0.1:{port}"
+
+    async def __call__(self, action: str) -> None:
+        # In a thread: the services under test share this event loop and must keep running meanwhile.
+        await asyncio.to_thread(
+            subprocess.run, ["bash", str(REPO / "deploy/local/kafka.sh"), action], check=True,
+            env={**os.environ, **self.env}, stdout=subprocess.DEVNULL)
+
+
 class Identities:
     """Mints what the gateway would forward (internal tokens) and what staff would send (bearer JWTs)."""
 

@@ -7,11 +7,8 @@ database and topic prefix: the shared broker and the other tests' relays are nev
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
-import subprocess
 import time
-from contextlib import AsyncExitStack
 
 import httpx
 import pytest
@@ -20,34 +17,18 @@ from sqlalchemy import func, select
 from services.intake.models import outbox as intake_outbox
 from services.triage.models import clues as triage_clues
 
-from ..conftest import create_database, drop_database, start_suite
-from ..support import REPO, eventually
+from ..conftest import isolated_suite
+from ..support import PrivateBroker, eventually
 from .test_slice import a_report
 
-STREAM_BROKER = {"KAFKA_INSTANCE": "stream", "KAFKA_PORT": "19192", "KAFKA_CONTROLLER_PORT": "19193"}
+stream_broker = PrivateBroker("stream", 19192)
 REPORTS, RATE = 300, 20.0  # 15 s of hotline traffic at a fixed rate
-
-
-async def stream_broker(action: str) -> None:
-    # In a thread: the services under test share this event loop and must keep running meanwhile.
-    await asyncio.to_thread(
-        subprocess.run, ["bash", str(REPO / "deploy/local/kafka.sh"), action], check=True,
-        env={**os.environ, **STREAM_BROKER}, stdout=subprocess.DEVNULL)
 
 
 @pytest.fixture
 async def isolated(infra, run_id, settings_kwargs, keys):
-    database = f"zuofeng_{run_id}_stream"
-    url = await asyncio.to_thread(create_database, infra["SERVER_URL"], database)
-    await stream_broker("up")
-    kwargs = {**settings_kwargs, "database_url": url, "kafka_bootstrap_servers": "127.0.0.1:19192",
-              "topic_prefix": f"{run_id}s."}
-    try:
-        async with AsyncExitStack() as stack:
-            yield await start_suite(stack, kwargs, keys)
-    finally:
-        await stream_broker("down")
-        await asyncio.to_thread(drop_database, infra["SERVER_URL"], database)
+    async with isolated_suite(infra, run_id, settings_kwargs, keys, stream_broker, "stream") as suite:
+        yield suite
 
 
 async def post_at_fixed_rate(suite, ids, count: int, rate: float) -> list[httpx.Response | BaseException]:

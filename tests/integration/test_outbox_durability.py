@@ -5,43 +5,23 @@ own database: the shared broker and the other tests' relays are never disturbed.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-from contextlib import AsyncExitStack
 
 import pytest
 from sqlalchemy import func, select
 
 from services.intake.models import outbox as intake_outbox
 
-from ..conftest import create_database, drop_database, start_suite
-from ..support import REPO, eventually
+from ..conftest import isolated_suite
+from ..support import PrivateBroker, eventually
 from .test_slice import a_report, triage_has
 
-FAULT_BROKER = {"KAFKA_INSTANCE": "fault", "KAFKA_PORT": "19092", "KAFKA_CONTROLLER_PORT": "19093"}
-
-
-async def fault_broker(action: str) -> None:
-    # In a thread: the services under test share this event loop and must keep running meanwhile.
-    await asyncio.to_thread(
-        subprocess.run, ["bash", str(REPO / "deploy/local/kafka.sh"), action], check=True,
-        env={**os.environ, **FAULT_BROKER}, stdout=subprocess.DEVNULL)
+fault_broker = PrivateBroker("fault", 19092)
 
 
 @pytest.fixture
 async def isolated(infra, run_id, settings_kwargs, keys):
-    database = f"zuofeng_{run_id}_fault"
-    url = await asyncio.to_thread(create_database, infra["SERVER_URL"], database)
-    await fault_broker("up")
-    kwargs = {**settings_kwargs, "database_url": url, "kafka_bootstrap_servers": "127.0.0.1:19092",
-              "topic_prefix": f"{run_id}f."}
-    try:
-        async with AsyncExitStack() as stack:
-            yield await start_suite(stack, kwargs, keys)
-    finally:
-        await fault_broker("down")
-        await asyncio.to_thread(drop_database, infra["SERVER_URL"], database)
+    async with isolated_suite(infra, run_id, settings_kwargs, keys, fault_broker, "fault") as suite:
+        yield suite
 
 
 @pytest.mark.fault
