@@ -185,14 +185,36 @@ class OutboxRelay:
             if not rows:
                 OUTBOX_BACKLOG.labels(self.service).set(0)
                 return 0
-            # Enqueue all, then await all: the producer batches them, and an error rolls the claim back so
-            # the rows are published again (the consumers' inbox absorbs any duplicate that slipped out).
+            # Enqueue all, then await all: the producer batches them per partition.
             futures = [
                 await producer.send(row.topic, value=row.payload, key=row.key.encode()) for row in rows
             ]
-            await asyncio.gather(*futures)
-            await conn.execute(delete(t).where(t.c.seq.in_([row.seq for row in rows])))
-        for row in rows:
+            outcomes = await asyncio.gather(*futures, return_exceptions=True)
+            published, failure = settled(rows, outcomes)
+            if published:
+                await conn.execute(delete(t).where(t.c.seq.in_([row.seq for row in published])))
+        for row in published:
             EVENTS_PUBLISHED.labels(self.service, row.topic).inc()
-        self.published += len(rows)
+        self.published += len(published)
+        if failure is not None:
+            raise failure
         return len(rows)
+
+
+def settled(rows: Sequence, outcomes: Sequence) -> tuple[list, BaseException | None]:
+    """Which claimed rows may be deleted after a partly failed send, and the first failure.
+
+    A failure (a partition's leader moving, say) keeps its row, and every later row of the same
+    aggregate key, so the next attempt republishes that key's events in their original order. Rows of
+    other keys that the broker acknowledged are done: republishing them would only hand consumers
+    duplicates for their inbox to absorb.
+    """
+    failed_keys: set[tuple[str, str]] = set()
+    published, failure = [], None
+    for row, outcome in zip(rows, outcomes):
+        if isinstance(outcome, BaseException):
+            failure = failure or outcome
+            failed_keys.add((row.topic, row.key))
+        elif (row.topic, row.key) not in failed_keys:
+            published.append(row)
+    return published, failure

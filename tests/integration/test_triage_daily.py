@@ -44,15 +44,19 @@ async def read_topic(bootstrap: str, topic: str, want) -> list[dict]:
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                 group_id=None, enable_auto_commit=False)
     await consumer.start()
-    seen: list[dict] = []
+    # Keyed by event id: the relay publishes at least once, and a consumer's inbox sees a redelivered
+    # event as the same one, so this is what "published once" means.
+    seen: dict[str, dict] = {}
     try:
         async with asyncio.timeout(20):
-            while not want(seen):
+            while not want(list(seen.values())):
                 batch = await consumer.getmany(timeout_ms=500)
-                seen += [orjson.loads(m.value) for msgs in batch.values() for m in msgs]
+                for m in (m for msgs in batch.values() for m in msgs):
+                    event = orjson.loads(m.value)
+                    seen.setdefault(event["id"], event)
     finally:
         await consumer.stop()
-    return seen
+    return list(seen.values())
 
 
 async def test_startup_imports_the_configured_directory_only_into_an_empty_one(suite, settings_kwargs, tmp_path):

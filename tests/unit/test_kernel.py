@@ -70,6 +70,25 @@ def test_the_outbox_envelope_is_the_same_cloudevent_as_the_model_path():
     assert CloudEvent.from_bytes(clue.envelope_bytes()).traceparent is None
 
 
+def test_a_partly_failed_relay_send_keeps_only_what_must_be_republished_in_order():
+    from types import SimpleNamespace
+
+    from aiokafka.errors import NotLeaderForPartitionError
+
+    from services.common.outbox import settled
+
+    rows = [SimpleNamespace(seq=n, topic="t", key=k) for n, k in enumerate("abacb")]
+    lost = NotLeaderForPartitionError()
+    done, failure = settled(rows, ["ok", "ok", lost, "ok", "ok"])
+    # "a" before the failure was published; the failed "a" and nothing after it for "a" may go;
+    # "b" and "c" were acknowledged and are not published twice.
+    assert [r.seq for r in done] == [0, 1, 3, 4]
+    assert failure is lost
+    assert settled(rows, ["ok"] * 5) == (rows, None)
+    done, _ = settled(rows, [lost, "ok", "ok", "ok", "ok"])
+    assert [r.seq for r in done] == [1, 3, 4]
+
+
 def test_traceparent_continues_the_parent_trace_and_rejects_garbage():
     parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     child = child_traceparent(parent)
