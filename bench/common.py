@@ -85,6 +85,7 @@ async def running_stack(name: str, *, services=SERVICES, gateway: bool = True, e
     """Yield a :class:`Stack`; stop every process and drop the database afterwards."""
     from services.common.auth import generate_keypair
     from services.common.crypto import KeyRing
+    from services.common.kafka import delete_topics
     from services.common.migrate import upgrade
 
     database = f"bench_{name}_{os.getpid()}"
@@ -137,6 +138,7 @@ async def running_stack(name: str, *, services=SERVICES, gateway: bool = True, e
         conn = await asyncpg.connect(admin_dsn())
         await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await conn.close()
+        await delete_topics(KAFKA, env["KAFKA_TOPIC_PREFIX"])
 
 
 def percentile(sorted_values: list[float], p: float) -> float:

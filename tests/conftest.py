@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import asyncpg
 import httpx
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from asgi_lifespan import LifespanManager
 from sqlalchemy.engine import make_url
@@ -22,6 +21,7 @@ from sqlalchemy.engine import make_url
 from services.common import migrate
 from services.common.auth import generate_keypair
 from services.common.crypto import KeyRing
+from services.common.kafka import delete_topics
 from services.common.suite import SERVICES
 
 from .support import Identities, infra_env
@@ -77,21 +77,13 @@ def drop_database(server_url: str, database: str) -> None:
         asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
 
-async def delete_topics(bootstrap: str, prefix: str) -> None:
-    """Deletes a run's topics: left behind, every run adds ~50 partitions to the shared broker's log
-    directory, and a broker holding thousands of them takes minutes to start."""
+async def delete_run_topics(bootstrap: str, prefix: str) -> None:
     if os.environ.get("ZUOFENG_KEEP_TEST_DB"):
         return
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        await admin.start()
-        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if names:
-            await admin.delete_topics(names)
+        await delete_topics(bootstrap, prefix)
     except KafkaError as exc:  # housekeeping only: never fail a run over it
         warnings.warn(f"could not delete the run's topics: {exc!r}", stacklevel=1)
-    finally:
-        await admin.close()
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +99,7 @@ def infra(run_id) -> dict[str, str]:
         "KAFKA_TOPIC_PREFIX": f"{run_id}.",
     }
     drop_database(env["DATABASE_URL"], database)
-    asyncio.run(delete_topics(env["KAFKA_BOOTSTRAP_SERVERS"], f"{run_id}."))
+    asyncio.run(delete_run_topics(env["KAFKA_BOOTSTRAP_SERVERS"], f"{run_id}."))
 
 
 @pytest.fixture(scope="session")
@@ -206,7 +198,7 @@ async def isolated_suite(infra, run_id: str, settings_kwargs: dict, keys: dict, 
         async with AsyncExitStack() as stack:
             yield await start_suite(stack, kwargs, keys)
     finally:
-        await delete_topics(broker.bootstrap, kwargs["topic_prefix"])
+        await delete_run_topics(broker.bootstrap, kwargs["topic_prefix"])
         await broker("down")
         await asyncio.to_thread(drop_database, infra["SERVER_URL"], database)
 

@@ -66,6 +66,20 @@ async def ensure_topics(settings: ServiceSettings, topics: dict[str, bool]) -> N
         await admin.close()
 
 
+async def delete_topics(bootstrap_servers: str, prefix: str) -> list[str]:
+    """Deletes every topic whose name starts with ``prefix`` (a test run's or a benchmark's): left behind,
+    each run adds dozens of partitions to the broker, and one holding thousands starts slowly."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10000)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+        return names
+    finally:
+        await admin.close()
+
+
 async def kafka_reachable(bootstrap_servers: str, timeout: float = 1.0) -> bool:
     """A TCP check of the first reachable bootstrap server: cheap enough for every /readyz."""
     for server in bootstrap_servers.split(","):
