@@ -3,17 +3,24 @@
 The gateway authenticates callers (staff JWTs, hotline signatures, or nobody for public endpoints) and
 forwards a short-lived Ed25519-signed token in ``X-Zuofeng-Identity``. Services hold only the public key,
 so a compromised service cannot mint identities, and a direct call without a valid token is refused.
+
+Tokens name their signing key (``kid``, a fingerprint of the public key) and services accept a bundle of
+public keys, so the gateway's key rotates without a window of refused requests: add the new public key
+to the services, then switch the gateway, then drop the old one (docs/operations.md).
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Annotated, Literal
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from fastapi import Depends, Request
 
 from .errors import Problem
@@ -85,17 +92,53 @@ def generate_keypair() -> tuple[str, str]:
     return private, public
 
 
+def key_id(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+_PEM_BLOCK = re.compile(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.DOTALL)
+
+
+# Parsing a PEM costs more than verifying a signature; settings hold the same strings for the process's
+# life, so each is parsed once.
+@lru_cache(maxsize=8)
+def _signing_key(private_key_pem: str) -> tuple[Ed25519PrivateKey, str]:
+    key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("the internal token key must be an Ed25519 key")
+    return key, key_id(key.public_key())
+
+
+@lru_cache(maxsize=8)
+def verification_keys(public_keys_pem: str) -> dict[str, Ed25519PublicKey]:
+    """Key id → key, for every PEM block in ``public_keys_pem`` (one key, or several while rotating)."""
+    keys: dict[str, Ed25519PublicKey] = {}
+    for block in _PEM_BLOCK.findall(public_keys_pem):
+        key = serialization.load_pem_public_key(block.encode())
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("internal token public keys must be Ed25519 keys")
+        keys[key_id(key)] = key
+    return keys
+
+
 def mint_internal_token(principal: Principal, private_key_pem: str, ttl_seconds: int = 60) -> str:
+    key, kid = _signing_key(private_key_pem)
     now = int(time.time())
     payload = {**principal.claims(), "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + ttl_seconds}
-    return jwt.encode(payload, private_key_pem, algorithm="EdDSA")
+    return jwt.encode(payload, key, algorithm="EdDSA", headers={"kid": kid})
 
 
-def verify_internal_token(token: str, public_key_pem: str) -> Principal:
+def verify_internal_token(token: str, public_keys_pem: str) -> Principal:
+    """The principal a token vouches for, if one of ``public_keys_pem`` signed it and it is current."""
     try:
+        key = verification_keys(public_keys_pem).get(jwt.get_unverified_header(token).get("kid"))
+        if key is None:
+            raise Problem(401, "The forwarded identity is signed with a key this service does not trust.",
+                          slug="identity-invalid")
         claims = jwt.decode(
             token,
-            public_key_pem,
+            key,
             algorithms=["EdDSA"],
             audience=AUDIENCE,
             issuer=ISSUER,

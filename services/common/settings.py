@@ -33,7 +33,8 @@ class ServiceSettings(BaseSettings):
     topic_partitions: int = Field(3, validation_alias="KAFKA_TOPIC_PARTITIONS")
     topic_replication: int = Field(1, validation_alias="KAFKA_TOPIC_REPLICATION")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
-    # Ed25519 keys (PEM) for the gateway-signed identity token. Services need only the public key.
+    # Ed25519 keys (PEM) for the gateway-signed identity token. Services need only the public key; while
+    # the gateway's key rotates, INTERNAL_TOKEN_PUBLIC_KEY holds the old and the new one, one PEM after the other.
     internal_token_public_key: str = Field("", validation_alias="INTERNAL_TOKEN_PUBLIC_KEY")
     internal_token_private_key: str = Field("", validation_alias="INTERNAL_TOKEN_PRIVATE_KEY")
     # The same keys may be given as files (Kubernetes Secrets mounted as volumes, local dev keys).
@@ -63,6 +64,12 @@ class ServiceSettings(BaseSettings):
     def _refuse_missing_keys_in_production(self) -> "ServiceSettings":
         if self.environment == "production" and not self.internal_token_public_key:
             raise ValueError("INTERNAL_TOKEN_PUBLIC_KEY must be set in production")
+        if self.internal_token_public_key:
+            from .auth import verification_keys  # auth needs settings' neighbours, not the reverse
+
+            # A damaged key bundle fails the start, not every request.
+            if not verification_keys(self.internal_token_public_key):
+                raise ValueError("INTERNAL_TOKEN_PUBLIC_KEY holds no PEM public key")
         if self.environment == "production" and "zuofeng:zuofeng@" in self.database_url:
             raise ValueError("the development database password may not be used in production")
         return self

@@ -120,12 +120,29 @@ def test_internal_token_round_trip_expiry_and_forgery():
     with pytest.raises(Problem) as forged:
         verify_internal_token(mint_internal_token(who, other_private), public)
     assert forged.value.status == 401
-    expired = jwt.encode(
-        {**who.claims(), "iss": "zuofeng-gateway", "aud": "zuofeng-services", "iat": 1, "exp": int(time.time()) - 60},
-        private, algorithm="EdDSA")
     with pytest.raises(Problem) as late:
-        verify_internal_token(expired, public)
+        verify_internal_token(mint_internal_token(who, private, ttl_seconds=-60), public)
     assert late.value.slug == "identity-expired"
+    # The key id is a claim anyone can write: naming the trusted key does not make a stranger's signature good.
+    kid = jwt.get_unverified_header(mint_internal_token(who, private))["kid"]
+    claims = {**who.claims(), "iss": "zuofeng-gateway", "aud": "zuofeng-services", "iat": 1,
+              "exp": int(time.time()) + 60}
+    impostor = jwt.encode(claims, other_private, algorithm="EdDSA", headers={"kid": kid})
+    with pytest.raises(Problem) as impersonated:
+        verify_internal_token(impostor, public)
+    assert impersonated.value.slug == "identity-invalid"
+
+
+def test_services_trust_old_and_new_gateway_keys_while_the_key_rotates():
+    old_private, old_public = generate_keypair()
+    new_private, new_public = generate_keypair()
+    who = Principal(kind="hotline", subject="hotline-12345", line="12345")
+    rotating = old_public + new_public
+    assert verify_internal_token(mint_internal_token(who, old_private), rotating) == who
+    assert verify_internal_token(mint_internal_token(who, new_private), rotating) == who
+    with pytest.raises(Problem) as dropped:  # the old key, once removed, is refused
+        verify_internal_token(mint_internal_token(who, old_private), new_public)
+    assert dropped.value.status == 401
 
 
 class Body(BaseModel):

@@ -11,6 +11,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from jinja2 import UndefinedError
 
+from services.common.auth import generate_keypair
 from services.common.crypto import KeyRing
 from services.notification.catalog import DELIVERY_STATUSES, DELIVERY_TRANSITIONS, can_transition, enumerations
 from services.notification.channels import (
@@ -159,7 +160,7 @@ def test_monthly_bulletin_covers_the_month_before():
 
 
 def test_production_refuses_to_start_without_the_contact_key_ring():
-    production = dict(environment="production", internal_token_public_key="pem",
+    production = dict(environment="production", internal_token_public_key=generate_keypair()[1],
                       database_url="postgresql+asyncpg://svc:secret@db/zuofeng", kafka_enabled=False)
     with pytest.raises(ValueError, match="CONTACT_KEYRING"):
         NotificationSettings(**production)
