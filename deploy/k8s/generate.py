@@ -544,16 +544,15 @@ def postgres() -> list[dict[str, Any]]:
 
     CloudNativePG's managed roles own the logins and passwords (from the basic-auth Secrets). The schemas
     and grants are created once at bootstrap: the roles are created there NOLOGIN first, and the managed
-    role reconciliation then gives them LOGIN and their password. ``CREATE ON DATABASE`` is granted
-    because every migration starts with ``CREATE SCHEMA IF NOT EXISTS``, which PostgreSQL authorises
-    before it checks existence."""
+    role reconciliation then gives them LOGIN and their password. A role needs no CREATE on the database:
+    migrations create a schema only when it is missing, and here it never is."""
     sql = []
     for service in SERVICES:
         role = db_role(service)
         sql += [
             f"CREATE ROLE {role} NOLOGIN",
             f"CREATE SCHEMA {service} AUTHORIZATION {role}",
-            f"GRANT CONNECT, CREATE ON DATABASE {DATABASE} TO {role}",
+            f"GRANT CONNECT ON DATABASE {DATABASE} TO {role}",
         ]
     sql += ["REVOKE ALL ON SCHEMA public FROM PUBLIC"]
     return [

@@ -43,7 +43,12 @@ def run_env(metadata: MetaData) -> None:
     config = context.config
 
     def do_run(connection: Connection) -> None:
-        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        # PostgreSQL checks the CREATE privilege on the database before it looks for an existing schema,
+        # even with IF NOT EXISTS; asking first lets a role that only owns its schema migrate it.
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_namespace WHERE nspname = :schema"), {"schema": schema}).first()
+        if exists is None:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         context.configure(
             connection=connection,
             target_metadata=metadata,
