@@ -8,6 +8,7 @@ import logging
 from fastapi import FastAPI
 
 from services.common.db import session_scope
+from services.common.observability import record_sla_breach
 
 from .service.ledger import detect_overdue
 
@@ -21,7 +22,8 @@ async def overdue_detector(app: FastAPI) -> None:
         try:
             async with session_scope(app.state.sessions) as session:
                 found = await detect_overdue(session, app.state.outbox)
-            if found:
+            if found:  # once committed: each item is found late once per deadline
+                record_sla_breach("accountability", "rectification-deadline", found)
                 log.info("rectifications overdue", extra={"count": found})
         except asyncio.CancelledError:
             raise

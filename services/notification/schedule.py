@@ -12,6 +12,7 @@ import logging
 from fastapi import FastAPI
 
 from services.common.db import session_scope
+from services.common.observability import record_sla_breach
 
 from . import service
 
@@ -24,6 +25,9 @@ async def run_schedule_once(app: FastAPI) -> dict[str, int]:
     today = service.today_local(now)
     async with session_scope(app.state.sessions) as session:
         counts = await service.remind_and_escalate(session, notifier=notifier, today=today)
+    # Counted once committed, so a rolled-back pass is not counted. A unit's transfer deadline is watched
+    # only here; rectification deadlines are accountability's, which counts them when it detects them.
+    record_sla_breach("notification", "transfer-deadline", counts["escalated_transfer"])
     async with session_scope(app.state.sessions) as session:
         counts["monthly"] = int(await service.compose_monthly_bulletin(
             session, month=service.previous_month(today), published_at=now))

@@ -87,11 +87,12 @@ async def remind_and_escalate(session: AsyncSession, *, notifier: Notifier, toda
             .with_for_update(skip_locked=True)
         )
     ).all()
-    counts = {"reminded": 0, "escalated": 0}
+    counts = {"reminded": 0, "escalated": 0, "escalated_transfer": 0}
     for watch in due:
         if watch.deadline < today and cal.working_days_between(watch.deadline, today) >= s.escalate_working_days_after:
             await escalate(session, notifier=notifier, watch=watch, today=today)
             counts["escalated"] += 1
+            counts["escalated_transfer"] += watch.kind == "transfer"
             continue
         left = cal.working_days_between(today, watch.deadline)
         if watch.reminded_on is None and 0 <= left <= s.remind_working_days_before:
