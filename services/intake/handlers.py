@@ -14,7 +14,8 @@ from . import catalog, service
 
 async def on_clue_triaged(session: AsyncSession, event: ClueTriaged, envelope: CloudEvent) -> None:
     await service.move_status(session, clue_ids=[event.clue_id],
-                              to=catalog.TRIAGE_DECISION_STATUS[event.decision], at=envelope.time)
+                              to=catalog.TRIAGE_DECISION_STATUS[event.decision], at=envelope.time,
+                              deadline=event.deadline, unit_id=event.unit_id)
 
 
 async def on_case_concluded(session: AsyncSession, event: CaseConcluded, envelope: CloudEvent) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -56,6 +57,8 @@ clues = Table(
     Column("lat", Float),
     Column("long", Float),
     Column("address", Text),
+    # The unit's feedback deadline once triage transfers the clue (Open311's expected_datetime).
+    Column("deadline", Date),
     # A hotline's ticket id is unique within its line: the re-push guard (R-IN-2).
     UniqueConstraint("channel", "external_id"),
 )

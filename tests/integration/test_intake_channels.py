@@ -166,6 +166,55 @@ async def test_open311_client_can_list_services_report_and_follow(suite, ids):
     assert row.channel == "open311" and row.enterprise_related and not row.anonymous
 
 
+async def test_open311_clients_query_requests_by_id_service_window_and_status_in_json_and_xml(suite, ids):
+    from datetime import UTC, date, datetime, timedelta
+    from xml.etree import ElementTree as ET
+
+    from services.common.contracts.triage import ClueTriaged
+    from services.common.events import CloudEvent
+    from services.intake.handlers import on_clue_triaged
+
+    made = []
+    for code in ("enterprise", "inaction"):
+        created = await suite.gateway.post("/open311/v2/requests.json", data={
+            "api_key": "civic-app", "service_code": code, "address_string": "某区政务中心", "description": "窗口推诿"})
+        made.append(created.json()[0]["service_request_id"])
+    # Triage transfers the first with a deadline: the unit's answer is expected by the end of that day.
+    async with suite.apps["intake"].state.sessions.begin() as session:
+        event = ClueTriaged(clue_id=made[0], tracking_number="ZF-x", run_date=date(2026, 11, 22),
+                            decision="transfer", unit_id="dt-pc", deadline=date(2026, 12, 4))
+        await on_clue_triaged(session, event, CloudEvent(id="e1", source="/t", type="t", subject=made[0], time=datetime.now(UTC), data={}))
+
+    by_ids = await suite.gateway.get("/open311/v2/requests.json", params={"service_request_id": ",".join(made)})
+    assert by_ids.status_code == 200 and {r["service_request_id"] for r in by_ids.json()} == set(made)
+    [first] = [r for r in by_ids.json() if r["service_request_id"] == made[0]]
+    assert first["expected_datetime"] == "2026-12-04T23:59:59+08:00" and first["agency_responsible"] == "dt-pc"
+    enterprise = await suite.gateway.get("/open311/v2/requests.json", params={"service_code": "enterprise"})
+    assert made[0] in {r["service_request_id"] for r in enterprise.json()}
+    assert made[1] not in {r["service_request_id"] for r in enterprise.json()}
+    closed = await suite.gateway.get("/open311/v2/requests.json", params={"status": "closed"})
+    assert not {r["service_request_id"] for r in closed.json()} & set(made)
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    future = await suite.gateway.get("/open311/v2/requests.json", params={"start_date": later})
+    assert future.status_code == 200 and future.json() == []
+    too_wide = await suite.gateway.get("/open311/v2/requests.json", params={
+        "start_date": "2026-01-01T00:00:00+08:00", "end_date": "2026-06-01T00:00:00+08:00"})
+    assert too_wide.status_code == 400 and too_wide.json()[0]["code"] == 400
+    garbled = await suite.gateway.get("/open311/v2/requests.json", params={"start_date": "yesterday"})
+    assert garbled.status_code == 400 and "start_date" in garbled.json()[0]["description"]
+
+    as_xml = await suite.gateway.get("/open311/v2/requests.xml", params={"service_request_id": made[0]})
+    assert as_xml.headers["content-type"].startswith("text/xml")
+    [request] = ET.fromstring(as_xml.content).findall("request")
+    assert request.findtext("service_request_id") == made[0] and request.findtext("status") == "open"
+    services = ET.fromstring((await suite.gateway.get("/open311/v2/services.xml")).content)
+    assert "enterprise" in {s.findtext("service_code") for s in services.findall("service")}
+    refused = await suite.gateway.post("/open311/v2/requests.xml", data={"service_code": "inaction"})
+    assert refused.status_code == 403 and ET.fromstring(refused.content).find("error").findtext("code") == "403"
+    token = await suite.gateway.get("/open311/v2/tokens/abc.json")
+    assert token.status_code == 404 and "service_request_id" in token.json()[0]["description"]
+
+
 async def test_open311_errors_follow_the_spec(suite, ids):
     no_key = await suite.gateway.post("/open311/v2/requests.json", data={"service_code": "inaction",
                                                                           "address_string": "x", "description": "d"})

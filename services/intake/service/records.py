@@ -6,7 +6,7 @@ import asyncio
 import secrets
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -116,14 +116,23 @@ async def receipt_status(session: AsyncSession, *, clue_id: uuid.UUID) -> dict[s
 # ---- status and feedback from downstream events --------------------------------------------------------
 
 
-async def move_status(session: AsyncSession, *, clue_ids: Sequence[uuid.UUID], to: str, at: datetime) -> int:
-    """Apply a transition where the table allows it; a stale or repeated event changes nothing."""
+async def move_status(session: AsyncSession, *, clue_ids: Sequence[uuid.UUID], to: str, at: datetime,
+                      deadline: date | None = None, unit_id: str | None = None) -> int:
+    """Apply a transition where the table allows it; a stale or repeated event changes nothing.
+
+    Triage's routing makes ``unit_id`` the responsible unit (a poster's unit is only the first guess),
+    which is whose handlers may then read the clue, and what Open311 shows as agency_responsible."""
     if not clue_ids:
         return 0
+    values = {"status": to, "updated_at": func.greatest(func.coalesce(clues.c.updated_at, at), at)}
+    if deadline is not None:
+        values["deadline"] = deadline
+    if unit_id is not None:
+        values["unit_id"] = unit_id
     result = await session.execute(
         update(clues)
         .where(clues.c.id.in_(list(clue_ids)), clues.c.status.in_(catalog.sources_of(to)))
-        .values(status=to, updated_at=func.greatest(func.coalesce(clues.c.updated_at, at), at))
+        .values(**values)
     )
     return result.rowcount or 0
 
