@@ -61,9 +61,23 @@ async def ensure_topics(settings: ServiceSettings, topics: dict[str, bool]) -> N
                 await admin.create_topics(missing)
             except TopicAlreadyExistsError:
                 pass  # another service created it meanwhile
+            await _await_leaders(admin, [t.name for t in missing])
             log.info("created topics", extra={"topics": [t.name for t in missing]})
     finally:
         await admin.close()
+
+
+async def _await_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout: float = 10.0) -> None:
+    """Waits (bounded) until every partition of the new topics has a leader: a producer that sends
+    before that gets NotLeaderForPartition, and the outbox would only try again."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        described = await admin.describe_topics(names)
+        if all(t["error_code"] == 0 and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"])
+               for t in described):
+            return
+        await asyncio.sleep(0.1)
+    log.warning("new topics still without leaders", extra={"topics": names})
 
 
 async def delete_topics(bootstrap_servers: str, prefix: str) -> list[str]:
