@@ -4,8 +4,6 @@ the receipt code and its status page, and the bad inputs that must store nothing
 from __future__ import annotations
 
 import io
-import secrets
-import wave
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlparse
@@ -15,6 +13,8 @@ from sqlalchemy import func, select
 
 from services.common.auth import Principal
 from services.intake.models import attachments, clues, posters, receipts
+
+from ..media import jpeg_with_gps, tiny_wav
 
 
 class FormReader(HTMLParser):
@@ -36,25 +36,6 @@ class FormReader(HTMLParser):
     def handle_endtag(self, tag):
         if tag == "form":
             self.in_form = False
-
-
-def jpeg_with_gps() -> bytes:
-    exif = Image.Exif()
-    exif[0x010F] = "ReporterPhone"
-    exif[0x8825] = {1: "N", 2: (31.0, 14.0, 5.0), 3: "E", 4: (121.0, 28.0, 9.0)}
-    buffer = io.BytesIO()
-    Image.new("RGB", (80, 60), "blue").save(buffer, "JPEG", exif=exif)
-    return buffer.getvalue()
-
-
-def tiny_wav() -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(secrets.token_bytes(1600))
-    return buffer.getvalue()
 
 
 async def a_poster(suite, ids, unit="U-WINDOW") -> dict:
@@ -109,7 +90,7 @@ async def test_qr_page_form_submits_text_photo_and_audio_to_the_posters_unit(sui
     data = {"text": "窗口工作人员上班时间玩手机，群众排长队无人办理。", "subject": "不动产登记窗口",
             "name": "", "phone": "", "id_number": ""}
     files = [("attachments", ("IMG_0001.jpg", jpeg_with_gps(), "image/jpeg")),
-             ("attachments", ("voice.wav", tiny_wav(), "audio/wav"))]
+             ("attachments", ("voice.wav", tiny_wav(noise=True), "audio/wav"))]
     action = urlparse(reader.form["action"]).path
     done = await suite.gateway.post(action, data=data, files=files, headers={"accept": "text/html"})
     assert done.status_code == 201, done.text
@@ -198,7 +179,7 @@ async def test_bad_qr_submissions_are_problems_and_store_nothing(suite, ids):
         ("attachments", ("big.wav", b"RIFF" + b"\0" * (settings.attachment_max_bytes + 10), "audio/wav"))])
     assert too_big.status_code == 413
     too_many = await suite.intake.post(url, headers=headers, data={"text": "x"}, files=[
-        ("attachments", (f"{n}.wav", tiny_wav(), "audio/wav")) for n in range(settings.attachment_max_count + 1)])
+        ("attachments", (f"{n}.wav", tiny_wav(noise=True), "audio/wav")) for n in range(settings.attachment_max_count + 1)])
     assert too_many.status_code == 413
     json_body = await suite.intake.post(url, headers=headers, json={"text": "x"})
     assert json_body.status_code == 415

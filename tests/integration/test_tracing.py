@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from opentelemetry.trace import SpanKind
 
-from services.common import telemetry
 from services.common.contracts.intake import ClueReceived
 from services.common.tracing import parse_traceparent
 

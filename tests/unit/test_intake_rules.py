@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import uuid
-import wave
 from datetime import UTC, datetime
 
 import orjson
@@ -21,25 +20,7 @@ from services.intake.schemas import ReporterIdentity
 from services.intake.service import format_tracking_number, map_hotline_fields, seal_reporter
 from services.intake.settings import IntakeSettings
 
-
-def jpeg_with_gps() -> bytes:
-    exif = Image.Exif()
-    exif[0x010F] = "ReporterPhone"  # Make
-    exif[0x0112] = 1  # Orientation
-    exif[0x8825] = {1: "N", 2: (31.0, 14.0, 5.0), 3: "E", 4: (121.0, 28.0, 9.0)}  # GPSInfo
-    buffer = io.BytesIO()
-    Image.new("RGB", (64, 48), "red").save(buffer, "JPEG", exif=exif)
-    return buffer.getvalue()
-
-
-def tiny_wav() -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\x00\x00" * 800)
-    return buffer.getvalue()
+from ..media import jpeg_with_gps, tiny_wav
 
 
 def test_receipt_codes_are_high_entropy_and_forgiving_to_type():
