@@ -26,7 +26,6 @@ from sqlalchemy import (
     Text,
     delete,
     func,
-    insert,
     select,
     text,
 )
@@ -56,6 +55,10 @@ def outbox_table(metadata: MetaData) -> Table:
     )
 
 
+# session.info key: the transaction that has already queued the relay's wake-up.
+_NOTIFIED = "zuofeng_outbox_notified"
+
+
 def notify_channel(schema: str) -> str:
     return f"zuofeng_outbox_{schema}"
 
@@ -68,6 +71,14 @@ class Outbox:
         self.prefix = settings.topic_prefix
         self._notify_sql = f"SELECT pg_notify('{notify_channel(table.schema)}', '')"
         self._notify = text(self._notify_sql)
+        # One round trip per publish: the rows go in as arrays (any number, in order, so ``seq`` follows the
+        # caller's order), and the relay's wake-up rides on the same statement. Notifications are delivered
+        # at commit only, so the relay never wakes for a transaction that rolled back.
+        target = f"{table.schema}.{table.name}" if table.schema else table.name
+        rows = ("INSERT INTO " + target + " (topic, key, payload) SELECT * FROM unnest("
+                "CAST(:topic AS text[]), CAST(:key AS text[]), CAST(:payload AS bytea[]))")
+        self._insert_and_notify = text(f"WITH published AS ({rows} RETURNING 1) {self._notify_sql}")
+        self._insert = text(rows)
 
     def _row(self, contract: EventContract, traceparent: str | None) -> dict:
         topic, key = contract.topic(self.prefix), contract.key()
@@ -88,9 +99,18 @@ class Outbox:
     ) -> None:
         if not contracts:
             return
-        await session.execute(insert(self.table), [self._row(c, traceparent) for c in contracts])
-        # Delivered at commit only, so the relay never wakes for a transaction that rolled back.
-        await session.execute(self._notify)
+        rows = [self._row(c, traceparent) for c in contracts]
+        columns = {name: [r[name] for r in rows] for name in ("topic", "key", "payload")}
+        # One NOTIFY per transaction is enough (a consumer's batch publishes once per event it handles); under
+        # a savepoint, which may roll back with its NOTIFY, every publish sends its own.
+        transaction = session.get_transaction()
+        nested = session.in_nested_transaction()
+        if transaction is not None and not nested and session.info.get(_NOTIFIED) is transaction:
+            await session.execute(self._insert, columns)
+            return
+        await session.execute(self._insert_and_notify, columns)
+        if not nested:
+            session.info[_NOTIFIED] = session.get_transaction()
 
     async def copy_many(
         self, raw: asyncpg.Connection, contracts: Sequence[EventContract], *, traceparent: str | None = None
@@ -161,7 +181,10 @@ class OutboxRelay:
 
     async def _drain_forever(self, producer, listener: asyncpg.Connection) -> None:
         while True:
-            while await self.publish_batch(producer):
+            # Cleared before the claim, so a NOTIFY that arrives while a batch is out wakes the next round at
+            # once; a short batch means the table was drained, so no second (empty) claim is made for it.
+            self._wake.clear()
+            while await self.publish_batch(producer) >= self.settings.outbox_batch_size:
                 pass
             if listener.is_closed():
                 raise ConnectionError("listener connection lost")
@@ -169,7 +192,6 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_seconds)
             except asyncio.TimeoutError:
                 pass
-            self._wake.clear()
 
     async def publish_batch(self, producer) -> int:
         t = self.table
@@ -182,8 +204,9 @@ class OutboxRelay:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            if not rows:
+            if len(rows) < self.settings.outbox_batch_size:
                 OUTBOX_BACKLOG.labels(self.service).set(0)
+            if not rows:
                 return 0
             # Enqueue all, then await all: the producer batches them per partition.
             futures = [
