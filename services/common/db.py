@@ -29,10 +29,14 @@ def service_metadata(schema: str) -> MetaData:
 
 
 def create_engine(settings: ServiceSettings, *, pool_size: int | None = None) -> AsyncEngine:
+    # The budget stays 2 × DB_POOL_SIZE connections (deploy/k8s counts on it), but all of them are kept:
+    # as "overflow", the second half was closed on every check-in and reopened (connect, authenticate, a
+    # cold statement cache) on the next checkout whenever more than DB_POOL_SIZE requests were in flight.
+    # The pool opens connections only as demand reaches them, so a quiet service still holds few.
     engine = create_async_engine(
         settings.database_url,
-        pool_size=pool_size or settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
+        pool_size=pool_size or 2 * settings.db_pool_size,
+        max_overflow=settings.db_pool_size if pool_size else 0,
         # asyncpg's own statement cache is what makes repeated inserts cheap; keep it.
         connect_args={"server_settings": {"application_name": "zuofeng", "timezone": "UTC"}},
     )

@@ -37,7 +37,7 @@ from .kafka import ensure_topics, new_producer
 from .logs import traceparent_var
 from .observability import EVENTS_PUBLISHED, OUTBOX_BACKLOG
 from .settings import ServiceSettings
-from .telemetry import producer_span
+from .telemetry import enabled as telemetry_enabled, producer_span
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ def outbox_table(metadata: MetaData) -> Table:
     )
 
 
+# From this many events on, publish_many writes them with COPY instead of one multi-row INSERT.
+COPY_FROM = 64
 # session.info key: the transaction that has already queued the relay's wake-up.
 _NOTIFIED = "zuofeng_outbox_notified"
 
@@ -91,6 +93,23 @@ class Outbox:
             payload = contract.envelope_bytes(traceparent=span_parent or traceparent or current)
         return {"topic": topic, "key": key, "payload": payload}
 
+    def _columns(self, contracts: Sequence[EventContract], traceparent: str | None) -> dict[str, list]:
+        """The rows as three columns. Without tracing there is no span per event to open, and the one
+        traceparent of the work is looked up once: a 500-clue hotline batch builds 500 envelopes here."""
+        if telemetry_enabled():
+            rows = [self._row(c, traceparent) for c in contracts]
+            return {name: [r[name] for r in rows] for name in ("topic", "key", "payload")}
+        parent = traceparent or traceparent_var.get()
+        topics: dict[type, str] = {}
+        columns: dict[str, list] = {"topic": [], "key": [], "payload": []}
+        for contract in contracts:
+            kind = type(contract)
+            topic = topics.get(kind) or topics.setdefault(kind, contract.topic(self.prefix))
+            columns["topic"].append(topic)
+            columns["key"].append(contract.key())
+            columns["payload"].append(contract.envelope_bytes(traceparent=parent))
+        return columns
+
     async def publish(self, session: AsyncSession, contract: EventContract, *, traceparent: str | None = None) -> None:
         await self.publish_many(session, [contract], traceparent=traceparent)
 
@@ -99,16 +118,26 @@ class Outbox:
     ) -> None:
         if not contracts:
             return
-        rows = [self._row(c, traceparent) for c in contracts]
-        columns = {name: [r[name] for r in rows] for name in ("topic", "key", "payload")}
+        columns = self._columns(contracts, traceparent)
         # One NOTIFY per transaction is enough (a consumer's batch publishes once per event it handles); under
         # a savepoint, which may roll back with its NOTIFY, every publish sends its own.
         transaction = session.get_transaction()
         nested = session.in_nested_transaction()
-        if transaction is not None and not nested and session.info.get(_NOTIFIED) is transaction:
+        notified = transaction is not None and not nested and session.info.get(_NOTIFIED) is transaction
+        if len(contracts) >= COPY_FROM:
+            # A hotline batch: COPY on the transaction's own connection is ~25 % cheaper than the array insert
+            # at 500 rows (bench/results/intake.md), and keeps the rows in the caller's order.
+            raw = (await (await session.connection()).get_raw_connection()).driver_connection
+            await raw.copy_records_to_table(
+                self.table.name, schema_name=self.table.schema, columns=("topic", "key", "payload"),
+                records=zip(columns["topic"], columns["key"], columns["payload"], strict=True))
+            if not notified:
+                await session.execute(self._notify)
+        elif notified:
             await session.execute(self._insert, columns)
             return
-        await session.execute(self._insert_and_notify, columns)
+        else:
+            await session.execute(self._insert_and_notify, columns)
         if not nested:
             session.info[_NOTIFIED] = session.get_transaction()
 
@@ -117,8 +146,8 @@ class Outbox:
     ) -> None:
         """``publish_many`` through COPY on the transaction's own asyncpg connection, for runs that write
         tens of thousands of events at once (the triage daily run)."""
-        rows = [self._row(c, traceparent) for c in contracts]
-        await self.copy_rows(raw, [(r["topic"], r["key"], r["payload"]) for r in rows])
+        columns = self._columns(contracts, traceparent)
+        await self.copy_rows(raw, list(zip(columns["topic"], columns["key"], columns["payload"], strict=True)))
 
     async def copy_rows(self, raw: asyncpg.Connection, records: Sequence[tuple[str, str, bytes]]) -> None:
         """(topic, key, envelope) rows whose envelopes the caller built with ``envelope_bytes``."""
