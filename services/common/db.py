@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -79,8 +80,24 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
         yield session
 
 
+def request_gate(settings: ServiceSettings) -> asyncio.Semaphore:
+    """First come, first served for the pool's connections among HTTP requests.
+
+    SQLAlchemy's async pool lets a request that arrives just as a connection is returned take it ahead of
+    requests already waiting, so under load some waited for seconds while later ones passed (intake at 64
+    connections: p50 0.1 s, p99 4.6 s, the slowest all among the first to arrive). asyncio's Semaphore
+    hands a released slot to the longest waiter. A few connections stay outside the gate for the relay,
+    the consumer and the health checks, which must not queue behind requests."""
+    return asyncio.Semaphore(max(1, 2 * settings.db_pool_size - 3))
+
+
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with session_scope(request.app.state.sessions) as session:
+    gate: asyncio.Semaphore | None = getattr(request.app.state, "request_gate", None)
+    if gate is None:
+        async with session_scope(request.app.state.sessions) as session:
+            yield session
+        return
+    async with gate, session_scope(request.app.state.sessions) as session:
         yield session
 
 
