@@ -152,3 +152,71 @@ def write(area: str, results: dict, markdown: str) -> None:
     (RESULTS / f"{area}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     (RESULTS / f"{area}.md").write_text(markdown)
     print(markdown)
+
+
+class RawHTTP:
+    """A minimal HTTP/1.1 keep-alive client for load generation on loopback.
+
+    httpx with 64+ pooled connections costs the load generator milliseconds of CPU per request (its pool
+    scans every connection per request), and on two shared cores that CPU is taken from the servers being
+    measured: the generator, not the stack, was what limited the single-report figures. This writes the
+    request bytes straight to asyncio streams, as ``bench.gateway_overhead`` does. Idle connections are
+    dropped after 4 s, before uvicorn's own 5 s keep-alive timeout closes them under a request."""
+
+    def __init__(self, base: str, headers: dict[str, str] | None = None, keepalive: float = 4.0) -> None:
+        url = httpx.URL(base)
+        self.host, self.port = url.host, url.port or 80
+        self.prefix = url.raw_path.rstrip(b"/").decode()
+        self.keepalive = keepalive
+        self._head = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        now = time.monotonic()
+        while self._idle:
+            reader, writer, since = self._idle.pop()
+            if now - since < self.keepalive:
+                return reader, writer
+            writer.close()
+        return await asyncio.open_connection(self.host, self.port)
+
+    async def post(self, path: str, body: bytes, content_type: str = "application/json") -> tuple[int, bytes]:
+        reader, writer = await self._connection()
+        try:
+            writer.write((f"POST {self.prefix}{path} HTTP/1.1\r\nhost: {self.host}\r\n{self._head}"
+                          f"content-type: {content_type}\r\ncontent-length: {len(body)}\r\n\r\n").encode() + body)
+            status, payload, keep = await read_response(reader)
+        except BaseException:
+            writer.close()
+            raise
+        if keep:
+            self._idle.append((reader, writer, time.monotonic()))
+        else:
+            writer.close()
+        return status, payload
+
+    def close(self) -> None:
+        for _, writer, _ in self._idle:
+            writer.close()
+        self._idle.clear()
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """(status, body, keep-alive) of one HTTP/1.1 response."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    lower = head.lower()
+    marker = lower.find(b"content-length:")
+    body = b""
+    if marker >= 0:
+        length = int(lower[marker + 15:lower.index(b"\r\n", marker)])
+        body = await reader.readexactly(length)
+    elif b"transfer-encoding: chunked" in lower:
+        chunks = []
+        while True:
+            size = int((await reader.readline()).strip(), 16)
+            chunks.append((await reader.readexactly(size + 2))[:-2])
+            if size == 0:
+                break
+        body = b"".join(chunks)
+    return status, body, b"connection: close" not in lower

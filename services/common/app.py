@@ -19,7 +19,7 @@ from sqlalchemy import MetaData
 from . import telemetry
 from .consumer import EventConsumer, Handler, inbox_table
 from .contracts.base import EventContract
-from .db import create_engine, create_session_factory
+from .db import create_engine, create_session_factory, request_gate
 from .errors import install_problem_handlers
 from .kafka import kafka_reachable, topics_for
 from .logs import configure_logging
@@ -65,6 +65,7 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = create_session_factory(engine)
+        app.state.request_gate = request_gate(settings)
         app.state.outbox = Outbox(outbox_tbl, settings)
         app.state.consumer = None
         tasks: list[asyncio.Task] = []

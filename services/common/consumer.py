@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from contextlib import contextmanager
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 from sqlalchemy import Column, DateTime, MetaData, Table, Text, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -91,7 +92,6 @@ class EventConsumer:
     async def _consume(self) -> None:
         await ensure_topics(self.settings, self.topics())
         consumer = AIOKafkaConsumer(
-            *self.handlers,
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             group_id=self.group_id,
             client_id=f"{self.service}-consumer",
@@ -99,25 +99,34 @@ class EventConsumer:
             auto_offset_reset="earliest",
             max_poll_records=500,
         )
+        done: dict[TopicPartition, int] = {}
+        consumer.subscribe(list(self.handlers), listener=_CommitOnRevoke(consumer, done))
         producer = new_producer(self.settings, f"{self.service}-dlq")
         await consumer.start()
         await producer.start()
-        done: dict[TopicPartition, int] = {}
+        interval = self.settings.consumer_commit_interval_ms / 1000
+        last_commit = time.monotonic()
         try:
             while self.failed is None:
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
+                if batches:
+                    # Every partition's records in one transaction (each partition's in its order, so per-key
+                    # order holds): under load a poll spans the partitions, and a transaction per partition
+                    # tripled the commits.
+                    await self._process_batch([r for records in batches.values() for r in records], producer)
                 for tp, records in batches.items():
-                    await self._process_batch(records, producer)
                     done[tp] = records[-1].offset + 1
                     self._report_lag(consumer, tp, done[tp])
-                if done:
-                    await consumer.commit(done)
-                    done = {}
+                # Offsets of handled (committed) events only, at most every ``interval`` and whenever the
+                # topics go quiet: a commit per poll was one __consumer_offsets write per event at low rates.
+                if done and (not batches or time.monotonic() - last_commit >= interval):
+                    await _commit_assigned(consumer, done)
+                    last_commit = time.monotonic()
         finally:
             # aiokafka does not commit on stop(); commit what was handled so a restart does not redo it.
             if done:
                 try:
-                    await consumer.commit(done)
+                    await _commit_assigned(consumer, done)
                 except Exception:  # noqa: BLE001 — the inbox makes an uncommitted replay harmless
                     log.warning("final commit failed; handled events will be replayed and deduplicated")
             await consumer.stop()
@@ -129,9 +138,9 @@ class EventConsumer:
             CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(0, highwater - next_offset))
 
     async def _process_batch(self, records: list[ConsumerRecord], producer) -> None:
-        """One partition's polled records, in order. All in one transaction when every one succeeds (the
-        common case, and what keeps up with a batch feed); if any fails, the transaction is rolled back and
-        each record is handled alone with retries, so one bad event costs only itself."""
+        """The polled records, each partition's in order. All in one transaction when every one succeeds
+        (the common case, and what keeps up with a batch feed); if any fails, the transaction is rolled back
+        and each record is handled alone with retries, in the same order, so one bad event costs only itself."""
         parsed = [item for record in records if (item := await self._parse(record, producer)) is not None]
         if len(parsed) > 1:
             try:
@@ -238,6 +247,35 @@ class EventConsumer:
         if self._consecutive_dead >= self.max_consecutive_dead_letters:
             self.failed = f"{self._consecutive_dead} dead letters in a row on {record.topic}; consumer stopped"
             log.critical(self.failed)
+
+
+async def _commit_assigned(consumer: AIOKafkaConsumer, done: dict[TopicPartition, int]) -> None:
+    """Commit (and forget) the handled offsets of partitions this consumer still owns; a partition lost in
+    a rebalance meanwhile is its new owner's to replay, and the inbox absorbs the replay."""
+    owned = consumer.assignment()
+    offsets = {tp: offset for tp, offset in done.items() if tp in owned}
+    done.clear()
+    if offsets:
+        await consumer.commit(offsets)
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):
+    """Commits what was handled on partitions about to be taken away, so their next owner starts after it."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, done: dict[TopicPartition, int]) -> None:
+        self.consumer = consumer
+        self.done = done
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        offsets = {tp: self.done.pop(tp) for tp in list(self.done) if tp in revoked}
+        if offsets:
+            try:
+                await self.consumer.commit(offsets)
+            except Exception:  # noqa: BLE001 — the new owner replays them; the inbox makes that harmless
+                log.warning("commit on revocation failed; handled events will be replayed and deduplicated")
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        return None
 
 
 async def replay_dead_letters(settings: ServiceSettings, topic: str, *, limit: int | None = None) -> int:

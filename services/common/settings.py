@@ -50,6 +50,12 @@ class ServiceSettings(BaseSettings):
     outbox_poll_seconds: float = Field(1.0, validation_alias="OUTBOX_POLL_SECONDS")
     # A service started without Kafka (e.g. migrations only, unit tests) sets this false.
     kafka_enabled: bool = Field(True, validation_alias="KAFKA_ENABLED")
+    # Performance tuning (bench/results/e2e.md). A pooled connection idle longer than this is pinged before
+    # use; one in steady use is not (SQLAlchemy's pre-ping costs BEGIN + ";" + ROLLBACK on every checkout).
+    db_ping_idle_seconds: float = Field(10.0, validation_alias="DB_PING_IDLE_SECONDS")
+    # Consumers commit handled offsets at most this often (and whenever the topic goes quiet): each commit is
+    # a write to __consumer_offsets; the inbox makes the larger replay after a crash harmless.
+    consumer_commit_interval_ms: int = Field(1000, validation_alias="CONSUMER_COMMIT_INTERVAL_MS")
 
     @model_validator(mode="after")
     def _read_key_files(self) -> "ServiceSettings":

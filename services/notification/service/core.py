@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import Row, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -160,10 +160,13 @@ async def queue_message(
 
 
 async def feedback_to_reporter(
-    session: AsyncSession, *, notifier: Notifier, clue_id: uuid.UUID, stage: str, source: str, **context: object
+    session: AsyncSession, *, notifier: Notifier, clue_id: uuid.UUID, stage: str, source: str,
+    known_reporter: Row | None = None, **context: object,
 ) -> Rendered:
-    """第一时间向投诉人反馈: the receipt page always (anonymous or not), and SMS / e-mail to a named reporter."""
-    reporter = (await session.execute(select(reporters).where(reporters.c.clue_id == clue_id))).first()
+    """第一时间向投诉人反馈: the receipt page always (anonymous or not), and SMS / e-mail to a named reporter.
+    ``known_reporter`` is the clue's ``reporters`` row when the caller has just stored it."""
+    reporter = known_reporter or (
+        await session.execute(select(reporters).where(reporters.c.clue_id == clue_id))).first()
     context.setdefault("tracking_number", reporter.tracking_number if reporter else "")
     context.setdefault("anonymous", reporter.anonymous if reporter else True)
     template = f"reporter/{stage.replace('-', '_')}"

@@ -36,7 +36,7 @@ async def acknowledge_clue(session: AsyncSession, *, notifier: Notifier, event: 
     """受理回执: remember how to reach the reporter (sealed) and acknowledge at once."""
     sealed = event.reporter_contact
     anonymous = event.anonymous or sealed is None
-    await session.execute(
+    stored = await session.execute(
         pg_insert(reporters)
         .values(
             clue_id=event.clue_id, tracking_number=event.tracking_number, anonymous=anonymous,
@@ -46,9 +46,12 @@ async def acknowledge_clue(session: AsyncSession, *, notifier: Notifier, event: 
             unit_id=event.unit_id, received_at=event.received_at,
         )
         .on_conflict_do_nothing(index_elements=["clue_id"])
+        .returning(*reporters.c)
     )
+    # The row just stored saves feedback_to_reporter reading it back (one round trip per acknowledgement).
     await feedback_to_reporter(session, notifier=notifier, clue_id=event.clue_id, stage="received", source=source,
-                               tracking_number=event.tracking_number, received_at=event.received_at)
+                               known_reporter=stored.first(), tracking_number=event.tracking_number,
+                               received_at=event.received_at)
 
 
 async def route_clue(session: AsyncSession, *, notifier: Notifier, event: ClueTriaged, source: str) -> None:
