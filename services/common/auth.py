@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -129,8 +130,42 @@ def mint_internal_token(principal: Principal, private_key_pem: str, ttl_seconds:
     return jwt.encode(payload, key, algorithm="EdDSA", headers={"kid": kid})
 
 
+class _VerifiedTokens:
+    """Tokens already verified against one key bundle, until they expire.
+
+    The gateway reuses a principal's token for half its lifetime, so a service sees the same few tokens
+    over and over; an Ed25519 check per request was 0.3–0.6 ms of intake's ~4 ms of CPU. Only the exact
+    token string verified before is a hit, and only until its ``exp``."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    def get(self, token: str) -> Principal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if entry[1] <= time.time():
+            del self._entries[token]
+            return None
+        return entry[0]
+
+    def put(self, token: str, principal: Principal, expires: float) -> None:
+        self._entries[token] = (principal, expires)
+        if len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+
+@lru_cache(maxsize=8)
+def _verified_for(public_keys_pem: str) -> _VerifiedTokens:
+    return _VerifiedTokens()
+
+
 def verify_internal_token(token: str, public_keys_pem: str) -> Principal:
     """The principal a token vouches for, if one of ``public_keys_pem`` signed it and it is current."""
+    verified = _verified_for(public_keys_pem)
+    if (principal := verified.get(token)) is not None:
+        return principal
     try:
         key = verification_keys(public_keys_pem).get(jwt.get_unverified_header(token).get("kid"))
         if key is None:
@@ -149,7 +184,9 @@ def verify_internal_token(token: str, public_keys_pem: str) -> Principal:
         raise Problem(401, "The forwarded identity has expired.", slug="identity-expired") from exc
     except jwt.PyJWTError as exc:
         raise Problem(401, "The forwarded identity is not valid.", slug="identity-invalid") from exc
-    return Principal.from_claims(claims)
+    principal = Principal.from_claims(claims)
+    verified.put(token, principal, float(claims["exp"]))
+    return principal
 
 
 async def current_principal(request: Request) -> Principal:

@@ -217,8 +217,9 @@ class DeliveryWorker:
             if attempted:
                 continue
             self.wake.clear()
+            idle = await self.idle_seconds(poll)  # before wait() exists: a failure here leaves no coroutine behind
             try:
-                await asyncio.wait_for(self.wake.wait(), await self.idle_seconds(poll))
+                await asyncio.wait_for(self.wake.wait(), idle)
             except asyncio.TimeoutError:
                 pass
 

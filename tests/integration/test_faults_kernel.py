@@ -160,7 +160,9 @@ async def test_consumer_killed_mid_batch_leaves_no_duplicate_effects(infra, sett
         await engine.dispose()
 
 
-PRIVATE_PG = {"PG_INSTANCE": "fault", "PG_PORT": "55442"}
+# Below Linux's ephemeral range (32768–60999): while this server is down for the test, a client socket
+# elsewhere on the machine could otherwise take the port as its local one and block the restart.
+PRIVATE_PG = {"PG_INSTANCE": "fault", "PG_PORT": "25442"}
 
 
 async def private_postgres(action: str) -> None:

@@ -133,6 +133,25 @@ def test_internal_token_round_trip_expiry_and_forgery():
     assert impersonated.value.slug == "identity-invalid"
 
 
+def test_a_verified_token_is_remembered_only_until_it_expires():
+    from services.common.auth import _VerifiedTokens
+
+    private, public = generate_keypair()
+    who = Principal(kind="staff", subject="u2", roles=frozenset({"auditor"}))
+    token = mint_internal_token(who, private)
+    assert verify_internal_token(token, public) is verify_internal_token(token, public)  # the second from memory
+    _, stranger = generate_keypair()
+    with pytest.raises(Problem):  # remembered for its own key bundle only
+        verify_internal_token(token, stranger)
+    memory = _VerifiedTokens(capacity=2)
+    memory.put("late", who, time.time() - 1)
+    memory.put("a", who, time.time() + 60)
+    assert memory.get("late") is None and memory.get("a") is who  # expired: verified afresh
+    memory.put("b", who, time.time() + 60)
+    memory.put("c", who, time.time() + 60)
+    assert memory.get("a") is None and memory.get("b") is memory.get("c") is who  # bounded: the oldest went
+
+
 def test_services_trust_old_and_new_gateway_keys_while_the_key_rotates():
     old_private, old_public = generate_keypair()
     new_private, new_public = generate_keypair()
