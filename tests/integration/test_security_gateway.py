@@ -223,7 +223,6 @@ async def test_schemathesis_finds_no_server_error_through_the_gateway(gateway, i
     schema = from_dict((await gateway.get("/openapi.json")).json())
     loop = asyncio.get_running_loop()
     failures: list[str] = []
-    started = time.monotonic()
 
     def run() -> int:
         count = 0
@@ -254,4 +253,3 @@ async def test_schemathesis_finds_no_server_error_through_the_gateway(gateway, i
     count = await asyncio.to_thread(run)
     assert count > 0
     assert not failures, failures[:5]
-    assert time.monotonic() - started < 60
