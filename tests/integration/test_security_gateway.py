@@ -7,7 +7,6 @@ import asyncio
 import json
 from datetime import UTC, datetime
 import secrets
-import time
 import uuid
 from dataclasses import dataclass
 
