@@ -277,7 +277,9 @@ def generate_day(seed: int, clues: int, qr: int, *, units: list[dict[str, Any]] 
                     external_id=external_id, duplicate_of=first.key))
                 continue
         report = Report(key=key, channel=f"hotline_{line}", reporter=_reporter(rng, n), external_id=external_id,
-                        repush=rng.random() < 0.01, invalid=rng.random() < 0.0025, **complaint(n))
+                        # at least one of each, however small the day
+                        repush=rng.random() < 0.01 or n == 5, invalid=rng.random() < 0.0025 or n == 11,
+                        **complaint(n))
         if report.invalid:
             report.repush = False
         else:
@@ -669,6 +671,13 @@ async def count_stored(conn: asyncpg.Connection, table: str, ids: list[str]) -> 
     return await conn.fetchval(f"SELECT count(*) FROM {table} WHERE id = ANY($1::uuid[])", ids)
 
 
+async def acknowledged(conn: asyncpg.Connection, ids: list[str]) -> int:
+    """Clues notification has acknowledged (受理回执 on the receipt page): it has seen their receipt."""
+    return await conn.fetchval(
+        "SELECT count(*) FROM notification.deliveries WHERE template = 'reporter/received' "
+        "AND channel = 'receipt' AND clue_id = ANY($1::uuid[])", ids)
+
+
 async def deliveries_of(conn: asyncpg.Connection, ids: list[str], sheet_subject: str) -> list[asyncpg.Record]:
     """The deliveries the day caused: about its clues, and the daily sheet notices (found by their subject,
     which names the run date)."""
@@ -895,6 +904,11 @@ async def main(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
                 _, lag, ok = await wait_for(lambda: count_stored(conn, "triage.clues", ids),
                                             lambda n: n == len(ids), timeout=600)
                 print(f"triage stored every clue {lag:.1f} s after the last report (ok={ok})", flush=True)
+                # The day closes once every report is acknowledged (the cut-off comes hours after the last
+                # call in a real day): the sort's events must find their receipts at notification.
+                _, ack_lag, ok = await wait_for(lambda: acknowledged(conn, ids), lambda n: n == len(ids), timeout=600)
+                print(f"notification acknowledged every clue {ack_lag:.1f} s after the last report (ok={ok})",
+                      flush=True)
                 run_date = run_date_now()
                 ran_at = time.perf_counter()
                 ran = await client.post("/api/v1/triage/daily-runs", json={"run_date": run_date.isoformat()},
@@ -941,6 +955,7 @@ async def main(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
         "qr_per_s": round(len(day.qr) / sent.seconds["qr"], 1),
         "ingest_seconds": round(ingest_done - started, 2),
         "triage_consume_lag_s": round(lag, 1),
+        "acknowledgement_lag_s": round(ack_lag, 1),
         "daily_run_s": round(run_s, 2),
         "cases_drained_s": round(cases_s, 1),
         "notifications_drained_s": round(notes_s, 1),
@@ -1019,6 +1034,7 @@ def render(results: dict[str, Any]) -> str:
         f"| QR reports (multipart, 0–3 photos, argon2 receipt) | {p['qr_reports']} in {p['qr_seconds']} s = "
         f"**{p['qr_per_s']} /s** |",
         f"| triage consume lag (last report answered → every clue stored by triage) | {p['triage_consume_lag_s']} s |",
+        f"| acknowledgement lag (last report answered → every reporter acknowledged) | {p['acknowledgement_lag_s']} s |",
         f"| daily run (HTTP round trip) | {p['daily_run_s']} s |",
         f"| cases drained (daily run done → every case clue recorded) | {p['cases_drained_s']} s |",
         f"| notifications drained (daily run done → every delivery sent) | {p['notifications_drained_s']} s |",
