@@ -902,11 +902,12 @@ async def main(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
                 print("intake outcomes", dict(sent.outcomes), flush=True)
                 ids = list(sent.clue_ids.values())
                 _, lag, ok = await wait_for(lambda: count_stored(conn, "triage.clues", ids),
-                                            lambda n: n == len(ids), timeout=600)
+                                            lambda n: n == len(ids), timeout=args.drain_timeout)
                 print(f"triage stored every clue {lag:.1f} s after the last report (ok={ok})", flush=True)
                 # The day closes once every report is acknowledged (the cut-off comes hours after the last
                 # call in a real day): the sort's events must find their receipts at notification.
-                _, ack_lag, ok = await wait_for(lambda: acknowledged(conn, ids), lambda n: n == len(ids), timeout=600)
+                _, ack_lag, ok = await wait_for(lambda: acknowledged(conn, ids), lambda n: n == len(ids),
+                                                timeout=args.drain_timeout)
                 print(f"notification acknowledged every clue {ack_lag:.1f} s after the last report (ok={ok})",
                       flush=True)
                 run_date = run_date_now()
