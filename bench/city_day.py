@@ -26,6 +26,7 @@ import secrets
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import numpy as np
 import httpx
 import orjson
 import yaml
@@ -168,7 +170,9 @@ def _story(rng: random.Random, core: str) -> str:
 
 
 def _consultation(rng: random.Random) -> str:
-    return f"请问{rng.choice(TOPICS)}怎么办理，需要带什么材料，来电号码尾号{_digits(rng, 4)}，工单{_digits(rng, 9)}。"
+    ask = rng.choice(("需要带什么材料", "在哪个窗口", "要多长时间", "能不能网上办", "周末能办吗", "要交多少钱"))
+    return (f"请问{rng.choice(TOPICS)}怎么办理，{ask}，我住{rng.choice(STREETS)}{rng.randint(1, 399)}号，"
+            f"来电号码尾号{_digits(rng, 4)}，工单{_digits(rng, 9)}。")
 
 
 def _short(rng: random.Random) -> str:
@@ -307,25 +311,44 @@ def generate_day(seed: int, clues: int, qr: int, *, units: list[dict[str, Any]] 
     return day
 
 
+def _alike_pairs(reports: list[Report]) -> set[tuple[int, int]]:
+    """Every pair the duplicate detector could find alike, whatever the order the clues arrive in: all
+    pairs sharing an LSH bucket (the detector links neighbours in an order-dependent sort), checked with
+    its own similarity and subject rules."""
+    sig = dedupe.signatures([r.text for r in reports], num_perm=32)
+    mixers = np.random.default_rng(7).integers(1, 1 << 62, size=4, dtype=np.uint64) | np.uint64(1)
+    pairs: set[tuple[int, int]] = set()
+    for band in range(8):
+        keys = (sig[:, band * 4 : (band + 1) * 4] * mixers).sum(axis=1)
+        buckets: dict[int, list[int]] = {}
+        for i, key in enumerate(keys.tolist()):
+            buckets.setdefault(key, []).append(i)
+        for members in buckets.values():
+            for a in range(len(members)):
+                for b in range(a + 1, len(members)):
+                    i, j = members[a], members[b]
+                    if ((sig[i] == sig[j]).mean() >= 0.6
+                            and dedupe._subject_alike(reports[i].subject, reports[j].subject)):
+                        pairs.add((i, j))
+    return pairs
+
+
 def _untangle(day: Day, rng: random.Random) -> None:
-    """Redraw the specifics of any clue the duplicate detector finds alike to another it does not repeat,
-    until the only duplicates are the intended ones (the detector's rules: ``services.triage.dedupe``)."""
-    now = datetime.now(UTC)
+    """Redraw the specifics of any clue the duplicate detector could find alike to another it does not
+    repeat, until the only duplicates are the intended ones (the rules: ``services.triage.dedupe``)."""
+    retell = {"story": lambda r: _story(rng, r.core), "consultation": lambda r: _consultation(rng),
+              "short": lambda r: _short(rng)}
     for _ in range(20):
         stored = [r for r in day.reports if not r.invalid]
-        items = [dedupe.DedupeItem(r.text, r.subject, now) for r in stored]
-        roots = dedupe.cluster(items)
-        root_of = {}
-        for r in stored:
-            root_of[r.key] = r.duplicate_of or r.key
-        tangled = {stored[j].key for j, root in enumerate(roots)
-                   if root_of[stored[root].key] != root_of[stored[j].key]}
+        root_of = {r.key: r.duplicate_of or r.key for r in stored}
+        tangled = set()
+        for i, j in _alike_pairs(stored):
+            if root_of[stored[i].key] != root_of[stored[j].key]:
+                tangled.add(root_of[stored[j].key])
         if not tangled:
             return
-        retell = {"story": lambda r: _story(rng, r.core), "consultation": lambda r: _consultation(rng),
-                  "short": lambda r: _short(rng)}
         for r in stored:
-            if r.key in tangled and r.duplicate_of is None:
+            if r.key in tangled:
                 r.text = retell[r.kind](r)  # a new telling around the same complaint
                 for d in stored:
                     if d.duplicate_of == r.key:
@@ -484,14 +507,14 @@ class Outlook:
     type_code: str | None
 
 
-def outlook(report: Report, *, taxonomy: Taxonomy, directory: Directory) -> Outlook:
+def outlook(report: Report, *, taxonomy: Taxonomy, directory: Directory, merged: bool) -> Outlook:
     """First match wins: merge a repeat → 五必查 accepted → 存查 → low confidence to review → 乱作为 and
     discipline matters accepted → transfer to the routed unit → accept."""
     found = taxonomy.scan(report.text)
     c = taxonomy.classify(report.text, found)
     routed, _ = directory.route(text=report.text, subject=report.subject, pre_routed=report.unit_id)
     must = bool(taxonomy.must_investigate(report.text, found))
-    if report.duplicate_of is not None:
+    if merged:
         return Outlook("merge", routed, must, c.type_code)
     if must:
         return Outlook("accept", routed, True, c.type_code)
@@ -506,16 +529,30 @@ def outlook(report: Report, *, taxonomy: Taxonomy, directory: Directory) -> Outl
 
 def expect(day: Day, sent: Sent, *, channels: frozenset[str], unit_contacts: dict[str, dict[str, str]],
            units: list[dict[str, Any]], sheet_units: set[str] | None = None,
+           arrival: dict[str, tuple[datetime, uuid.UUID]] | None = None,
            taxonomy: Taxonomy | None = None) -> dict[str, Any]:
     """Every count the day should leave behind, from what intake accepted and the services' rules.
 
     ``sheet_units``: the units the sheet names, when the sheet holds more than this day (a shared test
-    database); by default the units this day's clues are routed to."""
+    database); by default the units this day's clues are routed to. ``arrival``: clue id → (received_at,
+    id) as intake stored them; of a clue and its repeats, the first to arrive is the one triage keeps (the
+    daily run reads in that order), and a repeat may arrive first when the lines push at once."""
     taxonomy = taxonomy or default_taxonomy()
     directory = Directory.build(units, load_routing_rules())
     stored = [r for r in day.reports if r.key in sent.clue_ids]
     by_key = {r.key: r for r in stored}
-    looks = {r.key: outlook(r, taxonomy=taxonomy, directory=directory) for r in stored}
+    clusters: dict[str, list[Report]] = {}
+    for r in stored:
+        clusters.setdefault(r.duplicate_of or r.key, []).append(r)
+    first = {}
+    for members in clusters.values():
+        if arrival is not None:
+            members = sorted(members, key=lambda r: arrival[sent.clue_ids[r.key]])
+        else:
+            members = sorted(members, key=lambda r: r.duplicate_of is not None)  # the original
+        first.update({r.key: members[0].key for r in members})
+    looks = {r.key: outlook(r, taxonomy=taxonomy, directory=directory, merged=first[r.key] != r.key)
+             for r in stored}
     e: dict[str, Any] = {}
     e["intake.accepted"] = len(stored)
     e["intake.hotline.sent"] = len(day.hotline) + sum(r.repush for r in day.hotline)
@@ -543,7 +580,7 @@ def expect(day: Day, sent: Sent, *, channels: frozenset[str], unit_contacts: dic
 
     # Accountability: an accepted (or 五必查) clue opens a case in 初核; a repeat joins its original's case.
     opening = [k for k, o in looks.items() if o.decision == "accept"]
-    joining = [k for k, o in looks.items() if o.decision == "merge" and looks[by_key[k].duplicate_of].decision == "accept"]
+    joining = [k for k, o in looks.items() if o.decision == "merge" and looks[first[k]].decision == "accept"]
     e["cases.opened"] = len(opening)
     e["cases.must_investigate"] = sum(1 for k in opening if looks[k].must)
     e["cases.clues"] = len(opening) + len(joining)
@@ -669,6 +706,12 @@ async def wait_for(probe: Callable[[], Any], done: Callable[[Any], bool], *, tim
 
 async def count_stored(conn: asyncpg.Connection, table: str, ids: list[str]) -> int:
     return await conn.fetchval(f"SELECT count(*) FROM {table} WHERE id = ANY($1::uuid[])", ids)
+
+
+async def arrivals(conn: asyncpg.Connection, ids: list[str]) -> dict[str, tuple[datetime, uuid.UUID]]:
+    """clue id → (received_at, id), the order the daily run reads clues in."""
+    rows = await conn.fetch("SELECT id, received_at FROM intake.clues WHERE id = ANY($1::uuid[])", ids)
+    return {str(r["id"]): (r["received_at"], r["id"]) for r in rows}
 
 
 async def acknowledged(conn: asyncpg.Connection, ids: list[str]) -> int:
@@ -917,7 +960,8 @@ async def main(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
                 run_s = time.perf_counter() - ran_at
                 assert ran.status_code == 201, ran.text
                 print(f"daily run for {run_date}: {run_s:.1f} s, total {ran.json()['total']}", flush=True)
-                expected = expect(day, sent, channels=channels, unit_contacts=UNIT_CONTACTS, units=units)
+                expected = expect(day, sent, channels=channels, unit_contacts=UNIT_CONTACTS, units=units,
+                                  arrival=await arrivals(conn, ids))
 
                 async def cases():
                     return await conn.fetchval("SELECT count(*) FROM accountability.case_clues "

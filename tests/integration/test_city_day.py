@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from bench.city_day import (
     Sent,
     acknowledged,
+    arrivals,
     Sinks,
     check_attachments,
     compare,
@@ -104,7 +105,8 @@ async def test_a_days_clues_are_all_screened_cased_and_notified_exactly_once(
         notification = suite.apps["notification"].state.settings
         expected = expect(day, sent, channels=configured_channels(notification),
                           unit_contacts=notification.unit_contacts, units=units,
-                          sheet_units={e["key"] for e in sheet["by_unit"] if e["key"] != "unrouted"})
+                          sheet_units={e["key"] for e in sheet["by_unit"] if e["key"] != "unrouted"},
+                          arrival=await arrivals(db, clue_ids))
 
         async def settled():
             cased = await db.fetchval("SELECT count(*) FROM accountability.case_clues "
