@@ -74,6 +74,21 @@ case_clues = Table(
     Column("attached_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# Every clue-triaged event handled, so a repeat (合并) that arrives before its original can wait for it:
+# events of different clues are not ordered relative to each other (different partitions).
+triaged_clues = Table(
+    "triaged_clues",
+    metadata,
+    Column("clue_id", Uuid, primary_key=True),
+    Column("merged_into", Uuid, index=True),
+    Column("waiting", Boolean, nullable=False, server_default="false"),  # a repeat whose original is not yet seen
+    Column("tracking_number", Text),
+    Column("problem_type", Text),
+    Column("channel", Text),
+    Column("must_investigate", Boolean, nullable=False, server_default="false"),
+    Column("handled_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 persons = Table(
     "persons",
     metadata,

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +30,7 @@ from ..models import (
     exemptions,
     persons,
     rectifications,
+    triaged_clues,
     units,
 )
 
@@ -148,31 +149,83 @@ async def attach_clue(
                        entity_id=str(case_id), details={"clue_id": str(clue_id)})
 
 
+async def _lock_cluster(session: AsyncSession, clue_id: uuid.UUID) -> None:
+    """Serialise the events of one original clue and its repeats (several replicas, several partitions)."""
+    key = int.from_bytes(clue_id.bytes[:8], "big", signed=True)
+    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
 async def open_case_from_clue(session: AsyncSession, outbox: Outbox, event: ClueTriaged) -> uuid.UUID | None:
-    """受理 or 五必查 → a case in 初核; a merged clue joins its original's case; replays change nothing."""
+    """受理 or 五必查 → a case in 初核; a merged clue joins its original's case; replays change nothing.
+
+    A repeat's event may arrive before its original's (different partitions): it then waits in
+    ``triaged_clues`` and the original's event settles it — attached to the original's case, or, when the
+    original opens none, a case of its own if the repeat is 五必查 (as if it had come second)."""
+    merging = event.decision == "merge" and event.merged_into is not None
+    await _lock_cluster(session, event.merged_into if merging else event.clue_id)
     if await session.scalar(select(case_clues.c.case_id).where(case_clues.c.clue_id == event.clue_id)):
         return None
     clue = {
         "clue_id": event.clue_id, "tracking_number": event.tracking_number, "problem_type": event.type_code,
         "channel": event.channel, "must_investigate": event.must_investigate,
     }
-    if event.decision == "merge" and event.merged_into is not None:
+    if merging:
         target = await session.scalar(
             select(case_clues.c.case_id).where(case_clues.c.clue_id == event.merged_into))
+        original_seen = target is not None or await session.scalar(
+            select(triaged_clues.c.clue_id).where(triaged_clues.c.clue_id == event.merged_into,
+                                                  triaged_clues.c.waiting.is_(False)))
+        await _remember(session, clue, merged_into=event.merged_into, waiting=not original_seen)
         if target is not None:
-            await _attach(session, target, clue)
-            await audit.record(session, audit_log, actor="triage", action="case.clue-attached",
-                               entity_type="case", entity_id=str(target),
-                               details={"clue_id": str(event.clue_id), "merged_into": str(event.merged_into)})
+            await _attach_repeat(session, target, clue, event.merged_into)
             return target
-    if event.decision != "accept" and not event.must_investigate:
-        return None
-    title = f"线索 {event.tracking_number}" + ("（五必查）" if event.must_investigate else "")
-    return await open_case(
-        session, outbox, actor="triage", title=title, source="clue", unit_id=event.unit_id,
-        problem_family=event.family, problem_type=event.type_code, clues=[clue],
-        summary="; ".join(event.must_investigate_triggers) or None,
-    )
+        if not original_seen:
+            return None
+    else:
+        await _remember(session, clue, merged_into=None, waiting=False)
+    case_id = None
+    if event.decision == "accept" or event.must_investigate:
+        title = f"线索 {event.tracking_number}" + ("（五必查）" if event.must_investigate else "")
+        case_id = await open_case(
+            session, outbox, actor="triage", title=title, source="clue", unit_id=event.unit_id,
+            problem_family=event.family, problem_type=event.type_code, clues=[clue],
+            summary="; ".join(event.must_investigate_triggers) or None,
+        )
+    if not merging:
+        await _settle_waiting_repeats(session, outbox, original=event.clue_id, case_id=case_id, event=event)
+    return case_id
+
+
+async def _remember(session: AsyncSession, clue: dict[str, Any], *, merged_into: uuid.UUID | None,
+                    waiting: bool) -> None:
+    values = {**clue, "merged_into": merged_into, "waiting": waiting}
+    await session.execute(pg_insert(triaged_clues).values(**values).on_conflict_do_update(
+        index_elements=["clue_id"], set_={k: v for k, v in values.items() if k != "clue_id"}))
+
+
+async def _attach_repeat(session: AsyncSession, case_id: uuid.UUID, clue: dict[str, Any],
+                         original: uuid.UUID) -> None:
+    await _attach(session, case_id, clue)
+    await audit.record(session, audit_log, actor="triage", action="case.clue-attached", entity_type="case",
+                       entity_id=str(case_id), details={"clue_id": str(clue["clue_id"]), "merged_into": str(original)})
+
+
+async def _settle_waiting_repeats(session: AsyncSession, outbox: Outbox, *, original: uuid.UUID,
+                                  case_id: uuid.UUID | None, event: ClueTriaged) -> None:
+    waiting = (await session.execute(select(triaged_clues).where(
+        triaged_clues.c.merged_into == original, triaged_clues.c.waiting.is_(True)))).all()
+    for row in waiting:
+        clue = {k: getattr(row, k) for k in ("clue_id", "tracking_number", "problem_type", "channel",
+                                             "must_investigate")}
+        if case_id is not None:
+            await _attach_repeat(session, case_id, clue, original)
+        elif row.must_investigate:
+            await open_case(session, outbox, actor="triage", title=f"线索 {row.tracking_number}（五必查）",
+                            source="clue", unit_id=event.unit_id, problem_family=event.family,
+                            problem_type=row.problem_type, clues=[clue])
+    if waiting:
+        await session.execute(update(triaged_clues).where(
+            triaged_clues.c.merged_into == original, triaged_clues.c.waiting.is_(True)).values(waiting=False))
 
 
 async def update_case(session: AsyncSession, outbox: Outbox, *, case_id: uuid.UUID, changes: dict, actor: Actor) -> None:

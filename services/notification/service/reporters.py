@@ -15,8 +15,18 @@ from services.common.contracts.intake import ClueReceived
 from services.common.contracts.notification import FeedbackReceived
 from services.common.contracts.triage import ClueTriaged
 
-from ..models import deadlines, ratings, reporters
-from .core import Notifier, feedback_to_reporter, notify_unit, now_utc, unit_name
+from ..models import deadlines, deliveries, ratings, reporters
+from ..rendering import Rendered
+from .core import (
+    ContactUnavailable,
+    Notifier,
+    addresses_for,
+    feedback_to_reporter,
+    notify_unit,
+    now_utc,
+    queue_message,
+    unit_name,
+)
 from .oversight import watch_deadline
 
 
@@ -52,6 +62,28 @@ async def acknowledge_clue(session: AsyncSession, *, notifier: Notifier, event: 
     await feedback_to_reporter(session, notifier=notifier, clue_id=event.clue_id, stage="received", source=source,
                                known_reporter=stored.first(), tracking_number=event.tracking_number,
                                received_at=event.received_at)
+    if not anonymous:
+        await _catch_up(session, notifier=notifier, clue_id=event.clue_id)
+
+
+async def _catch_up(session: AsyncSession, *, notifier: Notifier, clue_id) -> None:
+    """A later stage's event (another topic, so not ordered with this one) may have been handled first: its
+    message is on the receipt page, but without the contact no SMS / e-mail went out. Send it now."""
+    earlier = (await session.execute(
+        select(deliveries.c.source, deliveries.c.template, deliveries.c.subject, deliveries.c.body)
+        .where(deliveries.c.clue_id == clue_id, deliveries.c.channel == "receipt",
+               deliveries.c.template != "reporter/received")
+        .order_by(deliveries.c.id)
+    )).all()
+    if not earlier:
+        return
+    try:
+        channels = await addresses_for(session, notifier, f"reporter:{clue_id}")
+    except ContactUnavailable:
+        return  # feedback_to_reporter has logged it
+    for row in earlier:
+        await queue_message(session, source=row.source, template=row.template, recipient=f"reporter:{clue_id}",
+                            rendered=Rendered(subject=row.subject, body=row.body), channels=channels, clue_id=clue_id)
 
 
 async def route_clue(session: AsyncSession, *, notifier: Notifier, event: ClueTriaged, source: str) -> None:
