@@ -1057,9 +1057,9 @@ def render(results: dict[str, Any]) -> str:
         "",
         f"`.venv/bin/python -m bench.city_day --clues {args['clues']} --qr {args['qr']} --seed {args['seed']}` — "
         f"{m['when']}, {m['cores']} CPUs ({m['cpu']}), {m['memory_gib']} GiB, load average "
-        f"{', '.join(f'{x:.1f}' for x in m['load_average'])} at start. **The two cores were shared with another "
-        "helper's benchmarks and the lead's work while this ran: the times below are noisy, the counts are "
-        "exact.** Raw data: `cityday.json`.",
+        f"{', '.join(f'{x:.1f}' for x in m['load_average'])} at start (the load generator, the "
+        "six processes, PostgreSQL and Kafka share the cores, and other work may have: the times are noisy, the "
+        "counts are exact). Raw data: `cityday.json`.",
         "",
         "Five services and the gateway under uvicorn (one process each), local PostgreSQL and Kafka, a fresh "
         "database and topic prefix, a real SMTP sink (aiosmtpd) and a real HTTP receiver for the SMS and WeChat "
