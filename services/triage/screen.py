@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.common.calendar import WorkCalendar
+from services.common.contracts.triage import DailySheetPublished
 
 from . import dedupe
 from .taxonomy import Classification, Taxonomy
@@ -188,7 +189,7 @@ def daily_sheet(outcomes: Sequence[Outcome]) -> dict[str, list[dict[str, Any]]]:
         for dim, key in (
             ("by_channel", o.clue.channel),
             ("by_type", o.classification.type_code or "unclassified"),
-            ("by_unit", o.routed_unit_id or "unrouted"),
+            ("by_unit", o.routed_unit_id or DailySheetPublished.UNROUTED),
             ("by_decision", o.decision or "review"),
         ):
             counters[dim][key] = counters[dim].get(key, 0) + 1

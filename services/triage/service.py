@@ -21,7 +21,7 @@ from services.common.auth import Principal
 from services.common.calendar import default_calendar
 from services.common.contracts.accountability import BenchmarkCasePublished
 from services.common.contracts.intake import ClueReceived
-from services.common.contracts.triage import ClueTriaged
+from services.common.contracts.triage import ClueTriaged, DailySheetPublished
 from services.common.errors import Problem
 
 from .daily_run import SHANGHAI, deadlines_of
@@ -186,7 +186,7 @@ def sheet_csv(run: dict[str, Any]) -> str:
     taxonomy = default_taxonomy()
     labels = {t: v["label"] for t, v in taxonomy.types.items()} | {
         "accept": "受理", "transfer": "转办", "merge": "合并", "set_aside": "存查", "review": "待人工复核",
-        "unclassified": "未分类", "unrouted": "未分办"}
+        "unclassified": "未分类", DailySheetPublished.UNROUTED: "未分办"}
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["run_date", "dimension", "key", "label", "count"])

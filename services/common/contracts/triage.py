@@ -50,6 +50,8 @@ class DailySheetPublished(EventContract):
     service: ClassVar[str] = "triage"
     event: ClassVar[str] = "daily-sheet-published"
     key_field: ClassVar[str] = "run_date"
+    # The ``by_unit`` key counting the clues routed to no unit: not a unit id, nobody to notify.
+    UNROUTED: ClassVar[str] = "unrouted"
 
     run_date: date
     total: int

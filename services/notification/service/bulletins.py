@@ -17,8 +17,6 @@ from ..models import bulletins, daily_sheets
 from ..rendering import Rendered, redact_identity, render
 from .core import Notifier, notify_unit, today_local
 
-UNROUTED = "unrouted"  # the key of triage's daily sheet for clues routed to no unit
-
 
 async def publish_bulletin(
     session: AsyncSession, *, source: str, kind: str, rendered: Rendered, published_at: datetime,
@@ -76,8 +74,7 @@ async def record_daily_sheet(
         .on_conflict_do_update(index_elements=["run_date"], set_=values)
     )
     for row in event.by_unit:
-        # "unrouted" counts the clues no unit is responsible for (triage's sheet): it is not a unit to notify.
-        if row.count > 0 and row.key != UNROUTED:
+        if row.count > 0 and row.key != DailySheetPublished.UNROUTED:
             await notify_unit(session, notifier=notifier, unit_id=row.key, template="daily_sheet", source=source,
                               run_date=event.run_date, count=row.count)
 
