@@ -128,11 +128,7 @@ class Outbox:
             # A hotline batch: COPY on the transaction's own connection is ~25 % cheaper than the array insert
             # at 500 rows (bench/results/intake.md), and keeps the rows in the caller's order.
             raw = (await (await session.connection()).get_raw_connection()).driver_connection
-            await raw.copy_records_to_table(
-                self.table.name, schema_name=self.table.schema, columns=("topic", "key", "payload"),
-                records=zip(columns["topic"], columns["key"], columns["payload"], strict=True))
-            if not notified:
-                await session.execute(self._notify)
+            await self.copy_rows(raw, _records(columns), notify=not notified)
         elif notified:
             await session.execute(self._insert, columns)
             return
@@ -146,16 +142,18 @@ class Outbox:
     ) -> None:
         """``publish_many`` through COPY on the transaction's own asyncpg connection, for runs that write
         tens of thousands of events at once (the triage daily run)."""
-        columns = self._columns(contracts, traceparent)
-        await self.copy_rows(raw, list(zip(columns["topic"], columns["key"], columns["payload"], strict=True)))
+        await self.copy_rows(raw, _records(self._columns(contracts, traceparent)))
 
-    async def copy_rows(self, raw: asyncpg.Connection, records: Sequence[tuple[str, str, bytes]]) -> None:
-        """(topic, key, envelope) rows whose envelopes the caller built with ``envelope_bytes``."""
+    async def copy_rows(self, raw: asyncpg.Connection, records: Sequence[tuple[str, str, bytes]], *,
+                        notify: bool = True) -> None:
+        """(topic, key, envelope) rows whose envelopes the caller built with ``envelope_bytes``; ``notify``
+        false when the transaction has already queued the relay's wake-up."""
         if not records:
             return
         await raw.copy_records_to_table(
             self.table.name, schema_name=self.table.schema, records=records, columns=("topic", "key", "payload"))
-        await raw.execute(self._notify_sql)
+        if notify:
+            await raw.execute(self._notify_sql)
 
 
 class OutboxRelay:
@@ -251,6 +249,10 @@ class OutboxRelay:
         if failure is not None:
             raise failure
         return len(rows)
+
+
+def _records(columns: dict[str, list]) -> list[tuple[str, str, bytes]]:
+    return list(zip(columns["topic"], columns["key"], columns["payload"], strict=True))
 
 
 def settled(rows: Sequence, outcomes: Sequence) -> tuple[list, BaseException | None]:
