@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,14 +39,10 @@ from services.common import migrate
 from services.common.auth import Principal, generate_keypair, mint_internal_token
 from services.common.settings import DEV_DATABASE_URL
 
+from .common import free_port, read_response
+
 RESULTS = Path(__file__).parent / "results"
 HOTLINE_KEY, HOTLINE_SECRET = "bench-12345", "b" * 48
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def admin(server_url: str, sql: str) -> None:
@@ -79,23 +74,6 @@ def wait_ready(port: int, path: str = "/healthz", timeout: float = 60) -> None:
     raise RuntimeError(f"port {port} not ready")
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    lower = head.lower()
-    marker = lower.find(b"content-length:")
-    if marker >= 0:
-        length = int(lower[marker + 15:lower.index(b"\r\n", marker)])
-        await reader.readexactly(length)
-    elif b"transfer-encoding: chunked" in lower:
-        while True:
-            size = int((await reader.readline()).strip(), 16)
-            await reader.readexactly(size + 2)
-            if size == 0:
-                break
-    return status
-
-
 async def load(port: int, make: Callable[[], bytes], *, requests: int, concurrency: int) -> dict:
     """Send ``requests`` requests over ``concurrency`` keep-alive connections; throughput and latency."""
     remaining = requests
@@ -111,7 +89,7 @@ async def load(port: int, make: Callable[[], bytes], *, requests: int, concurren
                 payload = make()
                 started = time.perf_counter()
                 writer.write(payload)
-                statuses[await _read_response(reader)] += 1
+                statuses[(await read_response(reader))[0]] += 1
                 latencies.append(time.perf_counter() - started)
         finally:
             writer.close()

@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel
 from sqlalchemy.engine import make_url
 
-from .common import RawHTTP
+from .common import RawHTTP, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -91,12 +90,6 @@ def bare_app() -> FastAPI:
 
 
 # ---- harness -------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(target: str, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
