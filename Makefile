@@ -4,9 +4,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: up down status test unit bench deps lock schemas clean
+.PHONY: up down status test unit bench deps sysdeps lock schemas clean
 
-$(VENV)/.installed: pyproject.toml requirements.lock
+# System packages (PostgreSQL, a JRE, Maven, ...): installs only what is missing, a no-op when all is there.
+# `up` and `test` depend on it so that the README's two commands are all a fresh machine needs.
+sysdeps:
+	@bash deploy/local/install-deps.sh
+
+$(VENV)/.installed: pyproject.toml requirements.lock | sysdeps
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip uv
 	@$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock
@@ -15,7 +20,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 deps: $(VENV)/.installed
 
-up: deps  ## start Kafka, PostgreSQL, migrations, all services and the gateway; print the URLs
+up: sysdeps deps  ## start Kafka, PostgreSQL, migrations, all services and the gateway; print the URLs
 	@bash deploy/local/infra.sh up
 	@bash deploy/local/suite.sh up
 
@@ -27,14 +32,14 @@ status:
 	@bash deploy/local/infra.sh status || true
 	@bash deploy/local/suite.sh status || true
 
-test: deps  ## unit + integration tests against a real Kafka and PostgreSQL (started or reused)
+test: sysdeps deps  ## unit + integration tests against a real Kafka and PostgreSQL (started or reused)
 	@bash deploy/local/infra.sh up
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: deps  ## unit tests only: need nothing running
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-bench: deps
+bench: sysdeps deps
 	@bash deploy/local/infra.sh up
 	@$(PY) -m bench.run $(BENCH)
 
