@@ -9,7 +9,7 @@
 #   kafka.sh topics ARGS   kafka-topics (TopicCommand) against this broker, e.g. `topics --list`
 #   kafka.sh fetch         only resolve the jars (CI warm-up)
 #
-# Environment: KAFKA_PORT / KAFKA_CONTROLLER_PORT (9092 / 9093), KAFKA_VERSION (3.9.1), KAFKA_HEAP_OPTS
+# Environment: KAFKA_PORT / KAFKA_CONTROLLER_PORT (9092 / 9093), KAFKA_VERSION (4.3.1), KAFKA_HEAP_OPTS
 # (-Xms256m -Xmx512m), KAFKA_OPTS (more JVM options), KAFKA_CDS=0 (no class archive), ZUOFENG_RUN_DIR.
 # KAFKA_INSTANCE=name runs a second, independent broker (own data, pid and lock; give it its own ports):
 # the fault tests stop and restart one without disturbing the broker everyone shares.
@@ -18,11 +18,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=common.sh
 source "$here/common.sh"
 
-# 3.9.1, not 4.x: 3.9 still serves every request version aiokafka 0.14 sends. 4.0 removed old versions
-# (KIP-896) and only restored Metadata v0-3 for these clients (KAFKA-18648); aiokafka's own CI does not
-# test 4.x and its 4.0 support issue (aio-libs/aiokafka#1085) is still open. 4.x also needs another
-# logging backend (see kafka-pom.xml).
-KAFKA_VERSION="${KAFKA_VERSION:-3.9.1}"
+# 4.3.x: what current Strimzi (1.2) runs in production, so the tests exercise the broker that ships. 4.0
+# removed old request versions (KIP-896) but restored Metadata v0-3 for clients like aiokafka 0.14
+# (KAFKA-18648); the whole suite runs against it. 4.x logs through log4j2 (see kafka-pom.xml).
+KAFKA_VERSION="${KAFKA_VERSION:-4.3.1}"
 INSTANCE="${KAFKA_INSTANCE:-main}"
 POM="$here/kafka-pom.xml"
 LIBS="$RUN_DIR/kafka/libs-$KAFKA_VERSION"
@@ -31,7 +30,7 @@ PIDFILE="$HOME_DIR/kafka.pid"
 # Written once the broker has answered an admin request, so a later `up` can skip the check (~1 s).
 READYFILE="$HOME_DIR/kafka.ready"
 PROPS="$HOME_DIR/server.properties"
-TOOLS_LOG4J="$RUN_DIR/kafka/tools-log4j.properties"
+TOOLS_LOG4J="$RUN_DIR/kafka/tools-log4j2.properties"
 BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
@@ -77,11 +76,13 @@ write_tools_log4j() {
   [ -f "$TOOLS_LOG4J" ] && return 0
   # Command-line tools: warnings only, on stderr, so their stdout stays the answer.
   cat >"$TOOLS_LOG4J.$$" <<'PROPS'
-log4j.rootLogger=WARN, stderr
-log4j.appender.stderr=org.apache.log4j.ConsoleAppender
-log4j.appender.stderr.Target=System.err
-log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
-log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+appender.stderr.type=Console
+appender.stderr.name=STDERR
+appender.stderr.target=SYSTEM_ERR
+appender.stderr.layout.type=PatternLayout
+appender.stderr.layout.pattern=[%d] %p %m (%c)%n
+rootLogger.level=WARN
+rootLogger.appenderRef.stderr.ref=STDERR
 PROPS
   mv -f "$TOOLS_LOG4J.$$" "$TOOLS_LOG4J"
 }
@@ -89,7 +90,7 @@ PROPS
 # A short-lived Kafka tool JVM (StorageTool, TopicCommand). C1 only and the serial GC: it starts in ~0.7 s
 # instead of ~2 s, and these tools do nothing that needs the optimising compiler.
 TOOL_JAVA=("$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true
-  -Dlog4j.configuration="file:$TOOLS_LOG4J" -cp "$LIBS/*")
+  -Dlog4j2.configurationFile="$TOOLS_LOG4J" -cp "$LIBS/*")
 tool() { write_tools_log4j; "${TOOL_JAVA[@]}" "$@"; }
 
 configure() {
@@ -122,17 +123,25 @@ log.retention.hours=168
 # The compaction map for __consumer_offsets defaults to 128 MB of heap; 32 MB is plenty here.
 log.cleaner.dedupe.buffer.size=33554432
 PROPS
-  cat >"$HOME_DIR/log4j.properties" <<PROPS
-log4j.rootLogger=INFO, file
-log4j.appender.file=org.apache.log4j.RollingFileAppender
-log4j.appender.file.File=$HOME_DIR/logs/server.log
-log4j.appender.file.MaxFileSize=20MB
-log4j.appender.file.MaxBackupIndex=2
-log4j.appender.file.layout=org.apache.log4j.PatternLayout
-log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+  cat >"$HOME_DIR/log4j2.properties" <<PROPS
+appender.file.type=RollingFile
+appender.file.name=FILE
+appender.file.fileName=$HOME_DIR/logs/server.log
+appender.file.filePattern=$HOME_DIR/logs/server.log.%i
+appender.file.layout.type=PatternLayout
+appender.file.layout.pattern=[%d] %p %m (%c)%n
+appender.file.policies.type=Policies
+appender.file.policies.size.type=SizeBasedTriggeringPolicy
+appender.file.policies.size.size=20MB
+appender.file.strategy.type=DefaultRolloverStrategy
+appender.file.strategy.max=2
+rootLogger.level=INFO
+rootLogger.appenderRef.file.ref=FILE
 # Per-request and state-change chatter would fill the log during test runs.
-log4j.logger.kafka.request.logger=WARN
-log4j.logger.state.change.logger=WARN
+logger.request.name=kafka.request.logger
+logger.request.level=WARN
+logger.state.name=state.change.logger
+logger.state.level=WARN
 PROPS
   # KRaft refuses to start on an unformatted log dir. Format once; the id is kept so a wiped data dir
   # comes back as the same cluster.
@@ -246,7 +255,7 @@ up() {
     # crash report goes with the logs, not into whatever directory `up` was run from.
     daemonize "$JAVA" "${HEAP_OPTS[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
       -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
-      -XX:ErrorFile="$HOME_DIR/logs/hs_err_pid%p.log" "${CDS_OPTS[@]}" -Dlog4j.configuration="file:$HOME_DIR/log4j.properties" "${EXTRA_OPTS[@]}" \
+      -XX:ErrorFile="$HOME_DIR/logs/hs_err_pid%p.log" "${CDS_OPTS[@]}" -Dlog4j2.configurationFile="$HOME_DIR/log4j2.properties" "${EXTRA_OPTS[@]}" \
       -cp "$LIBS/*" kafka.Kafka "$PROPS" >"$HOME_DIR/logs/stdout.log" 2>&1
     echo "$!" >"$PIDFILE"
     wait_ready
