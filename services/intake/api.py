@@ -17,9 +17,10 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
 from services.common import audit
-from services.common.auth import CurrentPrincipal, Principal, ensure_unit_scope, require_roles
+from services.common.auth import CurrentPrincipal, Principal, require_roles
 from services.common.db import SessionDep, session_scope
 from services.common.errors import Problem
+from services.common.scope import Scope, scope_of
 
 from . import catalog, service
 from .attachments import StagedFile, stage_upload, staging_dir
@@ -31,6 +32,7 @@ from .schemas import (
     BatchResult,
     ClueAccepted,
     ClueDetail,
+    ClueForUnit,
     ClueRead,
     IdentityRevealed,
     IdentityRevealRequest,
@@ -121,14 +123,23 @@ async def post_staff_report(
     return ClueAccepted(**outcome.read().model_dump(), receipt_code=outcome.receipt_code)
 
 
-@router.get("/clues/{clue_id}", response_model=ClueDetail)
-async def get_clue(clue_id: uuid.UUID, session: SessionDep,
-                   principal: StaffReader) -> ClueDetail:
-    """A clue as staff see it; never the reporter's identity."""
+async def _visible_clue(session, principal: Principal, clue_id: uuid.UUID) -> tuple[Scope, Any]:
+    """The clue if the caller may see it (a unit handler: only one transferred to its unit), else 404."""
+    scope = scope_of(principal)
     row = await service.get_clue(session, clue_id=clue_id)
-    if row is None:
-        raise Problem(404, "No such clue.", slug="not-found")
-    ensure_unit_scope(principal, row.unit_id)
+    scope.require(row is not None and scope.sees_clue(row.unit_id, transferred=row.status == "transferred"),
+                  "线索")
+    return scope, row
+
+
+@router.get("/clues/{clue_id}", response_model=ClueDetail | ClueForUnit)
+async def get_clue(clue_id: uuid.UUID, session: SessionDep,
+                   principal: StaffReader) -> ClueDetail | ClueForUnit:
+    """A clue as staff see it; never the reporter's identity (and to a unit, not even whether it is named
+    or who recorded it)."""
+    scope, row = await _visible_clue(session, principal, clue_id)
+    if scope.unit_bound:
+        return ClueForUnit.model_validate(scope.redact(dict(row._mapping)))
     return ClueDetail.model_validate(row._mapping)
 
 
@@ -136,20 +147,14 @@ async def get_clue(clue_id: uuid.UUID, session: SessionDep,
 async def list_attachments(clue_id: uuid.UUID, session: SessionDep,
                            principal: StaffReader) -> list[AttachmentRead]:
     """A clue's attachments for staff (never served to the public)."""
-    clue = await service.get_clue(session, clue_id=clue_id)
-    if clue is None:
-        raise Problem(404, "No such clue.", slug="not-found")
-    ensure_unit_scope(principal, clue.unit_id)
+    await _visible_clue(session, principal, clue_id)
     return [AttachmentRead.model_validate(a._mapping) for a in await service.list_attachments(session, clue_id=clue_id)]
 
 
 @router.get("/clues/{clue_id}/attachments/{attachment_id}")
 async def get_attachment(clue_id: uuid.UUID, attachment_id: uuid.UUID, request: Request, session: SessionDep,
                          principal: StaffReader) -> Response:
-    clue = await service.get_clue(session, clue_id=clue_id)
-    if clue is None:
-        raise Problem(404, "No such clue.", slug="not-found")
-    ensure_unit_scope(principal, clue.unit_id)
+    await _visible_clue(session, principal, clue_id)
     found = [a for a in await service.list_attachments(session, clue_id=clue_id) if a.id == attachment_id]
     if not found:
         raise Problem(404, "No such attachment.", slug="not-found")
@@ -208,7 +213,7 @@ async def patch_poster(code: str, body: PosterUpdate, request: Request, session:
 @router.get("/posters", response_model=PosterPage)
 async def list_posters(request: Request, session: SessionDep, principal: StaffReader,
                        cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> PosterPage:
-    unit = principal.unit_id if principal.roles == frozenset({"unit_handler"}) else None
+    unit = scope_of(principal).unit_id
     rows, next_cursor = await service.list_posters(session, after=cursor, limit=limit, unit_id=unit)
     return PosterPage(items=[_poster_read(r, request.app.state.settings) for r in rows], next_cursor=next_cursor)
 
@@ -217,7 +222,8 @@ async def _poster_for(session, principal: Principal, code: str):
     row = await service.get_poster(session, code=code)
     if row is None:
         raise Problem(404, "No such poster.", slug="unknown-poster")
-    ensure_unit_scope(principal, row.unit_id)
+    scope = scope_of(principal)
+    scope.require(scope.sees_unit_record(row.unit_id), "宣传画")
     return row
 
 

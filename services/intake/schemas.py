@@ -78,16 +78,22 @@ class ClueAccepted(ClueRead):
     receipt_code: str | None = None
 
 
-class ClueDetail(ClueRead):
+class ClueForUnit(ClueRead):
+    """A transferred clue as the responsible unit's handler sees it: not whether the reporter gave a name,
+    nor who recorded it (services/common/scope.py)."""
+
     subject: str | None
     text: str
     unit_id: str | None
     place: str | None
     poster_code: str | None
     enterprise_related: bool
-    anonymous: bool
     attachment_count: int
     category_hint: str | None
+
+
+class ClueDetail(ClueForUnit):
+    anonymous: bool
     recorded_by: str | None
 
 

@@ -163,7 +163,8 @@ async def test_unit_handlers_see_only_their_own_units_clues(suite, gateway, ids)
         for unit in (mine, mine, theirs, None):
             await session.execute(insert(triage_clues).values(
                 id=uuid.uuid4(), tracking_number=f"ZF-S-{secrets.token_hex(4)}", channel="hotline_12345",
-                text="scoping", unit_id=unit, received_at=datetime.now(UTC)))
+                text="scoping", unit_id=unit, received_at=datetime.now(UTC), state="triaged",
+                decision="transfer", routed_unit_id=unit))
     response = await gateway.get("/api/v1/triage/clues?limit=500", headers=ids.bearer("unit_handler", unit=mine))
     assert response.status_code == 200, response.text
     units = {c.get("unit_id") for c in response.json()["items"]}
