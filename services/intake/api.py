@@ -42,6 +42,8 @@ from .schemas import (
     PosterUpdate,
     QrFormFields,
     ReceiptStatus,
+    RevealApprovalCreate,
+    RevealApprovalRead,
     StaffReportCreate,
 )
 
@@ -52,7 +54,8 @@ READERS = ("triage_officer", "investigator", "org_officer", "auditor", "unit_han
 StaffReader = Annotated[Principal, require_roles(*READERS)]
 StaffIntake = Annotated[Principal, require_roles(*catalog.STAFF_INTAKE_ROLES)]
 PosterKeeper = Annotated[Principal, require_roles("triage_officer")]
-Investigator = Annotated[Principal, require_roles("investigator")]
+# Revealing a reporter is for investigators alone: admin is not let through (R-IN-4).
+Investigator = Annotated[Principal, require_roles("investigator", admin_passes=False)]
 
 
 def _authorise_feed(principal: Principal, line: str) -> None:
@@ -163,18 +166,37 @@ async def get_attachment(clue_id: uuid.UUID, attachment_id: uuid.UUID, request: 
         "Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
 
 
+@router.post("/clues/{clue_id}/identity:approvals", response_model=RevealApprovalRead, status_code=201)
+async def approve_identity_reveal(
+    clue_id: uuid.UUID, body: RevealApprovalCreate, request: Request, session: SessionDep, principal: Investigator,
+) -> RevealApprovalRead:
+    """审批查看举报人身份: another investigator approves one reveal, for one investigator and a named case."""
+    row = await service.approve_reveal(
+        session, clue_id=clue_id, investigator=body.investigator, case_number=body.case_number,
+        reason=body.reason, approved_by=principal.subject,
+        valid_hours=request.app.state.settings.reveal_approval_hours)
+    await audit.record(session, audit_log, actor=principal, action="approve_identity_reveal", entity_type="clue",
+                       entity_id=str(clue_id), details={"approval_id": str(row.id), "investigator": body.investigator,
+                                                         "case_number": body.case_number, "reason": body.reason})
+    return RevealApprovalRead.model_validate(row._mapping)
+
+
 @router.post("/clues/{clue_id}/identity:reveal", response_model=IdentityRevealed)
 async def reveal_identity(
     clue_id: uuid.UUID, body: IdentityRevealRequest, request: Request,
     principal: Investigator,
 ) -> IdentityRevealed:
-    """查看实名举报人身份: investigators only, with a reason; the audit entry commits before the answer."""
+    """查看实名举报人身份: an investigator, with a reason and another investigator's approval for this clue
+    (used up by the reveal); the audit entry commits before the answer."""
     async with session_scope(request.app.state.sessions) as session:
         identity = await service.open_identity(session, request.app.state.settings, clue_id=clue_id)
         if identity is None:
             raise Problem(404, "This clue has no named reporter.", slug="no-identity")
+        approval = await service.claim_approval(session, clue_id=clue_id, investigator=principal.subject)
         await audit.record(session, audit_log, actor=principal, action="reveal_identity", entity_type="clue",
-                           entity_id=str(clue_id), details={"reason": body.reason})
+                           entity_id=str(clue_id), details={
+                               "reason": body.reason, "approval_id": str(approval.id),
+                               "approved_by": approval.approved_by, "case_number": approval.case_number})
     return IdentityRevealed(clue_id=clue_id, **identity)
 
 

@@ -73,6 +73,21 @@ reporter_identities = Table(
     Column("ciphertext", LargeBinary, nullable=False),
 )
 
+# Approvals to reveal a named reporter (two-person rule, service/reveal.py); each is used at most once.
+reveal_approvals = Table(
+    "reveal_approvals",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("clue_id", Uuid, ForeignKey("clues.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("investigator", Text, nullable=False),  # who may reveal
+    Column("case_number", Text, nullable=False),  # the case the reveal serves
+    Column("reason", Text, nullable=False),
+    Column("approved_by", Text, nullable=False),
+    Column("approved_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+)
+
 # 宣传画 poster codes: each hangs in one place and pre-routes its reports to one unit (R-IN-3).
 posters = Table(
     "posters",

@@ -160,6 +160,24 @@ class IdentityRevealRequest(BaseModel):
     reason: str = Field(min_length=5, max_length=1000, description="Why the identity is needed (audited)")
 
 
+class RevealApprovalCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    investigator: str = Field(min_length=1, max_length=200, description="The investigator who may then reveal")
+    case_number: str = Field(min_length=1, max_length=40, description="The case the reveal serves")
+    reason: str = Field(min_length=5, max_length=1000, description="Why the approval is given (audited)")
+
+
+class RevealApprovalRead(BaseModel):
+    id: uuid.UUID
+    clue_id: uuid.UUID
+    investigator: str
+    case_number: str
+    approved_by: str
+    approved_at: datetime
+    expires_at: datetime
+
+
 class IdentityRevealed(BaseModel):
     clue_id: uuid.UUID
     name: str | None
