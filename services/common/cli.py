@@ -105,7 +105,7 @@ async def _verify_audit_chain(database_url: str, schema: str) -> tuple[bool, str
 
     from .audit import audit_table, verify_chain
 
-    engine = create_async_engine(database_url)
+    engine = create_async_engine(database_url, hide_parameters=True)
     try:
         async with engine.connect() as conn:
             exists = await conn.scalar(text("SELECT to_regclass(:name)"), {"name": f"{schema}.audit_log"})
