@@ -127,4 +127,4 @@ async def test_the_daily_notice_counts_only_what_was_transferred_to_the_unit(sui
         return [m for m in inbox["items"] if m["template"].endswith("daily_sheet")]
 
     [notice] = await eventually(notices)
-    assert "2件" in notice["body"] and "7" not in notice["body"]
+    assert "2件" in notice["body"] and "7件" not in notice["body"]
