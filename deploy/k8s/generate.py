@@ -51,6 +51,9 @@ EXTRA_KEYS: dict[str, dict[str, tuple[str, str]]] = {
     "accountability": {"IDENTITY_KEYRING": ("zuofeng-reporter-keys", "IDENTITY_KEYRING")},
     "notification": {"CONTACT_KEYRING": ("zuofeng-reporter-keys", "CONTACT_KEYRING")},
 }
+# Every service keys its audit chain (services/common/audit.py); the gateway keeps none.
+for _service in SERVICES:
+    EXTRA_KEYS.setdefault(_service, {})["AUDIT_KEYRING"] = ("zuofeng-audit-keys", "AUDIT_KEYRING")
 
 # Connection budget: a pod holds at most 2 × DB_POOL_SIZE (pool + overflow) plus the relay's LISTEN
 # connection; a role's limit covers its HPA maximum of pods, and the server's covers every role
@@ -353,6 +356,15 @@ def secrets() -> list[dict[str, Any]]:
             "stringData": {
                 "IDENTITY_KEYRING": "CHANGE-ME: kid:base64(32 bytes)[,older-kid:base64(32 bytes)…]",
                 "CONTACT_KEYRING": "CHANGE-ME: kid:base64(32 bytes)[,older-kid:base64(32 bytes)…]",
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {"name": "zuofeng-audit-keys", "annotations": placeholder},
+            "stringData": {
+                "AUDIT_KEYRING": "CHANGE-ME: kid:base64(≥32 bytes)[,older-kid:base64(≥32 bytes)…] (HMAC)",
             },
         },
     ]

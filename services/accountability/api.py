@@ -9,18 +9,21 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import Principal, ensure_unit_scope, require_roles
+from services.common.auth import Principal, require_roles
 from services.common.db import SessionDep
 from services.common.errors import Problem
+from services.common.scope import scope_of
 
 from . import domain
 from .schemas import (
     CaseCreate,
     CaseDetail,
+    CaseForUnit,
     CaseList,
     CaseRead,
     CaseUpdate,
     ClueAttach,
+    UnitCaseList,
     TransitionCreate,
     EvidenceCreate,
     ExemptionCreate,
@@ -51,12 +54,21 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 
 def own_unit(principal: Principal) -> str | None:
     """The unit a unit handler is bound to (its lists are filtered to it); None for other staff."""
-    return principal.unit_id if principal.roles == frozenset({"unit_handler"}) else None
+    return scope_of(principal).unit_id
 
 
-async def case_detail(session: AsyncSession, case_id: uuid.UUID, principal: Principal) -> CaseDetail:
+async def visible_case(session: AsyncSession, case_id: uuid.UUID, principal: Principal):
+    """The case if the caller may see it: a unit handler only its unit's, and only once decided."""
     case = await cases.get_case_row(session, case_id)
-    ensure_unit_scope(principal, case.unit_id)
+    scope = scope_of(principal)
+    scope.require(scope.sees_case(case.unit_id, state=case.state, finding=case.finding), "案件")
+    return case
+
+
+async def case_detail(session: AsyncSession, case_id: uuid.UUID, principal: Principal) -> CaseDetail | CaseForUnit:
+    case = await visible_case(session, case_id, principal)
+    if scope_of(principal).unit_bound:
+        return CaseForUnit.model_validate(case._mapping)
     return CaseDetail(
         **case._mapping,
         allowed_actions=domain.allowed_actions(case.state),
@@ -72,13 +84,18 @@ async def get_enumerations(principal: Reader) -> dict:
     return domain.enumerations()
 
 
-@router.get("/cases", response_model=CaseList)
+@router.get("/cases", response_model=CaseList | UnitCaseList)
 async def get_cases(
     session: SessionDep, principal: Reader, cursor: uuid.UUID | None = None, limit: Limit = 100,
     state: str | None = None, region: str | None = None,
-) -> CaseList:
-    rows = await cases.list_cases(session, after=cursor, limit=limit, unit_id=own_unit(principal), state=state,
-                                  region=region)
+) -> CaseList | UnitCaseList:
+    """Cases; a unit handler sees its own unit's decided cases only, as their decision."""
+    unit = own_unit(principal)
+    rows = await cases.list_cases(session, after=cursor, limit=limit, unit_id=unit, state=state,
+                                  region=region, decided_only=unit is not None)
+    if unit is not None:
+        return UnitCaseList(items=[CaseForUnit.model_validate(r._mapping) for r in rows],
+                            next_cursor=str(rows[-1].id) if len(rows) == limit else None)
     clues = await cases.clue_ids_by_case(session, [r.id for r in rows])
     items = [CaseRead(**r._mapping, allowed_actions=domain.allowed_actions(r.state), clue_ids=clues[r.id])
              for r in rows]
@@ -97,8 +114,8 @@ async def post_case(body: CaseCreate, request: Request, session: SessionDep, pri
     return await case_detail(session, case_id, principal)
 
 
-@router.get("/cases/{case_id}", response_model=CaseDetail)
-async def get_case(case_id: uuid.UUID, session: SessionDep, principal: Reader) -> CaseDetail:
+@router.get("/cases/{case_id}", response_model=CaseDetail | CaseForUnit)
+async def get_case(case_id: uuid.UUID, session: SessionDep, principal: Reader) -> CaseDetail | CaseForUnit:
     return await case_detail(session, case_id, principal)
 
 
@@ -183,10 +200,13 @@ async def post_leader_clearance(case_id: uuid.UUID, body: LeaderClearanceCreate,
 @router.get("/cases/{case_id}/rectifications", response_model=RectificationList)
 async def get_case_rectifications(case_id: uuid.UUID, session: SessionDep, principal: Reader,
                                   cursor: uuid.UUID | None = None, limit: Limit = 100) -> RectificationList:
+    """A case's rectification items; to a unit handler, those addressed to its unit (after the decision)."""
     case = await cases.get_case_row(session, case_id)
-    ensure_unit_scope(principal, case.unit_id)
+    scope = scope_of(principal)
     items = await ledger.list_rectifications(session, after=cursor, limit=limit, case_id=case_id,
-                                             unit_id=own_unit(principal))
+                                             unit_id=scope.unit_id)
+    # An item can be addressed to another unit than the case's: that unit sees the item, not the case.
+    scope.require(scope.sees_case(case.unit_id, state=case.state, finding=case.finding) or bool(items), "案件")
     return RectificationList(items=items, next_cursor=str(items[-1]["id"]) if len(items) == limit else None)
 
 
@@ -203,7 +223,8 @@ async def _item_in_case(session: AsyncSession, case_id: uuid.UUID, rectification
     item = await ledger.get_rectification(session, rectification_id)
     if item.case_id != case_id:
         raise Problem(404, "No such rectification item in this case.", slug="rectification-not-found")
-    ensure_unit_scope(principal, item.unit_id)
+    scope = scope_of(principal)
+    scope.require(scope.sees_unit_record(item.unit_id), "整改任务")
     return item
 
 

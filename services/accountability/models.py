@@ -22,12 +22,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from services.common.app import service_tables
-from services.common.audit import audit_table
+from services.common.audit import audit_table, checkpoint_table
 from services.common.db import service_metadata
 
 metadata = service_metadata("accountability")
 outbox, inbox = service_tables(metadata)
 audit_log = audit_table(metadata)
+audit_checkpoints = checkpoint_table(metadata)
 
 case_number_seq = Sequence("case_number_seq", metadata=metadata)
 

@@ -169,6 +169,27 @@ class CaseList(BaseModel):
     next_cursor: str | None = None
 
 
+class CaseForUnit(BaseModel):
+    """A decided case as the unit's handler sees it: the decision, never the clues, the internal facts, the
+    persons or the title (a clue's case is titled with its tracking number and 五必查). Its rectification
+    items: GET …/cases/{id}/rectifications."""
+
+    id: uuid.UUID
+    case_number: str
+    state: str
+    unit_id: str | None
+    unit_name: str | None
+    finding: str | None
+    outcome_summary: str | None
+    concluded_on: date | None
+    closed_at: datetime | None
+
+
+class UnitCaseList(BaseModel):
+    items: list[CaseForUnit]
+    next_cursor: str | None = None
+
+
 class RectificationCreate(BaseModel):
     task: str = Text
     deadline: date

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
-from . import telemetry
+from . import audit, telemetry
 from .consumer import EventConsumer, Handler, inbox_table
 from .contracts.base import EventContract
-from .db import create_engine, create_session_factory, request_gate
+from .db import create_engine, create_session_factory, request_gate, session_scope
 from .errors import install_problem_handlers
 from .kafka import kafka_reachable, topics_for
 from .logs import configure_logging
@@ -51,15 +51,30 @@ def service_tables(metadata: MetaData):
     return outbox_table(metadata), inbox_table(metadata)
 
 
+async def _checkpoint_worker(app: FastAPI, table, checkpoints) -> None:
+    """Note the audit chain's head every AUDIT_CHECKPOINT_SECONDS, so a cut-off tail is detectable."""
+    while True:
+        try:
+            async with session_scope(app.state.sessions) as session:
+                await audit.record_checkpoint(session, table, checkpoints)
+        except Exception as exc:  # noqa: BLE001 — the next pass tries again
+            log.warning("audit checkpoint failed", extra={"error": type(exc).__name__})
+        await asyncio.sleep(app.state.settings.audit_checkpoint_seconds)
+
+
 def build_service_app(spec: ServiceSpec) -> FastAPI:
     settings = spec.settings
+    audit_keys = settings.audit_keys  # in production, no start without AUDIT_KEYRING
     outbox_tbl = spec.metadata.tables[f"{spec.metadata.schema}.outbox"]
     inbox_tbl = spec.metadata.tables[f"{spec.metadata.schema}.inbox"]
+    audit_tbl = spec.metadata.tables.get(f"{spec.metadata.schema}.audit_log")
+    checkpoints_tbl = spec.metadata.tables.get(f"{spec.metadata.schema}.audit_checkpoints")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(spec.name, settings.log_level)
         telemetry.setup_from_env(spec.name)  # no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set
+        audit.use_keys(audit_keys)
         engine = create_engine(settings)
         telemetry.instrument_engine(engine)
         app.state.settings = settings
@@ -88,6 +103,9 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
                 )
                 app.state.consumer = consumer
                 tasks.append(asyncio.create_task(consumer.run(), name=f"{spec.name}-consumer"))
+        if checkpoints_tbl is not None:
+            tasks.append(asyncio.create_task(_checkpoint_worker(app, audit_tbl, checkpoints_tbl),
+                                             name=f"{spec.name}-audit-checkpoints"))
         for worker in spec.workers:
             tasks.append(asyncio.create_task(worker(app), name=f"{spec.name}-{worker.__name__}"))
         log.info("service started", extra={"tasks": [t.get_name() for t in tasks]})

@@ -99,34 +99,46 @@ def cmd_dev_token(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _verify_audit_chain(database_url: str, schema: str) -> tuple[bool, str]:
+async def _verify_audit_chain(database_url: str, schema: str, keys) -> tuple[bool, str]:
     from sqlalchemy import MetaData, text
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from .audit import audit_table, verify_chain
+    from .audit import audit_table, checkpoint_table, verify_chain
 
-    engine = create_async_engine(database_url)
+    engine = create_async_engine(database_url, hide_parameters=True)
     try:
         async with engine.connect() as conn:
             exists = await conn.scalar(text("SELECT to_regclass(:name)"), {"name": f"{schema}.audit_log"})
             if exists is None:
                 return False, f"{schema}: no audit log table ({schema}.audit_log)"
-            report = await verify_chain(conn, audit_table(MetaData(schema=schema)))
+            has_checkpoints = await conn.scalar(text("SELECT to_regclass(:name)"),
+                                                {"name": f"{schema}.audit_checkpoints"})
+            metadata = MetaData(schema=schema)
+            report = await verify_chain(conn, audit_table(metadata),
+                                        checkpoint_table(metadata) if has_checkpoints else None, keys=keys)
     finally:
         await engine.dispose()
     if report.intact:
-        return True, f"{schema}: audit chain intact ({report.entries} entries)"
-    return False, f"{schema}: audit chain BROKEN at seq {report.first_broken_seq} (entry {report.entries})"
+        return True, (f"{schema}: audit chain intact ({report.entries} entries, "
+                      f"{report.checkpoints} checkpoints matched)")
+    if report.first_broken_seq is not None:
+        return False, (f"{schema}: audit chain BROKEN at seq {report.first_broken_seq} (entry {report.entries}): "
+                       f"{report.problem}")
+    return False, f"{schema}: audit chain {report.problem}"
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    """Recompute a service's hash chain; exit 1 on the first broken link, 2 when there is no audit log."""
+    """Recompute a service's keyed chain (AUDIT_KEYRING) and check it against its checkpoints; exit 1 on
+    the first broken link or a checkpoint the chain no longer reaches (a cut-off tail), 2 when there is
+    no audit log."""
     import re
 
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", args.service):
         print(f"not a schema name: {args.service!r}", file=sys.stderr)
         return 2
-    intact, message = asyncio.run(_verify_audit_chain(args.database_url or _settings().database_url, args.service))
+    settings = _settings()
+    intact, message = asyncio.run(_verify_audit_chain(args.database_url or settings.database_url, args.service,
+                                                      settings.audit_keys))
     print(message, file=sys.stdout if intact else sys.stderr)
     if intact:
         return 0

@@ -38,6 +38,8 @@ def create_engine(settings: ServiceSettings, *, pool_size: int | None = None) ->
         settings.database_url,
         pool_size=pool_size or 2 * settings.db_pool_size,
         max_overflow=settings.db_pool_size if pool_size else 0,
+        # Bound values are reports' text, places and names: never in an error message or a log line.
+        hide_parameters=True,
         # asyncpg's own statement cache is what makes repeated inserts cheap; keep it.
         connect_args={"server_settings": {"application_name": "zuofeng", "timezone": "UTC"}},
     )
@@ -101,4 +103,8 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(_request_session)]
+# scope="function": the dependency's exit — the COMMIT — runs when the route function returns, before the
+# response is sent. With the default (request) scope FastAPI >= 0.121 sends the response first, so a 201
+# with a tracking number could reach a hotline for a clue whose commit then failed: acknowledged and lost.
+# Now a failed commit is the response (a problem), and a 2xx means the data is durable.
+SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]

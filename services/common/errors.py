@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -102,6 +103,29 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def database_error_fields(exc: DBAPIError) -> dict[str, Any]:
+    """What to log of a database error: never its message.
+
+    Engines hide bound parameters (``hide_parameters=True``), but the driver's own message can still quote
+    a value ('invalid input syntax …: "<report text>"', 'invalid input for query argument $1: …'), and the
+    chained exceptions of a traceback repeat it. The statement (placeholders only), the SQLSTATE and the
+    stack (frames, no messages) locate the fault; the request id or event id on the line correlates it."""
+    return {
+        "error": type(exc.orig or exc).__name__,
+        "sqlstate": getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None),
+        "statement": (exc.statement or "")[:2000],
+        "stack": "".join(traceback.format_tb(exc.__traceback__)),
+    }
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line account of an error fit for logs and dead-letter headers (see database_error_fields)."""
+    if isinstance(exc, DBAPIError):
+        fields = database_error_fields(exc)
+        return f"{fields['error']} (SQLSTATE {fields['sqlstate']}) in: {fields['statement'][:300]}"
+    return repr(exc)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request.url.path)
@@ -124,7 +148,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_dbapi_error(request: Request, exc: DBAPIError) -> JSONResponse:
         if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
             return await on_database_unavailable(request, exc)
-        return await on_unexpected(request, exc)
+        log.error("database error", extra={"path": request.url.path, **database_error_fields(exc)})
+        return problem_response(Problem(500, "An internal error occurred; it has been logged."), request.url.path)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})

@@ -56,6 +56,12 @@ class ServiceSettings(BaseSettings):
     # Consumers commit handled offsets at most this often (and whenever the topic goes quiet): each commit is
     # a write to __consumer_offsets; the inbox makes the larger replay after a crash harmless.
     consumer_commit_interval_ms: int = Field(1000, validation_alias="CONSUMER_COMMIT_INTERVAL_MS")
+    # HMAC keys for the audit chain (services/common/audit.py), ``kid:base64key,…``, the first current; keep
+    # old keys listed after a rotation, their entries still verify. Development uses a fixed dev key.
+    audit_keyring: str = Field("", validation_alias="AUDIT_KEYRING")
+    audit_keyring_file: Path | None = Field(None, validation_alias="AUDIT_KEYRING_FILE")
+    # How often each service notes its audit chain's head in audit_checkpoints (truncation evidence).
+    audit_checkpoint_seconds: float = Field(300.0, gt=0, validation_alias="AUDIT_CHECKPOINT_SECONDS")
 
     @model_validator(mode="after")
     def _read_key_files(self) -> "ServiceSettings":
@@ -79,6 +85,16 @@ class ServiceSettings(BaseSettings):
         if self.environment == "production" and "zuofeng:zuofeng@" in self.database_url:
             raise ValueError("the development database password may not be used in production")
         return self
+
+    @cached_property
+    def audit_keys(self):
+        """The audit chain's keys. A service fails its start without them in production (app.py), or with
+        the development key; the gateway, which keeps no audit log, never asks."""
+        from .audit import DEV_AUDIT_KEYRING, AuditKeys
+
+        if self.environment == "production" and self.audit_keyring.strip() in ("", DEV_AUDIT_KEYRING):
+            raise ValueError("AUDIT_KEYRING must be set (and not to the development key) in production")
+        return AuditKeys.parse(self.audit_keyring.strip() or DEV_AUDIT_KEYRING)
 
     @cached_property
     def asyncpg_dsn(self) -> str:

@@ -17,9 +17,10 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
 from services.common import audit
-from services.common.auth import CurrentPrincipal, Principal, ensure_unit_scope, require_roles
+from services.common.auth import CurrentPrincipal, Principal, require_roles
 from services.common.db import SessionDep, session_scope
 from services.common.errors import Problem
+from services.common.scope import Scope, scope_of
 
 from . import catalog, service
 from .attachments import StagedFile, stage_upload, staging_dir
@@ -31,6 +32,7 @@ from .schemas import (
     BatchResult,
     ClueAccepted,
     ClueDetail,
+    ClueForUnit,
     ClueRead,
     IdentityRevealed,
     IdentityRevealRequest,
@@ -40,6 +42,8 @@ from .schemas import (
     PosterUpdate,
     QrFormFields,
     ReceiptStatus,
+    RevealApprovalCreate,
+    RevealApprovalRead,
     StaffReportCreate,
 )
 
@@ -50,7 +54,8 @@ READERS = ("triage_officer", "investigator", "org_officer", "auditor", "unit_han
 StaffReader = Annotated[Principal, require_roles(*READERS)]
 StaffIntake = Annotated[Principal, require_roles(*catalog.STAFF_INTAKE_ROLES)]
 PosterKeeper = Annotated[Principal, require_roles("triage_officer")]
-Investigator = Annotated[Principal, require_roles("investigator")]
+# Revealing a reporter is for investigators alone: admin is not let through (R-IN-4).
+Investigator = Annotated[Principal, require_roles("investigator", admin_passes=False)]
 
 
 def _authorise_feed(principal: Principal, line: str) -> None:
@@ -121,14 +126,23 @@ async def post_staff_report(
     return ClueAccepted(**outcome.read().model_dump(), receipt_code=outcome.receipt_code)
 
 
-@router.get("/clues/{clue_id}", response_model=ClueDetail)
-async def get_clue(clue_id: uuid.UUID, session: SessionDep,
-                   principal: StaffReader) -> ClueDetail:
-    """A clue as staff see it; never the reporter's identity."""
+async def _visible_clue(session, principal: Principal, clue_id: uuid.UUID) -> tuple[Scope, Any]:
+    """The clue if the caller may see it (a unit handler: only one transferred to its unit), else 404."""
+    scope = scope_of(principal)
     row = await service.get_clue(session, clue_id=clue_id)
-    if row is None:
-        raise Problem(404, "No such clue.", slug="not-found")
-    ensure_unit_scope(principal, row.unit_id)
+    scope.require(row is not None and scope.sees_clue(row.unit_id, transferred=row.status == "transferred"),
+                  "线索")
+    return scope, row
+
+
+@router.get("/clues/{clue_id}", response_model=ClueDetail | ClueForUnit)
+async def get_clue(clue_id: uuid.UUID, session: SessionDep,
+                   principal: StaffReader) -> ClueDetail | ClueForUnit:
+    """A clue as staff see it; never the reporter's identity (and to a unit, not even whether it is named
+    or who recorded it)."""
+    scope, row = await _visible_clue(session, principal, clue_id)
+    if scope.unit_bound:
+        return ClueForUnit.model_validate(scope.redact(dict(row._mapping)))
     return ClueDetail.model_validate(row._mapping)
 
 
@@ -136,20 +150,14 @@ async def get_clue(clue_id: uuid.UUID, session: SessionDep,
 async def list_attachments(clue_id: uuid.UUID, session: SessionDep,
                            principal: StaffReader) -> list[AttachmentRead]:
     """A clue's attachments for staff (never served to the public)."""
-    clue = await service.get_clue(session, clue_id=clue_id)
-    if clue is None:
-        raise Problem(404, "No such clue.", slug="not-found")
-    ensure_unit_scope(principal, clue.unit_id)
+    await _visible_clue(session, principal, clue_id)
     return [AttachmentRead.model_validate(a._mapping) for a in await service.list_attachments(session, clue_id=clue_id)]
 
 
 @router.get("/clues/{clue_id}/attachments/{attachment_id}")
 async def get_attachment(clue_id: uuid.UUID, attachment_id: uuid.UUID, request: Request, session: SessionDep,
                          principal: StaffReader) -> Response:
-    clue = await service.get_clue(session, clue_id=clue_id)
-    if clue is None:
-        raise Problem(404, "No such clue.", slug="not-found")
-    ensure_unit_scope(principal, clue.unit_id)
+    await _visible_clue(session, principal, clue_id)
     found = [a for a in await service.list_attachments(session, clue_id=clue_id) if a.id == attachment_id]
     if not found:
         raise Problem(404, "No such attachment.", slug="not-found")
@@ -158,18 +166,37 @@ async def get_attachment(clue_id: uuid.UUID, attachment_id: uuid.UUID, request: 
         "Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
 
 
+@router.post("/clues/{clue_id}/identity:approvals", response_model=RevealApprovalRead, status_code=201)
+async def approve_identity_reveal(
+    clue_id: uuid.UUID, body: RevealApprovalCreate, request: Request, session: SessionDep, principal: Investigator,
+) -> RevealApprovalRead:
+    """审批查看举报人身份: another investigator approves one reveal, for one investigator and a named case."""
+    row = await service.approve_reveal(
+        session, clue_id=clue_id, investigator=body.investigator, case_number=body.case_number,
+        reason=body.reason, approved_by=principal.subject,
+        valid_hours=request.app.state.settings.reveal_approval_hours)
+    await audit.record(session, audit_log, actor=principal, action="approve_identity_reveal", entity_type="clue",
+                       entity_id=str(clue_id), details={"approval_id": str(row.id), "investigator": body.investigator,
+                                                         "case_number": body.case_number, "reason": body.reason})
+    return RevealApprovalRead.model_validate(row._mapping)
+
+
 @router.post("/clues/{clue_id}/identity:reveal", response_model=IdentityRevealed)
 async def reveal_identity(
     clue_id: uuid.UUID, body: IdentityRevealRequest, request: Request,
     principal: Investigator,
 ) -> IdentityRevealed:
-    """查看实名举报人身份: investigators only, with a reason; the audit entry commits before the answer."""
+    """查看实名举报人身份: an investigator, with a reason and another investigator's approval for this clue
+    (used up by the reveal); the audit entry commits before the answer."""
     async with session_scope(request.app.state.sessions) as session:
         identity = await service.open_identity(session, request.app.state.settings, clue_id=clue_id)
         if identity is None:
             raise Problem(404, "This clue has no named reporter.", slug="no-identity")
+        approval = await service.claim_approval(session, clue_id=clue_id, investigator=principal.subject)
         await audit.record(session, audit_log, actor=principal, action="reveal_identity", entity_type="clue",
-                           entity_id=str(clue_id), details={"reason": body.reason})
+                           entity_id=str(clue_id), details={
+                               "reason": body.reason, "approval_id": str(approval.id),
+                               "approved_by": approval.approved_by, "case_number": approval.case_number})
     return IdentityRevealed(clue_id=clue_id, **identity)
 
 
@@ -208,7 +235,7 @@ async def patch_poster(code: str, body: PosterUpdate, request: Request, session:
 @router.get("/posters", response_model=PosterPage)
 async def list_posters(request: Request, session: SessionDep, principal: StaffReader,
                        cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> PosterPage:
-    unit = principal.unit_id if principal.roles == frozenset({"unit_handler"}) else None
+    unit = scope_of(principal).unit_id
     rows, next_cursor = await service.list_posters(session, after=cursor, limit=limit, unit_id=unit)
     return PosterPage(items=[_poster_read(r, request.app.state.settings) for r in rows], next_cursor=next_cursor)
 
@@ -217,7 +244,8 @@ async def _poster_for(session, principal: Principal, code: str):
     row = await service.get_poster(session, code=code)
     if row is None:
         raise Problem(404, "No such poster.", slug="unknown-poster")
-    ensure_unit_scope(principal, row.unit_id)
+    scope = scope_of(principal)
+    scope.require(scope.sees_unit_record(row.unit_id), "宣传画")
     return row
 
 

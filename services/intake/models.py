@@ -26,12 +26,13 @@ from sqlalchemy import (
 )
 
 from services.common.app import service_tables
-from services.common.audit import audit_table
+from services.common.audit import audit_table, checkpoint_table
 from services.common.db import service_metadata
 
 metadata = service_metadata("intake")
 outbox, inbox = service_tables(metadata)
 audit_log = audit_table(metadata)
+audit_checkpoints = checkpoint_table(metadata)
 
 clues = Table(
     "clues",
@@ -71,6 +72,21 @@ reporter_identities = Table(
     Column("kid", Text, nullable=False),
     Column("nonce", LargeBinary, nullable=False),
     Column("ciphertext", LargeBinary, nullable=False),
+)
+
+# Approvals to reveal a named reporter (two-person rule, service/reveal.py); each is used at most once.
+reveal_approvals = Table(
+    "reveal_approvals",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("clue_id", Uuid, ForeignKey("clues.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("investigator", Text, nullable=False),  # who may reveal
+    Column("case_number", Text, nullable=False),  # the case the reveal serves
+    Column("reason", Text, nullable=False),
+    Column("approved_by", Text, nullable=False),
+    Column("approved_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
 )
 
 # 宣传画 poster codes: each hangs in one place and pre-routes its reports to one unit (R-IN-3).

@@ -78,16 +78,22 @@ class ClueAccepted(ClueRead):
     receipt_code: str | None = None
 
 
-class ClueDetail(ClueRead):
+class ClueForUnit(ClueRead):
+    """A transferred clue as the responsible unit's handler sees it: not whether the reporter gave a name,
+    nor who recorded it (services/common/scope.py)."""
+
     subject: str | None
     text: str
     unit_id: str | None
     place: str | None
     poster_code: str | None
     enterprise_related: bool
-    anonymous: bool
     attachment_count: int
     category_hint: str | None
+
+
+class ClueDetail(ClueForUnit):
+    anonymous: bool
     recorded_by: str | None
 
 
@@ -152,6 +158,24 @@ class IdentityRevealRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     reason: str = Field(min_length=5, max_length=1000, description="Why the identity is needed (audited)")
+
+
+class RevealApprovalCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    investigator: str = Field(min_length=1, max_length=200, description="The investigator who may then reveal")
+    case_number: str = Field(min_length=1, max_length=40, description="The case the reveal serves")
+    reason: str = Field(min_length=5, max_length=1000, description="Why the approval is given (audited)")
+
+
+class RevealApprovalRead(BaseModel):
+    id: uuid.UUID
+    clue_id: uuid.UUID
+    investigator: str
+    case_number: str
+    approved_by: str
+    approved_at: datetime
+    expires_at: datetime
 
 
 class IdentityRevealed(BaseModel):

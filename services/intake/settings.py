@@ -25,6 +25,8 @@ class IntakeSettings(ServiceSettings):
     # The reporter's contact (phone / e-mail) sealed into ClueReceived for notification.
     contact_keyring: str = Field("", validation_alias="CONTACT_KEYRING")
     contact_keyring_file: Path | None = Field(None, validation_alias="CONTACT_KEYRING_FILE")
+    # How long another investigator's approval to reveal a named reporter stays usable (once).
+    reveal_approval_hours: float = Field(24, gt=0, validation_alias="INTAKE_REVEAL_APPROVAL_HOURS")
 
     data_dir: Path = Field(Path("var/data"), validation_alias="ZUOFENG_DATA_DIR")
     attachment_store: Literal["filesystem", "s3"] = Field("filesystem", validation_alias="INTAKE_ATTACHMENT_STORE")

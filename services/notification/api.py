@@ -7,14 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from services.common.auth import (
-    CurrentPrincipal,
-    Principal,
-    ensure_unit_scope,
-    require_roles,
-)
+from services.common.auth import CurrentPrincipal, Principal, require_roles
 from services.common.db import SessionDep
 from services.common.errors import Problem
+from services.common.scope import scope_of
 
 from . import service
 from .catalog import BULLETIN_KINDS, CHANNELS, DELIVERY_STATUSES, enumerations
@@ -43,9 +39,10 @@ def _next(items: list, limit: int) -> str | None:
 
 def _inbox_unit(principal: Principal, unit_id: str | None) -> str:
     """A unit handler reads its own unit's inbox; an admin names the unit."""
-    if "admin" not in principal.roles:  # require_roles let through unit handlers and admins only
-        ensure_unit_scope(principal, unit_id or principal.unit_id)
-        return principal.unit_id
+    scope = scope_of(principal)
+    if scope.unit_bound:  # require_roles let through unit handlers and admins only
+        scope.require(scope.sees_unit_record(unit_id or scope.unit_id), "单位信箱")
+        return scope.unit_id
     if not unit_id:
         raise Problem(422, "Name the unit whose inbox to read (unit_id).", slug="unit-required")
     return unit_id

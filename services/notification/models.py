@@ -24,10 +24,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from services.common.app import service_tables
+from services.common.audit import audit_table, checkpoint_table
 from services.common.db import service_metadata
 
 metadata = service_metadata("notification")
 outbox, inbox = service_tables(metadata)
+# Every opening of a reporter's sealed contact is an entry here (service/core.py addresses_for).
+audit_log = audit_table(metadata)
+audit_checkpoints = checkpoint_table(metadata)
 
 # Read model of triage's unit directory (names for messages, parents for escalation).
 units = Table(

@@ -14,6 +14,7 @@ from services.common.auth import Principal, require_roles
 from services.common.contracts.triage import Decision
 from services.common.db import SessionDep
 from services.common.errors import Problem
+from services.common.scope import scope_of
 
 from . import service
 from .daily_run import SHANGHAI, run_daily
@@ -64,10 +65,10 @@ async def get_clues(
     run_date: date | None = None,
     must_investigate: bool | None = None,
 ) -> ClueList:
-    """The officer queue: clues triage holds, filtered. A unit handler sees only its own unit's clues."""
+    """The officer queue: clues triage holds, filtered. A unit handler sees only those transferred to its unit."""
     filters = {"state": state, "decision": decision, "family": family, "type_code": type_code, "tag": tag,
                "channel": channel, "unit": unit, "run_date": run_date, "must_investigate": must_investigate}
-    items = await service.list_clues(session, after=cursor, limit=limit, unit_id=service.unit_scope(principal),
+    items = await service.list_clues(session, after=cursor, limit=limit, unit_id=scope_of(principal).unit_id,
                                      filters=filters)
     next_cursor = str(items[-1].id) if len(items) == limit else None
     return ClueList(items=items, next_cursor=next_cursor)

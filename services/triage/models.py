@@ -19,12 +19,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from services.common.app import service_tables
-from services.common.audit import audit_table
+from services.common.audit import audit_table, checkpoint_table
 from services.common.db import service_metadata
 
 metadata = service_metadata("triage")
 outbox, inbox = service_tables(metadata)
 audit_log = audit_table(metadata)
+audit_checkpoints = checkpoint_table(metadata)
 
 # Triage's own copy of every clue, fed by intake's clue-received events, and the result of screening it.
 clues = Table(

@@ -184,14 +184,18 @@ def triage_batch(
 
 def daily_sheet(outcomes: Sequence[Outcome]) -> dict[str, list[dict[str, Any]]]:
     """当日线索梳理表 counts by channel, type, unit and decision (a clue awaiting review counts as 'review')."""
-    counters: dict[str, dict[str, int]] = {"by_channel": {}, "by_type": {}, "by_unit": {}, "by_decision": {}}
+    counters: dict[str, dict[str, int]] = {"by_channel": {}, "by_type": {}, "by_unit": {}, "by_decision": {},
+                                           "transferred_by_unit": {}}
     for o in outcomes:
         for dim, key in (
             ("by_channel", o.clue.channel),
             ("by_type", o.classification.type_code or "unclassified"),
             ("by_unit", o.routed_unit_id or DailySheetPublished.UNROUTED),
             ("by_decision", o.decision or "review"),
+            # What a unit may be told of: only what was transferred to it (services/common/scope.py).
+            ("transferred_by_unit", o.routed_unit_id if o.decision == "transfer" else None),
         ):
-            counters[dim][key] = counters[dim].get(key, 0) + 1
+            if key is not None:
+                counters[dim][key] = counters[dim].get(key, 0) + 1
     return {dim: [{"key": k, "count": v} for k, v in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))]
             for dim, c in counters.items()}

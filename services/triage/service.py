@@ -23,6 +23,7 @@ from services.common.contracts.accountability import BenchmarkCasePublished
 from services.common.contracts.intake import ClueReceived
 from services.common.contracts.triage import ClueTriaged, DailySheetPublished
 from services.common.errors import Problem
+from services.common.scope import scope_of
 
 from .daily_run import SHANGHAI, deadlines_of
 from .models import audit_log, benchmark_cases, clues, daily_runs, units
@@ -59,10 +60,6 @@ def _unit_of_clue():
     return func.coalesce(clues.c.routed_unit_id, clues.c.unit_id)
 
 
-def unit_scope(principal: Principal) -> str | None:
-    return principal.unit_id if principal.roles == frozenset({"unit_handler"}) else None
-
-
 async def list_clues(
     session: AsyncSession,
     *,
@@ -71,12 +68,15 @@ async def list_clues(
     unit_id: str | None = None,
     filters: dict[str, Any] | None = None,
 ) -> list[ClueRead]:
-    """Clues in arrival order (UUIDv7 ids sort by time), cursor-paginated on the id, optionally filtered."""
+    """Clues in arrival order (UUIDv7 ids sort by time), cursor-paginated on the id, optionally filtered.
+
+    ``unit_id`` is a unit handler's scope: only the clues transferred (转办) to that unit, never one the
+    commission kept (受理, 五必查, 乱作为) nor one not yet screened (services/common/scope.py)."""
     query = select(clues).order_by(clues.c.id).limit(limit)
     if after is not None:
         query = query.where(clues.c.id > after)
     if unit_id is not None:
-        query = query.where(_unit_of_clue() == unit_id)
+        query = query.where(clues.c.decision == "transfer", clues.c.routed_unit_id == unit_id)
     for name, value in (filters or {}).items():
         if value is None:
             continue
@@ -95,9 +95,9 @@ async def get_clue(session: AsyncSession, *, clue_id: uuid.UUID, principal: Prin
     if lock:
         query = query.with_for_update()
     row = (await session.execute(query)).first()
-    scope = unit_scope(principal)
-    if row is None or (scope is not None and (row.routed_unit_id or row.unit_id) != scope):
-        raise Problem(404, "No such clue.", slug="clue-not-found")
+    scope = scope_of(principal)
+    if row is None or not scope.sees_clue(row.routed_unit_id, transferred=row.decision == "transfer"):
+        raise Problem(404, "没有这条线索。", slug="clue-not-found")
     return row
 
 

@@ -196,7 +196,9 @@ async def test_the_daily_sheet_notifies_units_but_not_the_unrouted_count(suite):
     run_date = date(2990, 1, 1) + timedelta(days=3000 + secrets.randbelow(3000))
     event = DailySheetPublished(run_date=run_date, total=5, published_at=datetime.now(UTC),
                                 by_unit=[DailySheetCount(key="dt-rsj-sb", count=3),
-                                         DailySheetCount(key="unrouted", count=2)])
+                                         DailySheetCount(key="unrouted", count=2)],
+                                transferred_by_unit=[DailySheetCount(key="dt-rsj-sb", count=3),
+                                                     DailySheetCount(key="unrouted", count=2)])
     source = f"sheet-{secrets.token_hex(4)}"
     async with session_scope(state.sessions) as session:
         await record_daily_sheet(session, notifier=state.notifier, event=event, source=source)

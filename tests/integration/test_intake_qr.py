@@ -112,8 +112,12 @@ async def test_qr_page_form_submits_text_photo_and_audio_to_the_posters_unit(sui
     assert not Image.open(io.BytesIO(kept)).getexif() and b"ReporterPhone" not in kept
 
     listed = await suite.gateway.get(f"/api/v1/intake/clues/{clue.id}/attachments",
-                                     headers=ids.bearer("unit_handler", unit="U-QR-1"))
+                                     headers=ids.bearer("investigator"))
     assert listed.status_code == 200 and len(listed.json()) == 2
+    # the poster's unit sees nothing of a report until it is transferred to it (it may be about the unit)
+    unscreened = await suite.gateway.get(f"/api/v1/intake/clues/{clue.id}/attachments",
+                                         headers=ids.bearer("unit_handler", unit="U-QR-1"))
+    assert unscreened.status_code == 404
     download = await suite.gateway.get(f"/api/v1/intake/clues/{clue.id}/attachments/{photo.id}",
                                        headers=ids.bearer("investigator"))
     assert download.status_code == 200 and download.content == kept

@@ -374,7 +374,7 @@ async def test_the_monthly_bulletin_sums_the_daily_sheets_and_names_the_months_t
     await stack.publish(DailySheetPublished(
         run_date=date(2026, 9, 7), total=12, published_at=datetime(2026, 9, 7, 10, tzinfo=UTC),
         by_type=[DailySheetCount(key="推诿扯皮", count=7), DailySheetCount(key="吃拿卡要", count=5)],
-        by_unit=[DailySheetCount(key="unit-a", count=3)]))
+        by_unit=[DailySheetCount(key="unit-a", count=3)], transferred_by_unit=[DailySheetCount(key="unit-a", count=3)]))
     await stack.publish(DailySheetPublished(
         run_date=date(2026, 9, 8), total=8, published_at=datetime(2026, 9, 8, 10, tzinfo=UTC),
         by_type=[DailySheetCount(key="推诿扯皮", count=8)]))
@@ -446,3 +446,23 @@ async def test_a_delivery_left_sending_by_a_crashed_worker_is_taken_again_after_
     assert row.attempts == 2
     [message] = await stack.rows(select(inbox_messages).where(inbox_messages.c.delivery_id == delivery_id))
     assert message.unit_id == "unit-a"
+
+
+async def test_every_opening_of_a_sealed_contact_is_audited(stack):
+    from services.common.audit import verify_chain
+    from services.notification.models import audit_checkpoints, audit_log
+
+    clue_id, phone, email = uuid.uuid4(), a_phone(), f"a{secrets.token_hex(4)}@example.cn"
+    await stack.publish(a_clue(clue_id=clue_id, anonymous=False,
+                               reporter_contact=stack.seal(clue_id, phone=phone, email=email)))
+    rows = await eventually(lambda: all_settled(stack, clue_id, 3))
+    opened = await stack.rows(select(audit_log).where(audit_log.c.entity_id == str(clue_id),
+                                                      audit_log.c.action == "open_contact").order_by(audit_log.c.seq))
+    by_delivery = {e.details.get("delivery_id"): e for e in opened if e.details["purpose"] == "delivery"}
+    sent_to_reporter = {str(r.id) for r in rows if r.channel in ("sms", "email")}
+    assert sent_to_reporter and sent_to_reporter <= set(by_delivery)  # each send opened it, and said so
+    assert all(e.actor == "notification" and e.entity_type == "clue" for e in opened)
+    assert any(e.details["purpose"] == "queue" for e in opened)  # choosing the channels opened it too
+    assert phone not in repr(opened) and email not in repr(opened)
+    async with stack.sessions() as session:
+        assert (await verify_chain(session, audit_log, audit_checkpoints)).intact

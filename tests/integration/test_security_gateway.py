@@ -92,7 +92,10 @@ MATRIX: tuple[Family, ...] = (
     Family("intake posters", "GET", "/api/v1/intake/posters",
            frozenset({"triage_officer", "investigator", "org_officer", "auditor", "unit_handler", "admin"})),
     Family("intake identity reveal", "POST", f"/api/v1/intake/clues/{UNKNOWN}/identity:reveal",
-           frozenset({"investigator", "admin"}), lambda: {"reason": "立案审查需要核实举报人身份"}),
+           frozenset({"investigator"}), lambda: {"reason": "立案审查需要核实举报人身份"}),
+    Family("intake identity reveal approval", "POST", f"/api/v1/intake/clues/{UNKNOWN}/identity:approvals",
+           frozenset({"investigator"}), lambda: {"investigator": "inv-1", "case_number": "AC-1",
+                                                 "reason": "立案审查需要核实举报人身份"}),
     Family("intake receipt lookup (public)", "GET", "/api/v1/intake/receipts/R-unknown", STAFF | {"public"}),
     Family("triage clues", "GET", "/api/v1/triage/clues?limit=1",
            frozenset({"triage_officer", "investigator", "auditor", "unit_handler", "admin"})),
@@ -163,7 +166,8 @@ async def test_unit_handlers_see_only_their_own_units_clues(suite, gateway, ids)
         for unit in (mine, mine, theirs, None):
             await session.execute(insert(triage_clues).values(
                 id=uuid.uuid4(), tracking_number=f"ZF-S-{secrets.token_hex(4)}", channel="hotline_12345",
-                text="scoping", unit_id=unit, received_at=datetime.now(UTC)))
+                text="scoping", unit_id=unit, received_at=datetime.now(UTC), state="triaged",
+                decision="transfer", routed_unit_id=unit))
     response = await gateway.get("/api/v1/triage/clues?limit=500", headers=ids.bearer("unit_handler", unit=mine))
     assert response.status_code == 200, response.text
     units = {c.get("unit_id") for c in response.json()["items"]}

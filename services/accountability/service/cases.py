@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, func, select, text, update
+from sqlalchemy import Row, and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,7 @@ from services.common.contracts.triage import ClueTriaged
 from services.common.errors import Problem
 from services.common.ids import new_id
 from services.common.outbox import Outbox
+from services.common.scope import DECIDED_FINDINGS, DECIDED_STATES
 
 from .. import domain
 from ..models import (
@@ -397,9 +398,12 @@ async def clear_leader(
 
 async def list_cases(
     session: AsyncSession, *, after: uuid.UUID | None, limit: int, unit_id: str | None = None,
-    state: str | None = None, region: str | None = None,
+    state: str | None = None, region: str | None = None, decided_only: bool = False,
 ) -> list[Row]:
     query = select(cases).order_by(cases.c.id).limit(limit)
+    if decided_only:  # the scope rule of services/common/scope.py, as SQL
+        query = query.where(or_(cases.c.state.in_(DECIDED_STATES), and_(
+            cases.c.state == "closed", cases.c.finding.in_(DECIDED_FINDINGS))))
     if after is not None:
         query = query.where(cases.c.id > after)
     if unit_id is not None:

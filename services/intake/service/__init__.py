@@ -31,9 +31,11 @@ from .records import (
     record_feedback,
     update_poster,
 )
+from .reveal import approve_reveal, claim_approval
 
 __all__ = [
     "SHANGHAI", "Accepted", "NewClue", "_Prepared", "_event", "accept_clues", "accept_hotline_batch",
+    "approve_reveal", "claim_approval",
     "create_poster", "find_receipt_clue", "format_tracking_number", "get_clue", "get_poster", "hotline_clue",
     "list_attachments", "list_posters", "map_hotline_fields", "move_status", "next_tracking_numbers",
     "open_identity", "parse_hotline_report", "receipt_status", "record_feedback", "safe_errors", "seal_reporter",

@@ -66,14 +66,17 @@ async def publish_results(session: AsyncSession, *, notifier: Notifier, event: R
 async def record_daily_sheet(
     session: AsyncSession, *, notifier: Notifier, event: DailySheetPublished, source: str
 ) -> None:
-    """当日线索梳理表: kept for the monthly bulletin; each unit with clues routed to it gets a notice."""
+    """当日线索梳理表: kept for the monthly bulletin; each unit with clues transferred to it gets a notice.
+
+    The notice counts only the clues transferred (转办) to the unit: counting all clues routed to it would
+    tell the unit how many the commission keeps about it (受理, 五必查)."""
     values = {"total": event.total, "by_type": [r.model_dump() for r in event.by_type],
               "by_decision": [r.model_dump() for r in event.by_decision]}
     await session.execute(
         pg_insert(daily_sheets).values(run_date=event.run_date, **values)
         .on_conflict_do_update(index_elements=["run_date"], set_=values)
     )
-    for row in event.by_unit:
+    for row in event.transferred_by_unit:
         if row.count > 0 and row.key != DailySheetPublished.UNROUTED:
             await notify_unit(session, notifier=notifier, unit_id=row.key, template="daily_sheet", source=source,
                               run_date=event.run_date, count=row.count)

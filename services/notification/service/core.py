@@ -19,6 +19,7 @@ from sqlalchemy import Row, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common import audit
 from services.common.calendar import WorkCalendar, default_calendar
 from services.common.contracts.notification import ReporterFeedbackIssued
 from services.common.contracts.triage import UnitUpserted
@@ -27,7 +28,7 @@ from services.common.ids import new_id
 from services.common.outbox import Outbox
 
 from ..channels import configured_channels
-from ..models import deliveries, reporters, units
+from ..models import audit_log, deliveries, reporters, units
 from ..rendering import SHANGHAI, Rendered, render
 from ..settings import NotificationSettings
 
@@ -89,14 +90,23 @@ def open_contact(notifier: Notifier, clue_id: uuid.UUID, kid: str, nonce: str, c
     return {k: str(v) for k, v in contact.items() if k in CONTACT_CHANNELS and v}
 
 
-async def addresses_for(session: AsyncSession, notifier: Notifier, recipient: str) -> dict[str, str]:
-    """channel → address for a recipient reference, limited to the channels configured here."""
+async def addresses_for(session: AsyncSession, notifier: Notifier, recipient: str, *, purpose: str = "queue",
+                        delivery_id: uuid.UUID | None = None) -> dict[str, str]:
+    """channel → address for a recipient reference, limited to the channels configured here.
+
+    Opening a reporter's sealed contact is an audit entry in the caller's transaction (why, and for which
+    delivery; never the contact), like every reveal of identity elsewhere in the suite."""
     kind, _, ref = recipient.partition(":")
     found: dict[str, str] = {}
     if kind == "reporter":
         row = (await session.execute(select(reporters).where(reporters.c.clue_id == uuid.UUID(ref)))).first()
         if row is not None and not row.anonymous and row.contact_ciphertext:
             contact = open_contact(notifier, row.clue_id, row.contact_kid, row.contact_nonce, row.contact_ciphertext)
+            details = {"purpose": purpose, "channels": sorted(CONTACT_CHANNELS[k] for k in contact)}
+            if delivery_id is not None:
+                details["delivery_id"] = str(delivery_id)
+            await audit.record(session, audit_log, actor="notification", action="open_contact",
+                               entity_type="clue", entity_id=str(row.clue_id), details=details)
             found = {CONTACT_CHANNELS[k]: v for k, v in contact.items()}
     elif kind == "unit":
         stored = await session.scalar(select(units.c.contacts).where(units.c.unit_id == ref)) or {}
