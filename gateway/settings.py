@@ -32,6 +32,18 @@ def _default_rate_limits() -> dict[str, str]:
     }
 
 
+def _default_body_limits() -> dict[str, int]:
+    # Bytes per route group (the rate-limit group of the policy rule; "default" for every other route).
+    # A QR report carries up to 9 attachments of 20 MiB (intake's own limits); the rest are small forms.
+    mib = 1024 * 1024
+    return {
+        "qr-report": 9 * 20 * mib + mib,
+        "ballot": 64 * 1024,
+        "open311-report": 64 * 1024,
+        "default": 16 * mib,
+    }
+
+
 class HotlineKey(BaseModel):
     """One machine client's API key for signed requests (HMAC-SHA256):
 
@@ -86,6 +98,8 @@ class GatewaySettings(ServiceSettings):
     # Public endpoints' limits per client (group → "N/period"), and where counters live.
     rate_limits: dict[str, str] = Field(default_factory=_default_rate_limits, validation_alias="GATEWAY_RATE_LIMITS")
     rate_limit_storage: str = Field("async+memory://", validation_alias="GATEWAY_RATE_LIMIT_STORAGE")
+    # Request body limits per route group (413 above them), GATEWAY_BODY_LIMITS='{"ballot": 65536, …}'.
+    body_limits: dict[str, int] = Field(default_factory=_default_body_limits, validation_alias="GATEWAY_BODY_LIMITS")
     # Proxies (CIDRs) whose X-Forwarded-For the gateway believes, e.g. the ingress controller's pod range.
     trusted_proxies: list[str] = Field(default_factory=list, validation_alias="GATEWAY_TRUSTED_PROXIES")
     openapi_cache_seconds: float = Field(30.0, validation_alias="GATEWAY_OPENAPI_CACHE_SECONDS")
@@ -97,6 +111,25 @@ class GatewaySettings(ServiceSettings):
         if refused:
             raise ValueError(f"staff tokens must use asymmetric algorithms; refused: {refused}")
         return algorithms
+
+    @field_validator("upstreams")
+    @classmethod
+    def _base_urls_only(cls, upstreams: dict[str, str]) -> dict[str, str]:
+        # The gateway appends the caller's path as checked by its policy; a base path would change it.
+        for name, url in upstreams.items():
+            rest = url.split("://", 1)[-1]
+            if "/" in rest.rstrip("/") or "?" in rest:
+                raise ValueError(f"upstream {name!r} must be a base URL without a path: {url}")
+        return {name: url.rstrip("/") for name, url in upstreams.items()}
+
+    @field_validator("body_limits")
+    @classmethod
+    def _over_the_defaults(cls, limits: dict[str, int]) -> dict[str, int]:
+        # Setting one group must not drop the others to the default (a QR upload would then be refused).
+        return {**_default_body_limits(), **limits}
+
+    def body_limit(self, group: str | None) -> int:
+        return self.body_limits.get(group or "default", self.body_limits["default"])
 
     @model_validator(mode="after")
     def _refuse_an_unarmed_gateway_in_production(self) -> "GatewaySettings":
