@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from services.common.settings import ServiceSettings
+from services.common.settings import DEV_STAFF_ISSUER, ServiceSettings, is_development_key
 from services.common.suite import SERVICES
 
 # Symmetric algorithms would let anyone holding the verification key mint tokens; "none" is no signature.
@@ -85,7 +85,7 @@ class GatewaySettings(ServiceSettings):
     staff_jwt_public_key_file: Path | None = Field(None, validation_alias="STAFF_JWT_PUBLIC_KEY_FILE")
     staff_jwks_url: str = Field("", validation_alias="STAFF_JWKS_URL")
     staff_jwks_cache_seconds: int = Field(300, validation_alias="STAFF_JWKS_CACHE_SECONDS")
-    staff_jwt_issuer: str = Field("zuofeng-dev-idp", validation_alias="STAFF_JWT_ISSUER")
+    staff_jwt_issuer: str = Field(DEV_STAFF_ISSUER, validation_alias="STAFF_JWT_ISSUER")
     staff_jwt_audience: str = Field("zuofeng", validation_alias="STAFF_JWT_AUDIENCE")
     staff_jwt_algorithms: list[str] = Field(["EdDSA", "ES256", "RS256"], validation_alias="STAFF_JWT_ALGORITHMS")
     staff_jwt_leeway_seconds: int = Field(30, validation_alias="STAFF_JWT_LEEWAY_SECONDS")
@@ -138,6 +138,12 @@ class GatewaySettings(ServiceSettings):
                 raise ValueError("INTERNAL_TOKEN_PRIVATE_KEY must be set in production")
             if not (self.staff_jwt_public_key or self.staff_jwks_url):
                 raise ValueError("STAFF_JWT_PUBLIC_KEY or STAFF_JWKS_URL must be set in production")
+            # `zuofeng dev-token` mints tokens for this issuer with a key anyone running dev-keys holds.
+            if self.staff_jwt_issuer == DEV_STAFF_ISSUER:
+                raise ValueError(f"STAFF_JWT_ISSUER must be the city's identity provider in production, "
+                                 f"not the development issuer {DEV_STAFF_ISSUER!r}")
+            if is_development_key(self.staff_jwt_public_key):
+                raise ValueError("STAFF_JWT_PUBLIC_KEY is a key made by `zuofeng dev-keys`; refused in production")
         return self
 
     @model_validator(mode="after")
