@@ -8,14 +8,16 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from services.common.errors import Problem
 
+from .edge import bounded, check_declared, policy_path
 from .policy import admit
-from .proxy import forward
+from .proxy import forward, upstream_target
 
 router = APIRouter()
 
 # Public paths that belong to intake but sit outside /api/v1/intake (the QR page, Open311).
 _INTAKE_ROOTS = ("open311", "qr")
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 async def _route(request: Request, service: str):
@@ -23,13 +25,21 @@ async def _route(request: Request, service: str):
     upstream = state.settings.upstreams.get(service)
     if upstream is None:
         raise Problem(404, f"No service is called {service!r}.", slug="not-found")
-    principal, body = await state.authenticator.authenticate(request)
-    rule = admit(principal, request.method, request.url.path)
+    # One target for the signature, the policy and the upstream request, so none of them can read a
+    # different path than the others (edge.RefuseAmbiguousTargets has already refused dot segments).
+    target = upstream_target(request)
+    principal, body = await state.authenticator.authenticate(request, target)
+    rule = admit(principal, request.method, policy_path(target.split("?", 1)[0].encode("latin-1")))
     if rule is not None and rule.limit and principal.kind == "public":
         await state.rate_limits.hit(rule.limit, principal.client or "unknown")
+    stream = None
+    if body is None and request.method in _BODY_METHODS:
+        limit = state.settings.body_limit(rule.limit if rule else None)
+        check_declared(request.headers, limit)
+        stream = bounded(request.stream(), limit)
     return await forward(
-        request, service=service, upstream=upstream, principal=principal, tokens=state.tokens,
-        client=state.http, body=body,
+        request, service=service, upstream=upstream, target=target, principal=principal, tokens=state.tokens,
+        client=state.http, body=body if body is not None else stream,
     )
 
 

@@ -20,6 +20,7 @@ from services.common.observability import RequestContextMiddleware
 
 from .api import router
 from .auth import Authenticator
+from .edge import RefuseAmbiguousTargets
 from .openapi import OpenApiAggregator
 from .proxy import InternalTokens, new_client
 from .ratelimit import RateLimits
@@ -112,6 +113,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(router)
+    app.add_middleware(RefuseAmbiguousTargets)
     app.add_middleware(RequestContextMiddleware, service="gateway")
     app.add_middleware(SanitiseRequestId)
     return app

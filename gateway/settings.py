@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from services.common.settings import ServiceSettings
+from services.common.settings import DEV_STAFF_ISSUER, ServiceSettings, is_development_key
 from services.common.suite import SERVICES
 
 # Symmetric algorithms would let anyone holding the verification key mint tokens; "none" is no signature.
@@ -29,6 +29,18 @@ def _default_rate_limits() -> dict[str, str]:
         "results": "120/minute",
         "open311-report": "10/minute",
         "open311-read": "120/minute",
+    }
+
+
+def _default_body_limits() -> dict[str, int]:
+    # Bytes per route group (the rate-limit group of the policy rule; "default" for every other route).
+    # A QR report carries up to 9 attachments of 20 MiB (intake's own limits); the rest are small forms.
+    mib = 1024 * 1024
+    return {
+        "qr-report": 9 * 20 * mib + mib,
+        "ballot": 64 * 1024,
+        "open311-report": 64 * 1024,
+        "default": 16 * mib,
     }
 
 
@@ -73,7 +85,7 @@ class GatewaySettings(ServiceSettings):
     staff_jwt_public_key_file: Path | None = Field(None, validation_alias="STAFF_JWT_PUBLIC_KEY_FILE")
     staff_jwks_url: str = Field("", validation_alias="STAFF_JWKS_URL")
     staff_jwks_cache_seconds: int = Field(300, validation_alias="STAFF_JWKS_CACHE_SECONDS")
-    staff_jwt_issuer: str = Field("zuofeng-dev-idp", validation_alias="STAFF_JWT_ISSUER")
+    staff_jwt_issuer: str = Field(DEV_STAFF_ISSUER, validation_alias="STAFF_JWT_ISSUER")
     staff_jwt_audience: str = Field("zuofeng", validation_alias="STAFF_JWT_AUDIENCE")
     staff_jwt_algorithms: list[str] = Field(["EdDSA", "ES256", "RS256"], validation_alias="STAFF_JWT_ALGORITHMS")
     staff_jwt_leeway_seconds: int = Field(30, validation_alias="STAFF_JWT_LEEWAY_SECONDS")
@@ -86,6 +98,8 @@ class GatewaySettings(ServiceSettings):
     # Public endpoints' limits per client (group → "N/period"), and where counters live.
     rate_limits: dict[str, str] = Field(default_factory=_default_rate_limits, validation_alias="GATEWAY_RATE_LIMITS")
     rate_limit_storage: str = Field("async+memory://", validation_alias="GATEWAY_RATE_LIMIT_STORAGE")
+    # Request body limits per route group (413 above them), GATEWAY_BODY_LIMITS='{"ballot": 65536, …}'.
+    body_limits: dict[str, int] = Field(default_factory=_default_body_limits, validation_alias="GATEWAY_BODY_LIMITS")
     # Proxies (CIDRs) whose X-Forwarded-For the gateway believes, e.g. the ingress controller's pod range.
     trusted_proxies: list[str] = Field(default_factory=list, validation_alias="GATEWAY_TRUSTED_PROXIES")
     openapi_cache_seconds: float = Field(30.0, validation_alias="GATEWAY_OPENAPI_CACHE_SECONDS")
@@ -98,6 +112,25 @@ class GatewaySettings(ServiceSettings):
             raise ValueError(f"staff tokens must use asymmetric algorithms; refused: {refused}")
         return algorithms
 
+    @field_validator("upstreams")
+    @classmethod
+    def _base_urls_only(cls, upstreams: dict[str, str]) -> dict[str, str]:
+        # The gateway appends the caller's path as checked by its policy; a base path would change it.
+        for name, url in upstreams.items():
+            rest = url.split("://", 1)[-1]
+            if "/" in rest.rstrip("/") or "?" in rest:
+                raise ValueError(f"upstream {name!r} must be a base URL without a path: {url}")
+        return {name: url.rstrip("/") for name, url in upstreams.items()}
+
+    @field_validator("body_limits")
+    @classmethod
+    def _over_the_defaults(cls, limits: dict[str, int]) -> dict[str, int]:
+        # Setting one group must not drop the others to the default (a QR upload would then be refused).
+        return {**_default_body_limits(), **limits}
+
+    def body_limit(self, group: str | None) -> int:
+        return self.body_limits.get(group or "default", self.body_limits["default"])
+
     @model_validator(mode="after")
     def _refuse_an_unarmed_gateway_in_production(self) -> "GatewaySettings":
         if self.environment == "production":
@@ -105,6 +138,12 @@ class GatewaySettings(ServiceSettings):
                 raise ValueError("INTERNAL_TOKEN_PRIVATE_KEY must be set in production")
             if not (self.staff_jwt_public_key or self.staff_jwks_url):
                 raise ValueError("STAFF_JWT_PUBLIC_KEY or STAFF_JWKS_URL must be set in production")
+            # `zuofeng dev-token` mints tokens for this issuer with a key anyone running dev-keys holds.
+            if self.staff_jwt_issuer == DEV_STAFF_ISSUER:
+                raise ValueError(f"STAFF_JWT_ISSUER must be the city's identity provider in production, "
+                                 f"not the development issuer {DEV_STAFF_ISSUER!r}")
+            if is_development_key(self.staff_jwt_public_key):
+                raise ValueError("STAFF_JWT_PUBLIC_KEY is a key made by `zuofeng dev-keys`; refused in production")
         return self
 
     @model_validator(mode="after")

@@ -60,6 +60,7 @@ def cmd_dev_keys(args: argparse.Namespace) -> int:
     """Create local development keys (once) and the env file the local process manager reads."""
     from .auth import generate_keypair
     from .crypto import KeyRing
+    from .settings import DEV_KEY_MARKER
 
     directory = Path(args.dir)
     directory.mkdir(parents=True, exist_ok=True)
@@ -67,9 +68,12 @@ def cmd_dev_keys(args: argparse.Namespace) -> int:
         private, public = directory / f"{name}.pem", directory / f"{name}.pub.pem"
         if not private.exists():
             key, pub = generate_keypair()
-            private.write_text(key)
+            private.write_text(f"{DEV_KEY_MARKER}\n{key}")
             private.chmod(0o600)
-            public.write_text(pub)
+            public.write_text(f"{DEV_KEY_MARKER}\n{pub}")
+        for pem in (private, public):  # keys made before the marker existed get it too
+            if DEV_KEY_MARKER not in (text := pem.read_text()):
+                pem.write_text(f"{DEV_KEY_MARKER}\n{text}")
     for ring_name in ("identity-keyring", "contact-keyring"):
         ring = directory / ring_name
         if not ring.exists():

@@ -10,6 +10,21 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_DATABASE_URL = "postgresql+asyncpg://zuofeng:zuofeng@127.0.0.1:55432/zuofeng"
+# ``zuofeng dev-keys`` writes this line above every PEM it makes (RFC 7468 explanatory text, which PEM
+# readers skip), so a development key is recognisable wherever it is pasted or mounted.
+DEV_KEY_MARKER = "zuofeng development key: refused when ZUOFENG_ENV=production"
+# The staff token issuer of ``zuofeng dev-token``.
+DEV_STAFF_ISSUER = "zuofeng-dev-idp"
+
+
+def is_development_key(material: str) -> bool:
+    return DEV_KEY_MARKER in material
+
+
+def development_key_ids(keyring_spec: str) -> list[str]:
+    """Key ids in a key-ring spec (``kid:base64,…``) that ``zuofeng dev-keys`` would write (``dev…``)."""
+    kids = [part.strip().partition(":")[0] for part in keyring_spec.split(",") if part.strip()]
+    return [kid for kid in kids if kid.lower().startswith("dev")]
 
 
 class ServiceSettings(BaseSettings):
@@ -84,6 +99,17 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("INTERNAL_TOKEN_PUBLIC_KEY holds no PEM public key")
         if self.environment == "production" and "zuofeng:zuofeng@" in self.database_url:
             raise ValueError("the development database password may not be used in production")
+        if self.environment == "production" and (is_development_key(self.internal_token_public_key)
+                                                 or is_development_key(self.internal_token_private_key)):
+            raise ValueError("a key made by `zuofeng dev-keys` may not be used in production "
+                             "(INTERNAL_TOKEN_PUBLIC_KEY / INTERNAL_TOKEN_PRIVATE_KEY)")
+        if self.environment == "production":
+            # Every service's key rings (identity, contact), whatever the subclass calls them.
+            for name in type(self).model_fields:
+                value = getattr(self, name)
+                if name.endswith("_keyring") and isinstance(value, str) and (dev := development_key_ids(value)):
+                    raise ValueError(f"{name.upper()} holds development keys {dev} (made by `zuofeng dev-keys`); "
+                                     "refused in production")
         return self
 
     @cached_property

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from xml.sax.saxutils import escape, quoteattr
+
+from services.common import csvsafe
 
 from . import domain
 
@@ -133,7 +134,7 @@ CSV_SOURCES = list(domain.SOURCES)
 def rankings_csv(results: dict) -> str:
     out = io.StringIO()
     out.write("\ufeff")  # so spreadsheet programs in the office read the Chinese as UTF-8
-    writer = csv.writer(out)
+    writer = csvsafe.writer(out)
     writer.writerow(["category", "rank", "unit_id", "unit_name", "score", "grade", "grade_label", "vetoed",
                      "veto_reasons", "top_ten", "bottom_ten", "ballot_marks", *CSV_SOURCES])
     for cat in results["categories"]:

@@ -52,8 +52,12 @@ class IntakeSettings(ServiceSettings):
         if self.environment == "production":
             if not self.identity_keyring or not self.contact_keyring:
                 raise ValueError("IDENTITY_KEYRING and CONTACT_KEYRING must be set in production")
-            if not self.receipt_lookup_key:
-                raise ValueError("INTAKE_RECEIPT_LOOKUP_KEY must be set in production")
+            if not self.receipt_lookup_key or self.receipt_lookup_key == DEV_RECEIPT_LOOKUP_KEY:
+                raise ValueError("INTAKE_RECEIPT_LOOKUP_KEY must be set in production, and not to the "
+                                 "development constant")
+            # Empty means "any non-empty api_key" (development): in production anyone could post.
+            if not [key for key in self.open311_api_keys if key.strip()]:
+                raise ValueError("INTAKE_OPEN311_API_KEYS must list the Open311 clients' keys in production")
         return self
 
     @cached_property

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from datetime import UTC, date, datetime
@@ -16,7 +15,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common import audit
+from services.common import audit, csvsafe
 from services.common.auth import Principal
 from services.common.calendar import default_calendar
 from services.common.contracts.accountability import BenchmarkCasePublished
@@ -188,7 +187,7 @@ def sheet_csv(run: dict[str, Any]) -> str:
         "accept": "受理", "transfer": "转办", "merge": "合并", "set_aside": "存查", "review": "待人工复核",
         "unclassified": "未分类", DailySheetPublished.UNROUTED: "未分办"}
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csvsafe.writer(out)
     writer.writerow(["run_date", "dimension", "key", "label", "count"])
     sheet = run["sheet"]
     for dim in ("by_channel", "by_type", "by_unit", "by_decision"):

@@ -61,6 +61,8 @@ def parse_directory(content: str, *, fmt: str) -> list[UnitRecord]:
     records = _parse_yaml(content) if fmt in ("yaml", "yml") else _parse_csv(content)
     seen: set[str] = set()
     for rec in records:
+        if not isinstance(rec.name, str) or not rec.name.strip():
+            raise Problem(422, f"单位 {rec.id}：名称（name）须是非空文本。", slug="unit-invalid")
         if rec.level not in LEVELS:
             raise Problem(422, f"Unit {rec.id}: level must be one of {', '.join(LEVELS)}.", slug="unit-invalid")
         if rec.category is not None and rec.category not in CATEGORIES:
@@ -75,7 +77,15 @@ def parse_directory(content: str, *, fmt: str) -> list[UnitRecord]:
 
 
 def _parse_yaml(content: str) -> list[UnitRecord]:
-    data = yaml.safe_load(content) or {}
+    try:
+        data = yaml.safe_load(content) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark is not None else "某处"
+        raise Problem(422, f"单位名录不是有效的 YAML（{where}）：{getattr(exc, 'problem', None) or exc}。",
+                      slug="unit-invalid") from None
+    if not isinstance(data, dict):
+        raise Problem(422, "单位名录须是以 regions 为顶层键的 YAML 映射。", slug="unit-invalid")
     out: list[UnitRecord] = []
     try:
         for region in data["regions"]:
@@ -85,8 +95,8 @@ def _parse_yaml(content: str) -> list[UnitRecord]:
                 out.append(_record(agency, "agency", region["id"], region["name"]))
                 for section in agency.get("sections", []):
                     out.append(_record(section, "section", agency["id"], region["name"]))
-    except (KeyError, TypeError) as exc:
-        raise Problem(422, f"The unit directory is missing a field: {exc}.", slug="unit-invalid") from exc
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise Problem(422, f"单位名录缺少字段或结构不对：{exc}。", slug="unit-invalid") from exc
     return out
 
 
@@ -189,7 +199,9 @@ class Directory:
 
     def route(self, *, text: str, subject: str | None, pre_routed: str | None) -> tuple[str | None, str]:
         """(unit id, why): 'poster' | 'named' | 'rule' | 'unrouted'."""
-        if pre_routed:
+        # Only a unit the directory knows: intake's pre-routed id comes from outside triage (a poster, a
+        # hotline push) and flows into the daily sheet and its CSV; an unknown one is routed afresh.
+        if pre_routed and pre_routed in self.known:
             return pre_routed, "poster"
         found = self.scan(f"{subject or ''} {text}")
         named = self.named_in(text, found)
