@@ -276,7 +276,8 @@ async def _stage_all(files: list[UploadFile], settings) -> list[StagedFile]:
         for upload in files:
             staged.append(await asyncio.to_thread(
                 stage_upload, upload.file, staging_dir=staging_dir(settings),
-                max_bytes=settings.attachment_max_bytes))
+                max_bytes=settings.attachment_max_bytes, max_pixels=settings.image_max_pixels,
+                concurrency=settings.media_concurrency))
     except BaseException:
         for s in staged:
             s.path.unlink(missing_ok=True)
