@@ -54,11 +54,18 @@ Investigator = Annotated[Principal, require_roles("investigator")]
 
 
 def _authorise_feed(principal: Principal, line: str) -> None:
+    """Feeds are for the line's own hotline key, and for triage officers entering a line's ticket by hand.
+
+    No other staff role: a unit handler re-pushing another unit's ticket id would get that clue's id and
+    status back as the duplicate answer. A duplicate is found per line (the channel is the line's), so the
+    answer only ever goes to a caller of the line that owns the ticket."""
     if principal.kind == "hotline":
         if principal.line != line:
-            raise Problem(403, f"This key may push to line {principal.line} only.", slug="forbidden-line")
-    elif principal.kind != "staff":
-        raise Problem(403, "Hotline feeds are for hotline systems.", slug="forbidden-kind")
+            raise Problem(403, f"此密钥只能推送 {principal.line} 热线的工单。", slug="forbidden-line")
+        return
+    if principal.kind == "staff" and "triage_officer" in principal.roles and "unit_handler" not in principal.roles:
+        return
+    raise Problem(403, f"{line} 热线推送接口只供该热线系统及线索分办人员使用。", slug="forbidden-kind")
 
 
 @router.get("/catalog")
