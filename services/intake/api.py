@@ -20,6 +20,7 @@ from services.common import audit
 from services.common.auth import CurrentPrincipal, Principal, ensure_unit_scope, require_roles
 from services.common.db import SessionDep, session_scope
 from services.common.errors import Problem
+from services.common.text import ensure_storable
 
 from . import catalog, service
 from .attachments import StagedFile, stage_upload, staging_dir
@@ -215,6 +216,7 @@ async def patch_poster(code: str, body: PosterUpdate, request: Request, session:
 @router.get("/posters", response_model=PosterPage)
 async def list_posters(request: Request, session: SessionDep, principal: StaffReader,
                        cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> PosterPage:
+    ensure_storable(cursor, name="cursor")
     unit = principal.unit_id if principal.roles == frozenset({"unit_handler"}) else None
     rows, next_cursor = await service.list_posters(session, after=cursor, limit=limit, unit_id=unit)
     return PosterPage(items=[_poster_read(r, request.app.state.settings) for r in rows], next_cursor=next_cursor)
@@ -307,8 +309,9 @@ async def post_qr_report(poster_code: str, request: Request, session: SessionDep
         try:
             fields = QrFormFields.model_validate({k: v for k, v in form.multi_items() if isinstance(v, str)})
         except ValidationError as exc:
-            raise Problem(422, "The report is incomplete.", slug="validation",
-                          errors=service.safe_errors(exc)) from None
+            errors = service.safe_errors(exc)
+            raise Problem(422, service.invalid_detail(errors, "举报内容不完整，请填写问题描述。"), slug="validation",
+                          errors=errors) from None
         files = [f for f in form.getlist("attachments") if isinstance(f, UploadFile) and (f.filename or f.size)]
         if len(files) > settings.attachment_max_count:
             raise Problem(413, f"At most {settings.attachment_max_count} attachments.", slug="too-many-attachments")

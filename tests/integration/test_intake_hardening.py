@@ -59,3 +59,97 @@ async def test_a_unit_handler_repushing_another_units_ticket_learns_nothing(suit
                                     headers=ids.as_hotline("12345"))
     assert again.status_code == 200 and again.json()["id"] == clue["id"]
     assert await count_clues(suite, clues.c.external_id == original["external_id"]) == 1
+
+
+# ---- item 11: text PostgreSQL cannot store is a clear 422; a batch keeps its valid items ------------
+
+UNSTORABLE = ("窗口\x00推诿", "窗口\ud800推诿")  # a NUL byte; a lone surrogate (valid JSON, not UTF-8)
+
+
+def raw_json(body) -> bytes:
+    """JSON as a careless client sends it: ``\\u0000`` and lone ``\\ud800`` escapes kept as escapes."""
+    import json
+
+    return json.dumps(body, ensure_ascii=True).encode()
+
+
+def is_clear_problem(response, status: int = 422) -> bool:
+    return (response.status_code == status and response.headers["content-type"] == "application/problem+json"
+            and "无法保存" in response.text)
+
+
+async def test_unstorable_text_in_a_hotline_ticket_is_a_422(suite, ids):
+    for bad in UNSTORABLE:
+        for field in ("text", "subject", "external_id", "place"):
+            body = ticket(**{field: bad})
+            response = await suite.intake.post("/api/v1/intake/feeds/12345/reports", content=raw_json(body),
+                                               headers={**ids.as_hotline("12345"), "content-type": "application/json"})
+            assert is_clear_problem(response), (field, response.status_code, response.text)
+            assert response.json()["errors"][0]["loc"] == ["body", field]
+        named = ticket(reporter={"name": bad, "phone": "13800000000"})
+        response = await suite.intake.post("/api/v1/intake/feeds/12345/reports", content=raw_json(named),
+                                           headers={**ids.as_hotline("12345"), "content-type": "application/json"})
+        assert is_clear_problem(response), response.text
+
+
+async def test_a_batch_with_unstorable_items_keeps_every_valid_one(suite, ids):
+    good = [ticket(), ticket()]
+    items = [good[0], ticket(text=UNSTORABLE[0]), ticket(subject=UNSTORABLE[1]), good[1],
+             ticket(reporter={"name": UNSTORABLE[0]}), {**ticket(), "\ud800": "an unknown field"}]
+    response = await suite.intake.post("/api/v1/intake/feeds/12345/reports:batch", content=raw_json({"reports": items}),
+                                       headers={**ids.as_hotline("12345"), "content-type": "application/json"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [r["outcome"] for r in body["results"]] == ["created", "rejected", "rejected", "created", "rejected",
+                                                       "rejected"]
+    assert (body["created"], body["rejected"]) == (2, 4)
+    assert body["results"][5]["errors"][0]["loc"][:3] == ["body", "reports", 5]
+    assert body["results"][1]["errors"][0]["loc"] == ["body", "reports", 1, "text"]
+    assert "无法保存" in body["results"][1]["errors"][0]["msg"]
+    for item in good:
+        assert await count_clues(suite, clues.c.external_id == item["external_id"]) == 1
+    for item in items[1:3] + items[4:]:
+        assert await count_clues(suite, clues.c.external_id == item["external_id"]) == 0
+
+
+async def test_unstorable_text_from_staff_and_the_qr_form_is_a_422(suite, ids):
+    from .test_intake_qr import a_poster, counts
+
+    staff = await suite.intake.post("/api/v1/intake/reports", content=raw_json(
+        {"channel": "petition", "text": UNSTORABLE[0]}), headers={
+        **ids.as_staff("triage_officer"), "content-type": "application/json"})
+    assert is_clear_problem(staff), staff.text
+    unknown_key = await suite.intake.post("/api/v1/intake/reports", content=raw_json(
+        {"channel": "petition", "text": "窗口推诿", "\ud800": 1}), headers={
+        **ids.as_staff("triage_officer"), "content-type": "application/json"})
+    assert is_clear_problem(unknown_key), unknown_key.text
+    poster = await a_poster(suite, ids)
+    before = await counts(suite)
+    qr = await suite.intake.post(f"/api/v1/intake/qr/{poster['code']}/reports", headers=ids.as_public(),
+                                 data={"text": UNSTORABLE[0], "subject": "窗口"})
+    assert is_clear_problem(qr), qr.text
+    assert await counts(suite) == before
+    reveal = await suite.intake.post(f"/api/v1/intake/clues/{staff.json().get('id', poster['code'])}/identity:reveal",
+                                     content=raw_json({"reason": "立案审查需要\x00核实"}), headers={
+        **ids.as_staff("investigator"), "content-type": "application/json"})
+    assert reveal.status_code == 422
+    new_poster = await suite.intake.post("/api/v1/intake/posters", content=raw_json(
+        {"unit_id": "U\x00X", "place": "窗口"}), headers={**ids.as_staff("triage_officer"), "content-type": "application/json"})
+    assert is_clear_problem(new_poster), new_poster.text
+
+
+async def test_unstorable_path_and_filter_values_are_4xx(suite, ids):
+    staff = ids.as_staff("triage_officer")
+    listed = await suite.intake.get("/api/v1/intake/posters", params={"cursor": "a\x00b"}, headers=staff)
+    assert is_clear_problem(listed), listed.text
+    for path in ("/api/v1/intake/posters/a%00b", "/api/v1/intake/posters/a%00b/qr.svg"):
+        response = await suite.intake.get(path, headers=staff)
+        assert response.status_code == 404, (path, response.text)
+    patched = await suite.intake.patch("/api/v1/intake/posters/a%00b", json={"title": "x"}, headers=staff)
+    assert patched.status_code == 404
+    qr = await suite.intake.post("/api/v1/intake/qr/a%00b/reports", headers=ids.as_public(), data={"text": "x"})
+    assert qr.status_code == 404
+    page = await suite.intake.get("/qr/a%00b", headers={**ids.as_public(), "accept": "text/html"})
+    assert page.status_code == 404
+    receipt = await suite.intake.get("/api/v1/intake/receipts/a%00b", headers=ids.as_public())
+    assert receipt.status_code == 404

@@ -11,6 +11,7 @@ from .accepting import (
     accept_hotline_batch,
     format_tracking_number,
     hotline_clue,
+    invalid_detail,
     map_hotline_fields,
     next_tracking_numbers,
     parse_hotline_report,
@@ -35,6 +36,7 @@ from .records import (
 __all__ = [
     "SHANGHAI", "Accepted", "NewClue", "_Prepared", "_event", "accept_clues", "accept_hotline_batch",
     "create_poster", "find_receipt_clue", "format_tracking_number", "get_clue", "get_poster", "hotline_clue",
+    "invalid_detail",
     "list_attachments", "list_posters", "map_hotline_fields", "move_status", "next_tracking_numbers",
     "open_identity", "parse_hotline_report", "receipt_status", "record_feedback", "safe_errors", "seal_reporter",
     "tracking_sequence_name", "update_poster",
