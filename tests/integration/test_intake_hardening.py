@@ -153,3 +153,71 @@ async def test_unstorable_path_and_filter_values_are_4xx(suite, ids):
     assert page.status_code == 404
     receipt = await suite.intake.get("/api/v1/intake/receipts/a%00b", headers=ids.as_public())
     assert receipt.status_code == 404
+
+
+# ---- item 10: per-route body limits, 413 before the body is buffered --------------------------------
+
+
+def is_413(response) -> bool:
+    return (response.status_code == 413 and response.headers["content-type"] == "application/problem+json"
+            and response.json()["type"].endswith("/body-too-large") and "请求内容过大" in response.json()["detail"])
+
+
+async def test_an_oversized_json_body_is_a_413_whatever_the_route(suite, ids):
+    settings = suite.apps["intake"].state.settings
+    big = "窗" * (settings.body_max_bytes // 3 + 10)  # over the limit in UTF-8
+    staff = await suite.intake.post("/api/v1/intake/reports", json={"channel": "petition", "text": big},
+                                    headers=ids.as_staff("triage_officer"))
+    assert is_413(staff), staff.text
+    assert staff.json()["max_bytes"] == settings.body_max_bytes
+    feed = await suite.intake.post("/api/v1/intake/feeds/12345/reports", json=ticket(text=big),
+                                   headers=ids.as_hotline("12345"))
+    assert is_413(feed), feed.text
+    poster = await suite.intake.post("/api/v1/intake/posters", json={"unit_id": "U", "place": big},
+                                     headers=ids.as_staff("triage_officer"))
+    assert is_413(poster)
+    # A batch has a limit of its own: the same bytes spread over tickets are accepted.
+    batch = [ticket(text=big[:5000]) for _ in range(len(big) // 5000 + 1)]
+    accepted = await suite.intake.post("/api/v1/intake/feeds/12345/reports:batch", json={"reports": batch},
+                                       headers=ids.as_hotline("12345"))
+    assert accepted.status_code == 200 and accepted.json()["created"] == len(batch), accepted.text
+
+
+async def test_a_streamed_body_is_cut_off_at_the_limit_without_being_read(suite, ids):
+    """No Content-Length (as the gateway forwards): the service stops reading once the limit is passed."""
+    settings = suite.apps["intake"].state.settings
+    chunk = b" " * (64 * 1024)
+    sent = 0
+
+    async def endless_json():
+        nonlocal sent
+        yield b'{"channel": "petition", "text": "'
+        for _ in range(1000):  # 64 MiB if it were all read
+            sent += 1
+            yield chunk
+
+    response = await suite.intake.post("/api/v1/intake/reports", content=endless_json(), headers={
+        **ids.as_staff("triage_officer"), "content-type": "application/json"})
+    assert is_413(response), response.text
+    assert sent <= settings.body_max_bytes // len(chunk) + 2
+    declared = await suite.intake.post("/api/v1/intake/reports", content=b"{}", headers={
+        **ids.as_staff("triage_officer"), "content-type": "application/json",
+        "content-length": str(settings.body_max_bytes + 1)})
+    assert is_413(declared)
+
+
+async def test_the_qr_form_keeps_room_for_its_attachments_but_no_more(suite, ids):
+    from ..media import tiny_wav
+    from .test_intake_qr import a_poster
+
+    poster = await a_poster(suite, ids)
+    url = f"/api/v1/intake/qr/{poster['code']}/reports"
+    settings = suite.apps["intake"].state.settings
+    recording = tiny_wav(noise=True) + b"\0" * (settings.body_max_bytes * 2)  # bigger than a JSON body may be
+    ok = await suite.intake.post(url, headers=ids.as_public(), data={"text": "窗口推诿"},
+                                 files=[("attachments", ("a.wav", recording, "audio/wav"))])
+    assert ok.status_code == 201, ok.text
+    over = settings.attachment_max_count * settings.attachment_max_bytes + (1 << 20) + 1
+    declared = await suite.intake.post(url, content=b"--x--", headers={
+        **ids.as_public(), "content-type": "multipart/form-data; boundary=x", "content-length": str(over)})
+    assert is_413(declared)
