@@ -7,8 +7,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.common.app import ServiceSpec, build_service_app
-from services.common.limits import BodyLimit
 from services.common.contracts.intake import ClueReceived
+from services.common.limits import BodyLimit
 
 from . import open311, pages
 from .api import router

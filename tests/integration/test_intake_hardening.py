@@ -134,7 +134,8 @@ async def test_unstorable_text_from_staff_and_the_qr_form_is_a_422(suite, ids):
         **ids.as_staff("investigator"), "content-type": "application/json"})
     assert reveal.status_code == 422
     new_poster = await suite.intake.post("/api/v1/intake/posters", content=raw_json(
-        {"unit_id": "U\x00X", "place": "窗口"}), headers={**ids.as_staff("triage_officer"), "content-type": "application/json"})
+        {"unit_id": "U\x00X", "place": "窗口"}), headers={
+        **ids.as_staff("triage_officer"), "content-type": "application/json"})
     assert is_clear_problem(new_poster), new_poster.text
 
 
