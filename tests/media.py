@@ -95,3 +95,51 @@ def png_declaring(width: int, height: int) -> bytes:
     idat = b"".join(squeeze.compress(row) for _ in range(height)) + squeeze.flush()
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+# Every audio/video type intake accepts, as FFmpeg writes it: (muxer, video codec, audio codec, sample rate).
+RECORDINGS = {
+    "audio/mpeg": ("mp3", None, "libmp3lame", 44100),
+    "audio/mp4": ("ipod", None, "aac", 8000),
+    "audio/aac": ("adts", None, "aac", 8000),
+    "audio/amr": ("amr", None, "libopencore_amrnb", 8000),
+    "audio/ogg": ("ogg", None, "libopus", 48000),
+    "audio/x-wav": ("wav", None, "pcm_s16le", 8000),
+    "video/mp4": ("mp4", "mpeg4", "aac", 8000),
+    "video/quicktime": ("mov", "mpeg4", "aac", 8000),
+    "video/3gpp": ("3gp", "mpeg4", "aac", 8000),
+    "video/webm": ("webm", "libvpx", "libopus", 48000),
+}
+_SAMPLES = {"s16": "int16", "s16p": "int16", "flt": "float32", "fltp": "float32", "s32": "int32", "s32p": "int32"}
+
+
+def recording_with_tags(media_type: str, frames: int = 8) -> bytes:
+    """A short recording of ``media_type`` whose container and stream tags name the owner, the device and
+    the place, as far as the format can carry tags (ADTS and AMR carry none)."""
+    import av
+    import numpy as np
+
+    muxer, video_codec, audio_codec, rate = RECORDINGS[media_type]
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=muxer) as out:
+        out.metadata.update({"artist": OWNER, "title": DEVICE_MODEL, "comment": DEVICE_MAKE, "location": LOCATION})
+        video = None
+        if video_codec:
+            video = out.add_stream(video_codec, rate=10)
+            video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
+        audio = out.add_stream(audio_codec, rate=rate, layout="mono")
+        audio.metadata["title"] = DEVICE_MODEL
+        size = audio.codec_context.frame_size or 1024
+        sample_format = audio.codec_context.format.name
+        for i in range(frames):
+            samples = np.zeros((1, size), dtype=_SAMPLES[sample_format])
+            frame = av.AudioFrame.from_ndarray(samples, format=sample_format, layout="mono")
+            frame.sample_rate, frame.pts = rate, i * size
+            out.mux(audio.encode(frame))
+            if video is not None:
+                picture = av.VideoFrame.from_ndarray(np.full((32, 32, 3), i * 30, np.uint8), format="rgb24")
+                out.mux(video.encode(picture))
+        out.mux(audio.encode())
+        if video is not None:
+            out.mux(video.encode())
+    return buffer.getvalue()

@@ -259,7 +259,7 @@ async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[by
     async for chunk in stream:
         seen += len(chunk)
         if seen > limit:
-            raise Problem(413, "The report with its attachments is too large.", slug="report-too-large")
+            raise Problem(413, "举报内容连同附件过大。", slug="report-too-large")
         yield chunk
 
 
@@ -274,9 +274,9 @@ async def _read_form(request: Request, settings) -> FormData:
         if content_type.startswith("application/x-www-form-urlencoded"):
             return await FormParser(request.headers, stream).parse()
     except MultiPartException as exc:
-        raise Problem(413 if "Too many" in str(exc) else 422, f"The form could not be read: {exc}",
+        raise Problem(413 if "Too many" in str(exc) else 422, f"无法读取提交的表单：{exc}",
                       slug="form-invalid") from None
-    raise Problem(415, "Send the report as multipart/form-data.", slug="unsupported-media-type")
+    raise Problem(415, "请以 multipart/form-data 表单提交举报。", slug="unsupported-media-type")
 
 
 async def _stage_all(files: list[UploadFile], settings) -> list[StagedFile]:
@@ -303,7 +303,7 @@ async def post_qr_report(poster_code: str, request: Request, session: SessionDep
     async with session_scope(request.app.state.sessions) as lookup:
         poster = await service.get_poster(lookup, code=poster_code, active_only=True)
     if poster is None:
-        raise Problem(404, "This poster code is unknown or withdrawn.", slug="unknown-poster")
+        raise Problem(404, "该二维码不存在或已停用。", slug="unknown-poster")
     form = await _read_form(request, settings)
     try:
         try:
@@ -314,7 +314,7 @@ async def post_qr_report(poster_code: str, request: Request, session: SessionDep
                           errors=errors) from None
         files = [f for f in form.getlist("attachments") if isinstance(f, UploadFile) and (f.filename or f.size)]
         if len(files) > settings.attachment_max_count:
-            raise Problem(413, f"At most {settings.attachment_max_count} attachments.", slug="too-many-attachments")
+            raise Problem(413, f"最多上传 {settings.attachment_max_count} 个附件。", slug="too-many-attachments")
         staged = await _stage_all(files, settings)
     finally:
         await form.close()

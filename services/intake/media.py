@@ -8,8 +8,8 @@ decoded or re-encoded, so a remux costs about one copy of the file.
 
 Decoding an image is where an upload can cost far more memory than its size (a 171 KiB PNG that declares
 7750×7750 decodes to 180 MB), so the declared dimensions are checked before any pixel is decoded, and
-decodes run behind a process-wide semaphore: peak memory is bounded by
-``media_concurrency × image_max_pixels × 4`` bytes whatever the number of requests.
+decodes run behind a process-wide semaphore: peak memory is bounded by about
+``media_concurrency × 2 × image_max_pixels × 4`` bytes whatever the number of requests.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def strip_image_metadata(data: bytes, media_type: str, *, max_pixels: int = DEFA
                 raise _too_large(max_pixels, img.size)
             with _slot(concurrency):
                 img.load()
-                upright = ImageOps.exif_transpose(img)
+                # In place: no second copy of the pixels unless the photo must be turned.
+                upright = ImageOps.exif_transpose(img, in_place=True) or img
                 upright.info.clear()
                 out = io.BytesIO()
                 if fmt == "JPEG":

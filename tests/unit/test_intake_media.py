@@ -11,9 +11,9 @@ import av
 import pytest
 
 from services.common.errors import Problem
-from services.intake.attachments import stage_upload
+from services.intake.attachments import ALLOWED_MEDIA_TYPES, stage_upload
 
-from ..media import LEAKS, mp3_with_id3, png_declaring, tiny_wav, video_with_location
+from ..media import LEAKS, RECORDINGS, mp3_with_id3, png_declaring, recording_with_tags, tiny_wav, video_with_location
 
 
 @pytest.mark.parametrize(("make", "media_type"), [
@@ -35,6 +35,24 @@ def test_audio_and_video_are_remuxed_without_location_device_or_names(tmp_path, 
         assert stream.type == ("video" if media_type.startswith("video") else "audio")
         assert sum(1 for p in container.demux(stream) if p.size) > 0
     assert list(tmp_path.iterdir()) == [staged.path]  # no remux leftovers
+
+
+def test_every_allowed_audio_and_video_type_has_a_cleaner():
+    assert set(RECORDINGS) == {t for t, kind in ALLOWED_MEDIA_TYPES.items() if kind in ("audio", "video")}
+
+
+@pytest.mark.parametrize("media_type", sorted(RECORDINGS))
+def test_every_allowed_audio_and_video_type_is_stored_without_its_tags(tmp_path, media_type):
+    original = recording_with_tags(media_type)
+    tagged = media_type not in ("audio/aac", "audio/amr")  # ADTS and AMR have nowhere to put a tag
+    assert any(leak in original for leak in LEAKS) is tagged
+    staged = stage_upload(io.BytesIO(original), staging_dir=tmp_path, max_bytes=1 << 20)
+    assert staged.media_type == ("video/mp4" if media_type == "video/3gpp" else media_type)  # 3GP sniffs as MP4
+    cleaned = staged.path.read_bytes()
+    assert [leak for leak in LEAKS if leak in cleaned] == []
+    with av.open(io.BytesIO(cleaned)) as container:
+        assert {s.type for s in container.streams} == ({"audio", "video"} if media_type.startswith("video")
+                                                       else {"audio"})
 
 
 def test_audio_that_cannot_be_demuxed_is_refused_and_leaves_nothing(tmp_path):
