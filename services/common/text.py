@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from pydantic import BaseModel, field_validator
+from pydantic_core import PydanticCustomError
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 MESSAGE = "含有无法保存的字符（如 NUL 空字符或残缺的 Unicode 代理项），请删除后重试"
@@ -22,7 +23,7 @@ MESSAGE = "含有无法保存的字符（如 NUL 空字符或残缺的 Unicode �
 def unstorable_in(errors: list[dict[str, Any]]) -> bool:
     """Whether validation errors (in the problem's ``errors`` shape) name unstorable text; pydantic itself
     refuses a lone surrogate in a ``str`` field (``string_unicode``)."""
-    return any(MESSAGE in str(e.get("msg", "")) or e.get("type") == "string_unicode" for e in errors)
+    return any(e.get("type") in ("unstorable_text", "string_unicode") for e in errors)
 
 
 def is_storable(value: str) -> bool:
@@ -37,7 +38,7 @@ def scrub(value: str) -> str:
 def _check(value: Any) -> None:
     if isinstance(value, str):
         if not is_storable(value):
-            raise ValueError(MESSAGE)
+            raise PydanticCustomError("unstorable_text", MESSAGE)
     elif isinstance(value, (list, tuple, set, frozenset)):
         for item in value:
             _check(item)

@@ -105,7 +105,8 @@ async def test_a_batch_with_unstorable_items_keeps_every_valid_one(suite, ids):
     assert (body["created"], body["rejected"]) == (2, 4)
     assert body["results"][5]["errors"][0]["loc"][:3] == ["body", "reports", 5]
     assert body["results"][1]["errors"][0]["loc"] == ["body", "reports", 1, "text"]
-    assert "无法保存" in body["results"][1]["errors"][0]["msg"]
+    assert body["results"][1]["errors"][0]["type"] == "unstorable_text"
+    assert body["results"][1]["errors"][0]["msg"].startswith("含有无法保存的字符")
     for item in good:
         assert await count_clues(suite, clues.c.external_id == item["external_id"]) == 1
     for item in items[1:3] + items[4:]:
