@@ -111,6 +111,8 @@ class BlobStore(Protocol):
 
     async def get(self, sha256: str) -> bytes: ...
 
+    async def delete(self, sha256: str) -> None: ...
+
 
 class FilesystemBlobStore:
     def __init__(self, root: Path) -> None:
@@ -133,6 +135,9 @@ class FilesystemBlobStore:
 
     async def get(self, sha256: str) -> bytes:
         return await asyncio.to_thread(self.path_of(sha256).read_bytes)
+
+    async def delete(self, sha256: str) -> None:
+        await asyncio.to_thread(self.path_of(sha256).unlink, missing_ok=True)
 
 
 class S3BlobStore:
@@ -160,6 +165,9 @@ class S3BlobStore:
     async def get(self, sha256: str) -> bytes:
         response = await asyncio.to_thread(self.client.get_object, Bucket=self.bucket, Key=self.prefix + sha256)
         return await asyncio.to_thread(response["Body"].read)
+
+    async def delete(self, sha256: str) -> None:
+        await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=self.prefix + sha256)
 
 
 def blob_store(settings: IntakeSettings) -> BlobStore:

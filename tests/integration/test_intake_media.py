@@ -60,3 +60,44 @@ async def test_an_image_bomb_is_refused_with_a_clear_problem_and_nothing_is_stor
     assert problem["max_pixels"] == suite.apps["intake"].state.settings.image_max_pixels == 40_000_000
     assert await counts(suite) == before and before[0] == clues_before
     assert list((Path(suite.apps["intake"].state.settings.data_dir) / "staging").iterdir()) == []
+
+
+async def test_blobs_stored_before_the_remux_are_recleaned_once(suite, ids):
+    """What the old code kept as sent (a tagged video) is cleaned in place; a second run changes nothing."""
+    import hashlib
+
+    from sqlalchemy import insert
+
+    from services.common.ids import new_id
+    from services.intake.reclean import reclean
+
+    state = suite.apps["intake"].state
+    poster = await a_poster(suite, ids, unit="U-MEDIA-OLD")
+    response = await suite.intake.post(f"/api/v1/intake/qr/{poster['code']}/reports",
+                                       headers=ids.internal(public("10.0.7.3")), data={"text": "旧视频"})
+    clue_id = response.json()["id"]
+    raw, broken = video_with_location("mp4", frames=7), video_with_location("mov")[:60]
+    old_ids = {}
+    async with state.sessions() as session, session.begin():
+        for name, data, media_type in (("raw", raw, "video/mp4"), ("broken", broken, "video/quicktime")):
+            digest = hashlib.sha256(data).hexdigest()
+            path = state.blobs.path_of(digest)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)  # as the old code stored it: the upload itself
+            old_ids[name] = new_id()
+            await session.execute(insert(attachments).values(id=old_ids[name], clue_id=clue_id, sha256=digest,
+                                                             media_type=media_type, size=len(data)))
+
+    report = await reclean(state.sessions, state.blobs, state.settings)
+    assert report.cleaned >= 1 and report.unreadable == [str(old_ids["broken"])]
+    async with state.sessions() as session:
+        row = (await session.execute(select(attachments).where(attachments.c.id == old_ids["raw"]))).one()
+    assert row.sha256 != hashlib.sha256(raw).hexdigest()
+    assert not state.blobs.path_of(hashlib.sha256(raw).hexdigest()).exists()
+    served = await suite.gateway.get(f"/api/v1/intake/clues/{clue_id}/attachments/{row.id}",
+                                     headers=ids.bearer("unit_handler", unit="U-MEDIA-OLD"))
+    assert served.status_code == 200 and len(served.content) == row.size
+    assert [leak for leak in LEAKS if leak in served.content] == []
+
+    again = await reclean(state.sessions, state.blobs, state.settings)
+    assert again.cleaned == 0 and again.already_clean >= 1
