@@ -110,7 +110,7 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 def validation_detail(errors: list[dict[str, Any]]) -> str:
     if unstorable_in(errors):
         return f"请求中有字段{UNSTORABLE_MESSAGE}。"
-    return "The request does not match the schema."
+    return "请求内容不符合接口要求，详见 errors。"
 
 
 def install_problem_handlers(app: FastAPI) -> None:
