@@ -22,6 +22,7 @@ from .contracts.base import EventContract
 from .db import create_engine, create_session_factory, request_gate, session_scope
 from .errors import install_problem_handlers
 from .kafka import kafka_reachable, topics_for
+from .limits import BodyLimit, BodyLimitMiddleware
 from .logs import configure_logging
 from .observability import RequestContextMiddleware, ReadinessCheck, database_ready, health_router
 from .outbox import Outbox, OutboxRelay, outbox_table
@@ -44,6 +45,8 @@ class ServiceSpec:
     on_startup: Sequence[Worker] = ()
     title: str | None = None
     description: str = ""
+    # Request body limits per route (services/common/limits.py); none when empty.
+    body_limits: Sequence[BodyLimit] = ()
 
 
 def service_tables(metadata: MetaData):
@@ -138,6 +141,8 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    if spec.body_limits:  # inside the request context: a 413 still carries the request id and is counted
+        app.add_middleware(BodyLimitMiddleware, limits=spec.body_limits)
     app.add_middleware(RequestContextMiddleware, service=spec.name)
     app.include_router(health_router(checks))
     for router in spec.routers:

@@ -12,6 +12,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .text import MESSAGE as UNSTORABLE_MESSAGE
+from .text import scrub, unstorable_in
+
 PROBLEM_BASE = "https://zuofeng.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -96,9 +99,11 @@ def problem_response(problem: Problem, instance: str | None = None) -> JSONRespo
 
 
 def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    """Pydantic's errors without the echoed input: the input may hold a reporter's identity."""
+    """Pydantic's errors without the echoed input: the input may hold a reporter's identity. Field names
+    in ``loc`` are scrubbed of what cannot be encoded (an unknown key may hold a lone surrogate)."""
     return [
-        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        {"loc": [scrub(p) if isinstance(p, str) else p for p in err.get("loc", ())], "msg": err.get("msg", ""),
+         "type": err.get("type", "")}
         for err in exc.errors()
     ]
 
@@ -124,6 +129,10 @@ def describe_error(exc: BaseException) -> str:
         fields = database_error_fields(exc)
         return f"{fields['error']} (SQLSTATE {fields['sqlstate']}) in: {fields['statement'][:300]}"
     return repr(exc)
+def validation_detail(errors: list[dict[str, Any]]) -> str:
+    if unstorable_in(errors):
+        return f"请求中有字段{UNSTORABLE_MESSAGE}。"
+    return "请求内容不符合接口要求，详见 errors。"
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -135,7 +144,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(problem, request.url.path)
 
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problem = Problem(422, "The request does not match the schema.", errors=validation_errors(exc))
+        errors = validation_errors(exc)
+        problem = Problem(422, validation_detail(errors), errors=errors)
         return problem_response(problem, request.url.path)
 
     async def on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:

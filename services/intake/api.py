@@ -21,6 +21,7 @@ from services.common.auth import CurrentPrincipal, Principal, require_roles
 from services.common.db import SessionDep, session_scope
 from services.common.errors import Problem
 from services.common.scope import Scope, scope_of
+from services.common.text import ensure_storable
 
 from . import catalog, service
 from .attachments import StagedFile, stage_upload, staging_dir
@@ -59,11 +60,18 @@ Investigator = Annotated[Principal, require_roles("investigator", admin_passes=F
 
 
 def _authorise_feed(principal: Principal, line: str) -> None:
+    """Feeds are for the line's own hotline key, and for triage officers entering a line's ticket by hand.
+
+    No other staff role: a unit handler re-pushing another unit's ticket id would get that clue's id and
+    status back as the duplicate answer. A duplicate is found per line (the channel is the line's), so the
+    answer only ever goes to a caller of the line that owns the ticket."""
     if principal.kind == "hotline":
         if principal.line != line:
-            raise Problem(403, f"This key may push to line {principal.line} only.", slug="forbidden-line")
-    elif principal.kind != "staff":
-        raise Problem(403, "Hotline feeds are for hotline systems.", slug="forbidden-kind")
+            raise Problem(403, f"此密钥只能推送 {principal.line} 热线的工单。", slug="forbidden-line")
+        return
+    if principal.kind == "staff" and "triage_officer" in principal.roles and "unit_handler" not in principal.roles:
+        return
+    raise Problem(403, f"{line} 热线推送接口只供该热线系统及线索分办人员使用。", slug="forbidden-kind")
 
 
 @router.get("/catalog")
@@ -235,6 +243,7 @@ async def patch_poster(code: str, body: PosterUpdate, request: Request, session:
 @router.get("/posters", response_model=PosterPage)
 async def list_posters(request: Request, session: SessionDep, principal: StaffReader,
                        cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> PosterPage:
+    ensure_storable(cursor, name="cursor")
     unit = scope_of(principal).unit_id
     rows, next_cursor = await service.list_posters(session, after=cursor, limit=limit, unit_id=unit)
     return PosterPage(items=[_poster_read(r, request.app.state.settings) for r in rows], next_cursor=next_cursor)
@@ -278,7 +287,7 @@ async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[by
     async for chunk in stream:
         seen += len(chunk)
         if seen > limit:
-            raise Problem(413, "The report with its attachments is too large.", slug="report-too-large")
+            raise Problem(413, "举报内容连同附件过大。", slug="report-too-large")
         yield chunk
 
 
@@ -293,9 +302,9 @@ async def _read_form(request: Request, settings) -> FormData:
         if content_type.startswith("application/x-www-form-urlencoded"):
             return await FormParser(request.headers, stream).parse()
     except MultiPartException as exc:
-        raise Problem(413 if "Too many" in str(exc) else 422, f"The form could not be read: {exc}",
+        raise Problem(413 if "Too many" in str(exc) else 422, f"无法读取提交的表单：{exc}",
                       slug="form-invalid") from None
-    raise Problem(415, "Send the report as multipart/form-data.", slug="unsupported-media-type")
+    raise Problem(415, "请以 multipart/form-data 表单提交举报。", slug="unsupported-media-type")
 
 
 async def _stage_all(files: list[UploadFile], settings) -> list[StagedFile]:
@@ -304,7 +313,8 @@ async def _stage_all(files: list[UploadFile], settings) -> list[StagedFile]:
         for upload in files:
             staged.append(await asyncio.to_thread(
                 stage_upload, upload.file, staging_dir=staging_dir(settings),
-                max_bytes=settings.attachment_max_bytes))
+                max_bytes=settings.attachment_max_bytes, max_pixels=settings.image_max_pixels,
+                concurrency=settings.media_concurrency))
     except BaseException:
         for s in staged:
             s.path.unlink(missing_ok=True)
@@ -321,17 +331,18 @@ async def post_qr_report(poster_code: str, request: Request, session: SessionDep
     async with session_scope(request.app.state.sessions) as lookup:
         poster = await service.get_poster(lookup, code=poster_code, active_only=True)
     if poster is None:
-        raise Problem(404, "This poster code is unknown or withdrawn.", slug="unknown-poster")
+        raise Problem(404, "该二维码不存在或已停用。", slug="unknown-poster")
     form = await _read_form(request, settings)
     try:
         try:
             fields = QrFormFields.model_validate({k: v for k, v in form.multi_items() if isinstance(v, str)})
         except ValidationError as exc:
-            raise Problem(422, "The report is incomplete.", slug="validation",
-                          errors=service.safe_errors(exc)) from None
+            errors = service.safe_errors(exc)
+            raise Problem(422, service.invalid_detail(errors, "举报内容不完整，请填写问题描述。"), slug="validation",
+                          errors=errors) from None
         files = [f for f in form.getlist("attachments") if isinstance(f, UploadFile) and (f.filename or f.size)]
         if len(files) > settings.attachment_max_count:
-            raise Problem(413, f"At most {settings.attachment_max_count} attachments.", slug="too-many-attachments")
+            raise Problem(413, f"最多上传 {settings.attachment_max_count} 个附件。", slug="too-many-attachments")
         staged = await _stage_all(files, settings)
     finally:
         await form.close()

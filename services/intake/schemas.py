@@ -8,10 +8,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.common.text import StorableModel
+
 MAX_BATCH = 500
 
 
-class ReporterIdentity(BaseModel):
+class ReporterIdentity(StorableModel):
     """实名举报人: sealed at rest on arrival; never echoed, logged or published."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -30,7 +32,7 @@ class ReporterIdentity(BaseModel):
     __str__ = __repr__
 
 
-class ClueBase(BaseModel):
+class ClueBase(StorableModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     text: str = Field(min_length=1, max_length=20000, description="What was reported")
@@ -121,7 +123,7 @@ class BatchResult(BaseModel):
     results: list[BatchItemResult]
 
 
-class PosterCreate(BaseModel):
+class PosterCreate(StorableModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     code: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{4,64}$", description="Generated when omitted")
@@ -130,7 +132,7 @@ class PosterCreate(BaseModel):
     title: str | None = Field(None, max_length=200)
 
 
-class PosterUpdate(BaseModel):
+class PosterUpdate(StorableModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     unit_id: str | None = Field(None, min_length=1, max_length=64)
@@ -154,7 +156,7 @@ class PosterPage(BaseModel):
     next_cursor: str | None
 
 
-class IdentityRevealRequest(BaseModel):
+class IdentityRevealRequest(StorableModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     reason: str = Field(min_length=5, max_length=1000, description="Why the identity is needed (audited)")
@@ -201,7 +203,7 @@ class ReceiptStatus(BaseModel):
     feedback: list[FeedbackRead]
 
 
-class QrFormFields(BaseModel):
+class QrFormFields(StorableModel):
     """The QR page's text fields (multipart); files are handled separately."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)

@@ -32,6 +32,13 @@ class IntakeSettings(ServiceSettings):
     attachment_store: Literal["filesystem", "s3"] = Field("filesystem", validation_alias="INTAKE_ATTACHMENT_STORE")
     attachment_max_bytes: int = Field(20 * 1024 * 1024, validation_alias="INTAKE_ATTACHMENT_MAX_BYTES")
     attachment_max_count: int = Field(9, validation_alias="INTAKE_ATTACHMENT_MAX_COUNT")
+    # Decompression bombs: an image declaring more pixels than this is refused before it is decoded, and
+    # at most media_concurrency images or audio/video files are cleaned at once (bounding peak memory).
+    image_max_pixels: int = Field(40_000_000, gt=0, validation_alias="INTAKE_IMAGE_MAX_PIXELS")
+    media_concurrency: int = Field(2, ge=1, validation_alias="INTAKE_MEDIA_CONCURRENCY")
+    # Request bodies (413 before they are buffered): any JSON body or form, and a hotline batch.
+    body_max_bytes: int = Field(256 * 1024, gt=0, validation_alias="INTAKE_BODY_MAX_BYTES")
+    batch_body_max_bytes: int = Field(16 * 1024 * 1024, gt=0, validation_alias="INTAKE_BATCH_BODY_MAX_BYTES")
     # S3-compatible object store (MinIO, Ceph RGW, OSS…); credentials come from the standard AWS_* variables.
     s3_endpoint_url: str | None = Field(None, validation_alias="INTAKE_S3_ENDPOINT_URL")
     s3_bucket: str = Field("zuofeng-attachments", validation_alias="INTAKE_S3_BUCKET")

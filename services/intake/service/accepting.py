@@ -27,6 +27,7 @@ from services.common.crypto import KeyRing
 from services.common.errors import Problem
 from services.common.ids import new_id
 from services.common.outbox import Outbox
+from services.common.text import MESSAGE, scrub, unstorable_in
 
 from .. import catalog, receipts
 from ..attachments import StagedFile
@@ -332,20 +333,29 @@ def map_hotline_fields(line: str, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def safe_errors(exc: ValidationError, prefix: Sequence[str | int] = ("body",)) -> list[dict[str, Any]]:
-    """Validation errors without the echoed input (it may hold a reporter's identity)."""
-    return [{"loc": [*prefix, *err.get("loc", ())], "msg": err.get("msg", ""), "type": err.get("type", "")}
+    """Validation errors without the echoed input (it may hold a reporter's identity); an unknown field's
+    name is scrubbed of what cannot be encoded, so the answer itself can always be sent."""
+    return [{"loc": [*prefix, *(scrub(p) if isinstance(p, str) else p for p in err.get("loc", ()))],
+             "msg": err.get("msg", ""), "type": err.get("type", "")}
             for err in exc.errors(include_input=False, include_url=False)]
+
+
+def invalid_detail(errors: Sequence[dict[str, Any]], default: str) -> str:
+    if unstorable_in(errors):
+        return f"有字段{MESSAGE}。"
+    return default
 
 
 def parse_hotline_report(line: str, payload: Any) -> HotlineReportCreate:
     if not isinstance(payload, dict):
-        raise Problem(422, "A report must be a JSON object.", slug="validation",
+        raise Problem(422, "每条工单必须是一个 JSON 对象。", slug="validation",
                       errors=[{"loc": ["body"], "msg": "must be an object", "type": "dict_type"}])
     try:
         return HotlineReportCreate.model_validate(map_hotline_fields(line, payload))
     except ValidationError as exc:
-        raise Problem(422, "The request does not match the schema.", slug="validation",
-                      errors=safe_errors(exc)) from None
+        errors = safe_errors(exc)
+        raise Problem(422, invalid_detail(errors, "工单内容不符合接口要求，详见 errors。"), slug="validation",
+                      errors=errors) from None
 
 
 def hotline_clue(line: str, report: HotlineReportCreate, recorded_by: str) -> NewClue:

@@ -14,6 +14,7 @@ from sqlalchemy import exists, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.crypto import Sealed
+from services.common.text import is_storable
 
 from .. import catalog, receipts
 from ..models import attachments, clues, feedback_messages, posters, reporter_identities
@@ -35,13 +36,15 @@ async def create_poster(session: AsyncSession, *, code: str | None, unit_id: str
 
 async def update_poster(session: AsyncSession, *, code: str, changes: dict[str, Any]):
     changes = {k: v for k, v in changes.items() if v is not None or k == "title"}
-    if not changes:
+    if not changes or not is_storable(code):
         return await get_poster(session, code=code)
     return (await session.execute(
         update(posters).where(posters.c.code == code).values(**changes).returning(posters))).first()
 
 
 async def get_poster(session: AsyncSession, *, code: str, active_only: bool = False):
+    if not is_storable(code):  # no stored code holds it, and PostgreSQL could not even compare it
+        return None
     query = select(posters).where(posters.c.code == code)
     if active_only:
         query = query.where(posters.c.active)
