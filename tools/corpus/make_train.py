@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from pools_conduct import CONDUCT  # noqa: E402
+import pools_more  # noqa: E402
 from pools_other import NON_CONDUCT, TOPIC_FRAMES, TOPICS, TYPOS  # noqa: E402
 from pools_projects import (  # noqa: E402
     GOV_FUNDING, GOV_WORKS, INVEST_AMOUNTS, INVEST_APPROVALS, LANDING_SLOW, OTHER_PLACES, OVER_CAUSE,
@@ -29,6 +30,18 @@ from pools_world import (  # noqa: E402
     BACKGROUND_TOPICS, CITIES, CLOSINGS_DEMAND, COMMUNITIES, PERSONAS_CITIZEN, PERSONAS_ENTERPRISE,
     RHETORICAL_TAILS, SURNAMES, UNITS, VILLAGES, WHENS, WINDOWS,
 )
+
+# second-pass pools join the first-pass ones
+for _code, _more in pools_more.CONDUCT_MORE.items():
+    CONDUCT[_code] = CONDUCT[_code] + _more
+PROJECTS = PROJECTS + pools_more.PROJECTS_MORE
+LANDING_SLOW = LANDING_SLOW + pools_more.LANDING_SLOW_MORE
+WITHDRAWAL = WITHDRAWAL + pools_more.WITHDRAWAL_MORE
+PROJECT_CAUSE = {k: v + pools_more.PROJECT_CAUSE_MORE.get(k, []) for k, v in PROJECT_CAUSE.items()}
+INVEST_APPROVALS = INVEST_APPROVALS + pools_more.INVEST_APPROVALS_MORE
+APPROVAL_CAUSE = pools_more.APPROVAL_CAUSE
+OVER_CAUSE = {k: v + pools_more.OVER_CAUSE_MORE.get(k, []) for k, v in OVER_CAUSE.items()}
+NON_CONDUCT = NON_CONDUCT + pools_more.NON_CONDUCT_MORE
 
 ROOT = HERE.parents[1]
 OUT = ROOT / "services" / "triage" / "data" / "corpus" / "train.jsonl"
@@ -191,14 +204,19 @@ class Composer:
         """A 五必查 project item: project_slow / investor_withdrawal / investment_approval_service."""
         city, d, t = self.place()
         ctx, _, _ = self.slots(d, t)
-        type_ = self.pick(list(PROJECT_CAUSE))
-        cause = self.pick(PROJECT_CAUSE[type_])
+        if kind == "investment_approval_service":
+            type_ = self.pick(list(APPROVAL_CAUSE))
+            cause = self.pick(APPROVAL_CAUSE[type_])
+        else:
+            type_ = self.pick(list(PROJECT_CAUSE))
+            cause = self.pick(PROJECT_CAUSE[type_])
         prj, zone = self.pick(PROJECTS), self.pick(ZONES)
         who = self.pick(["我们公司", "我们企业", "我们集团", "我们几个股东", "我们这家外地企业", "我们投资方"])
         year = self.r.choice(["2021", "2022", "前年", "去年初", "三年前"])
         intro = self.pick([
             "{who}{y}在{d}{z}投了{a}建{p}，", "{who}的{p}是{y}招商引资进来的，落在{d}{z}，",
-            "{c}{d}{z}的{p}，{who}是投资方，", "{who}在{z}的{p}（总投资{a}），",
+            "{c}{d}{z}的{p}，{who}是投资方，", "{who}在{z}的{p}（总投资{a}），", "{who}{y}来{d}投资的{p}，",
+            "{d}{z}招引的{p}，我们是投资企业，", "说一下{who}在{c}{d}的{p}：",
         ]).format(who=who, y=year, d=d, z=zone, a=self.pick(INVEST_AMOUNTS), p=prj, c=city)
         triggers: list[str] = []
         if kind == "project_slow":
@@ -215,7 +233,12 @@ class Composer:
                 triggers.append("project_slow")
         else:
             apr = self.pick(INVEST_APPROVALS)
-            body = intro + self.pick(["办{a}的时候", "{a}报上去以后", "为了{a}", "在{a}这一环"]).format(a=apr) + "，" + cause
+            if self.r.random() < 0.5:
+                body = intro + self.pick(["办{a}的时候", "{a}报上去以后", "为了{a}", "在{a}这一环"]).format(a=apr) + "，" + cause
+            else:
+                type_ = self.pick(list(pools_more.APPROVAL_STORY))
+                short = self.pick(pools_more.INVEST_INTROS_SHORT).format(d=d, p=prj)
+                body = (intro if self.r.random() < 0.4 else short) + self.pick(pools_more.APPROVAL_STORY[type_]).format(a=apr)
             triggers = ["investment_approval_service", "approval_complaint"]
         if self.r.random() < 0.4:
             body += "，" + self.pick(CLOSINGS_DEMAND)
@@ -232,17 +255,33 @@ class Composer:
         new = int(round(base * ratio, -2))
         yrs = self.pick([(2, 4), (1, 3), (3, 6), (2, 5), (1.5, 4)])
 
+        def cn(v):  # 3000 -> 三千万, 12000 -> 一亿二千万
+            digits = "零一二三四五六七八九"
+            def small(n):
+                out = ""
+                for unit, size in (("千", 1000), ("百", 100), ("十", 10)):
+                    if n >= size:
+                        out += digits[n // size] + unit
+                        n %= size
+                return out + (digits[n] if n else "")
+            yi, wan = divmod(v, 10000)
+            return (small(yi) + "亿" if yi else "") + (small(wan) + "万" if wan else "")
+
         def money(v):
             return f"{v / 10000:g}亿" if v >= 10000 and self.r.random() < 0.6 else f"{v}万"
 
         budget = self.pick([
             "概算{a}元，现在结算已经到了{b}元", "预算从{a}涨到{b}", "当初批的是{a}，追加来追加去变成了{b}",
             "总投资原来报的{a}，现在花了{b}还没完", "预算{a}→实际{b}", "批复概算{a}，目前累计支付{b}，严重超支",
-        ]).format(a=money(base), b=money(new))
+            "投资由{a}增加到{b}", "前后追加了{d}，总造价到了{b}", "超出批复概算{p}%", "预算是{a}，审计核定的却是{b}",
+            "概算{ac}，决算{bc}",
+        ]).format(a=money(base), b=money(new), d=money(new - base), p=round((new / base - 1) * 100), ac=cn(base), bc=cn(new))
         sched = self.pick([
             "原计划{p}年完工，现在{q}年了还没竣工", "合同工期{p}年，实际干了{q}年", "计划工期{p}年→现在已经{q}年",
-            "说是{p}年建成，拖到第{q}年还在施工",
-        ]).format(p=f"{yrs[0]:g}", q=f"{yrs[1]:g}")
+            "说是{p}年建成，拖到第{q}年还在施工", "计划{y0}年底完工，现在都{y1}年了还在干", "工期原定{m0}个月，已经过去{m1}个月",
+            "比合同工期晚了{q2}年多还没验收",
+        ]).format(p=f"{yrs[0]:g}", q=f"{yrs[1]:g}", y0=2019 + int(yrs[0]), y1=2019 + int(yrs[1]) + 1, m0=int(yrs[0] * 12),
+                  m1=int(yrs[1] * 12), q2=f"{yrs[1] - yrs[0]:g}")
         which = self.r.random()
         facts = budget if which < 0.4 else sched if which < 0.7 else budget + "，" + sched
         body = self.pick([
@@ -289,8 +328,8 @@ def build(seed: int = SEED) -> list[dict]:
     for type_ in FAMILY:
         items += [c.conduct(type_) for _ in range(240)]
     for kind in ("project_slow", "investor_withdrawal", "investment_approval_service"):
-        items += [c.project(kind) for _ in range(110)]
-    items += [c.over_budget() for _ in range(110)]
+        items += [c.project(kind) for _ in range(150)]
+    items += [c.over_budget() for _ in range(150)]
     items += [c.non_conduct() for _ in range(650)]
     items += load_handwritten()
     seen, unique = set(), []
