@@ -41,7 +41,7 @@ PROJECT_CAUSE = {k: v + pools_more.PROJECT_CAUSE_MORE.get(k, []) for k, v in PRO
 INVEST_APPROVALS = INVEST_APPROVALS + pools_more.INVEST_APPROVALS_MORE
 APPROVAL_CAUSE = pools_more.APPROVAL_CAUSE
 OVER_CAUSE = {k: v + pools_more.OVER_CAUSE_MORE.get(k, []) for k, v in OVER_CAUSE.items()}
-NON_CONDUCT = NON_CONDUCT + pools_more.NON_CONDUCT_MORE
+NON_CONDUCT = NON_CONDUCT + pools_more.NON_CONDUCT_MORE + pools_more.NON_CONDUCT_TOPICS
 
 ROOT = HERE.parents[1]
 OUT = ROOT / "services" / "triage" / "data" / "corpus" / "train.jsonl"
@@ -174,13 +174,16 @@ class Composer:
         about_office = any(s in tpl for s in ("{U}", "{P}", "{M}"))
         if type_ in SERVICE_TYPES and about_office and self.r.random() < 0.6:
             # framed as the citizen's own errand at that office
-            enterprise = enterprise or (matter_ent and self.r.random() < 0.85) or self.r.random() < 0.08
+            enterprise = enterprise or matter_ent or self.r.random() < 0.05
             who = self.persona(enterprise)
             parts.append(self.pick(["{wh}{who}去{u}办{m}，", "{who}在{u}申请{m}，", "{who}{wh}到{u}办理{m}，",
                                     "关于{who}的{m}：", "{who}为了{m}的事找{u}，"]).format(
                 wh=ctx["WH"], who=who, u=ctx["U"], m=ctx["M"]))
             uses_matter = True
-        elif self.r.random() < 0.5:
+        else:
+            # the matter itself tells who applies: a 施工许可证 or 营业执照 is a business's errand
+            enterprise = enterprise or (uses_matter and matter_ent)
+        if not parts and self.r.random() < 0.5:
             parts.append(self.pick(["{c}{d}{t}，", "{d}{t}的", "在{d}，", "{c}{d}", ""]).format(c=city, d=d, t=t))
         if self.r.random() < 0.12:
             # the citizen's own issue comes first; the conduct complaint follows
@@ -220,7 +223,10 @@ class Composer:
         ]).format(who=who, y=year, d=d, z=zone, a=self.pick(INVEST_AMOUNTS), p=prj, c=city)
         triggers: list[str] = []
         if kind == "project_slow":
-            body = intro + self.pick(LANDING_SLOW) + "。" + cause
+            if self.r.random() < 0.5:
+                body = intro + self.pick(LANDING_SLOW) + "。" + cause
+            else:  # the cause first, the stalled project as its result
+                body = intro + cause + self.pick(["，结果", "，弄得", "，到头来", "。现在", "，所以"]) + self.pick(LANDING_SLOW)
             triggers = ["project_slow"]
             if self.r.random() < 0.25:
                 body += "，" + self.pick(WITHDRAWAL).format(**ctx)
@@ -299,6 +305,8 @@ class Composer:
         ctx, _, _ = self.slots(d, t)
         kind, enterprise, tpl = self.pick(NON_CONDUCT)
         body = tpl.format(**ctx)
+        if kind == "consult" and not body.startswith("请问") and self.r.random() < 0.45:
+            body = self.pick(pools_more.CONSULT_OPENERS) + body
         if self.r.random() < 0.3:
             body = self.pick(["{c}{d}的市民，", "我住在{d}{t}，", "您好，", "你好，我是{t}的居民，"]).format(c=city, d=d, t=t) + body
         channel = self.pick(["12345"] * 6 + ["qr", "online", "mayor_line", "12388"])
@@ -330,7 +338,7 @@ def build(seed: int = SEED) -> list[dict]:
     for kind in ("project_slow", "investor_withdrawal", "investment_approval_service"):
         items += [c.project(kind) for _ in range(150)]
     items += [c.over_budget() for _ in range(150)]
-    items += [c.non_conduct() for _ in range(650)]
+    items += [c.non_conduct() for _ in range(800)]
     items += load_handwritten()
     seen, unique = set(), []
     for it in items:  # composing can repeat itself; keep each text once

@@ -73,7 +73,7 @@ CONDUCT_MORE = {
         ("我的件在{U}里从一个科室转到另一个科室，每个科室都说不是自己的活", ["mirror_buck_passing"]),
         ("领导签了字，文件就压在{S}科长的桌上，一压就是一个多月", ["ctky_block"]),
         ("找了四个部门，每个部门都说应该找另外一个，谁也不肯接", ["mirror_buck_passing"]),
-        ("{P}说材料要先转到中心，中心说没收到，{P}说早转了，谁都不去查", ["mirror_buck_passing"]),
+        ("{P}说材料要先转到中心，中心那边讲压根没见到，{P}坚持早就转过去了，谁都不去查", ["mirror_buck_passing"]),
     ],
     "no_procedure": [
         "执法人员没有出示证件也没有开检查记录，就让我们立刻停业",
@@ -186,3 +186,21 @@ APPROVAL_STORY = {
 }
 INVEST_INTROS_SHORT = ["我们是招商引资来的企业，", "我们是外地来投资的，", "{d}引进的{p}，", "我们公司的投资项目在{d}，",
                        "作为{d}的招商项目投资方，", "我们在{d}投资的项目，"]
+
+# non-conduct texts on the same topics the conduct complaints mention (低保, 排队, 物业费, 邻居…), so the
+# topic words do not become conduct evidence
+NON_CONDUCT_TOPICS = [
+    ("consult", False, "低保申请需要什么条件，家里有重病人能不能优先"),
+    ("consult", False, "想问一下低保每年都要复核吗，复核要交哪些材料"),
+    ("consult", False, "低保家庭的孩子上大学有没有助学补助，找哪个部门"),
+    ("consult", False, "物业费的收费标准是谁定的，物业每年都涨价合理吗"),
+    ("consult", False, "不动产登记大厅排队要两个小时，有没有网上预约的办法"),
+    ("consult", False, "高龄补贴是每个月发还是每季度发，发到哪张卡上"),
+    ("suggest", False, "政务大厅周一上午排队的人太多了，建议多开几个窗口或者分时段预约"),
+    ("suggest", False, "医院挂号排队时间太长，建议多放几台自助机"),
+    ("private", False, "邻居把车停在我家门口，说了几次都不听，想找人协调"),
+    ("private", False, "邻居家装修把我家墙震裂了，对方不肯赔，想请社区调解"),
+    ("service", False, "小区楼下的水泵房噪音很大，晚上睡不着，请供水公司来看看"),
+    ("private", False, "和物业因为物业费的事吵了几次，物业说不交就停我家的门禁卡"),
+]
+CONSULT_OPENERS = ["请问", "请问一下，", "你好，请问", "想咨询一下，", "麻烦问一下，"]
