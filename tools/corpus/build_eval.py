@@ -13,7 +13,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from make_train import FAMILY, load_handwritten  # noqa: E402
+from make_train import FAMILY, load_handwritten
 
 OUT = HERE.parents[1] / "tests" / "data" / "triage_eval.jsonl"
 

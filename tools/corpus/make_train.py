@@ -19,16 +19,35 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from pools_conduct import CONDUCT  # noqa: E402
-import pools_more  # noqa: E402
-from pools_other import NON_CONDUCT, TOPIC_FRAMES, TOPICS, TYPOS  # noqa: E402
-from pools_projects import (  # noqa: E402
-    GOV_FUNDING, GOV_WORKS, INVEST_AMOUNTS, INVEST_APPROVALS, LANDING_SLOW, OTHER_PLACES, OVER_CAUSE,
-    PROJECT_CAUSE, PROJECTS, WITHDRAWAL, ZONES,
+import pools_more
+from pools_conduct import CONDUCT
+from pools_other import NON_CONDUCT, TOPIC_FRAMES, TOPICS, TYPOS
+from pools_projects import (
+    GOV_FUNDING,
+    GOV_WORKS,
+    INVEST_AMOUNTS,
+    INVEST_APPROVALS,
+    LANDING_SLOW,
+    OTHER_PLACES,
+    OVER_CAUSE,
+    PROJECT_CAUSE,
+    PROJECTS,
+    WITHDRAWAL,
+    ZONES,
 )
-from pools_world import (  # noqa: E402
-    BACKGROUND_TOPICS, CITIES, CLOSINGS_DEMAND, COMMUNITIES, PERSONAS_CITIZEN, PERSONAS_ENTERPRISE,
-    RHETORICAL_TAILS, SURNAMES, UNITS, VILLAGES, WHENS, WINDOWS,
+from pools_world import (
+    BACKGROUND_TOPICS,
+    CITIES,
+    CLOSINGS_DEMAND,
+    COMMUNITIES,
+    PERSONAS_CITIZEN,
+    PERSONAS_ENTERPRISE,
+    RHETORICAL_TAILS,
+    SURNAMES,
+    UNITS,
+    VILLAGES,
+    WHENS,
+    WINDOWS,
 )
 
 # second-pass pools join the first-pass ones
@@ -253,7 +272,7 @@ class Composer:
         return self.item(self.noise(text), True, type_, triggers, True, [], channel, f"generated:trigger:{kind}")
 
     def over_budget(self) -> dict:
-        city, d, t = self.place()
+        city, d, _ = self.place()
         type_ = self.pick(list(OVER_CAUSE))
         work = f"{d}{self.pick(GOV_WORKS)}"
         base = self.pick([1800, 2500, 3000, 4200, 5000, 8000, 12000, 20000, 36000])
@@ -352,8 +371,9 @@ def build(seed: int = SEED) -> list[dict]:
 def stats(items: list[dict]) -> str:
     types = Counter(i["type"] for i in items if i["conduct"])
     trig = Counter(t for i in items for t in i["triggers"])
-    lines = [f"items {len(items)}; conduct {sum(i['conduct'] for i in items)}; non-conduct {sum(not i['conduct'] for i in items)}; "
-             f"enterprise {sum(i['enterprise'] for i in items)}"]
+    conduct = sum(i["conduct"] for i in items)
+    lines = [f"items {len(items)}; conduct {conduct}; non-conduct {len(items) - conduct}; "
+             + f"enterprise {sum(i['enterprise'] for i in items)}"]
     lines += [f"  {k}: {v}" for k, v in sorted(types.items())]
     lines += [f"  trigger {k}: {v}" for k, v in sorted(trig.items())]
     return "\n".join(lines)
