@@ -21,6 +21,7 @@ EVAL = ROOT / "tests" / "data" / "triage_eval.jsonl"
 TYPES = {t["code"]: t["family"] for t in TAXONOMY["types"]}
 TRIGGERS = {t["code"] for t in TAXONOMY["must_investigate"]}
 TAGS = {tag["code"] for group in TAXONOMY["tag_groups"] for tag in group["tags"]}
+CHANNELS = {"12345", "12388", "12380", "qr", "petition", "online", "mayor_line", "walk_in", "media"}
 KEYS = {"text", "conduct", "family", "type", "triggers", "enterprise", "tags", "channel", "source"}
 
 
@@ -37,7 +38,7 @@ def check_format(items: list[dict]) -> None:
         assert isinstance(item["conduct"], bool) and isinstance(item["enterprise"], bool), item
         assert set(item["triggers"]) <= TRIGGERS, item
         assert set(item["tags"]) <= TAGS, item
-        assert item["channel"] and item["source"], item
+        assert item["channel"] in CHANNELS and item["source"], item
         if item["conduct"]:
             assert item["type"] in TYPES and item["family"] == TYPES[item["type"]], item
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -174,6 +175,8 @@ class Composer:
 
     # ---- items ---------------------------------------------------------------------------------
     def item(self, text, conduct, type_=None, triggers=(), enterprise=False, tags=(), channel="12345", source=""):
+        # composing can put a place or a greeting twice in a row ("三台县三台县…", "您好，您好，")
+        text = re.sub(r"(\w{2,5}(?:县|区|市|所的))\1", r"\1", text).replace("您好，您好，", "您好，").replace("您好,您好,", "您好,")
         return {"text": text, "conduct": conduct, "family": FAMILY[type_] if type_ else None, "type": type_,
                 "triggers": sorted(set(triggers)), "enterprise": enterprise, "tags": sorted(set(tags)),
                 "channel": channel, "source": source}
