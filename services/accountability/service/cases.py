@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import audit
 from services.common.auth import Principal
+from services.common.competence import competent_body
 from services.common.contracts.accountability import CaseClosed, CaseConcluded, CaseOpened
 from services.common.contracts.triage import ClueTriaged
 from services.common.errors import Problem
@@ -28,6 +29,7 @@ from ..models import (
     leader_clearances,
     measures,
     exemptions,
+    follow_ups,
     persons,
     rectifications,
     triaged_clues,
@@ -88,10 +90,19 @@ async def open_case(
     unit_problem: bool = False,
     origin_key: str | None = None,
     clues: list[dict[str, Any]] | None = None,
+    lead_body: str = "commission",
+    must_investigate: bool = False,
+    tags: list[str] | None = None,
+    campaign: str | None = None,
+    opened_at: datetime | None = None,
 ) -> uuid.UUID | None:
-    """Open a case in 初核 with its clues; returns its id, or None if ``origin_key`` already opened one."""
+    """Open a case in 初核 with its clues; returns its id, or None if ``origin_key`` already opened one.
+
+    The finding is due ``domain.time_limit_days`` after opening (快查快结: 四风/八项规定 cases sooner)."""
     unit = await get_unit(session, unit_id)
-    opened_at = datetime.now(UTC)
+    opened_at = opened_at or datetime.now(UTC)
+    tags = sorted(set(tags or ()))
+    due_on = opened_at.astimezone(SHANGHAI).date() + timedelta(days=domain.time_limit_days(tags))
     number = await session.scalar(case_number_seq.next_value())
     case_id = new_id()
     opened_by = actor.subject if isinstance(actor, Principal) else actor
@@ -103,6 +114,7 @@ async def open_case(
             unit_name=unit.name if unit else None, region=region or (unit.region if unit else None),
             problem_family=problem_family, problem_type=problem_type, serious=serious,
             unit_problem=unit_problem, opened_by=opened_by, opened_at=opened_at, updated_at=opened_at,
+            lead_body=lead_body, must_investigate=must_investigate, tags=tags, campaign=campaign, due_on=due_on,
         )
         .on_conflict_do_nothing(index_elements=["origin_key"])
         .returning(cases.c.id)
@@ -190,6 +202,8 @@ async def open_case_from_clue(session: AsyncSession, outbox: Outbox, event: Clue
             session, outbox, actor="triage", title=title, source="clue", unit_id=event.unit_id,
             problem_family=event.family, problem_type=event.type_code, clues=[clue],
             summary="; ".join(event.must_investigate_triggers) or None,
+            lead_body=competent_body(channel=event.channel, tags=event.tags),
+            must_investigate=event.must_investigate, tags=event.tags,
         )
     if not merging:
         await _settle_waiting_repeats(session, outbox, original=event.clue_id, case_id=case_id, event=event)
@@ -222,7 +236,8 @@ async def _settle_waiting_repeats(session: AsyncSession, outbox: Outbox, *, orig
         elif row.must_investigate:
             await open_case(session, outbox, actor="triage", title=f"线索 {row.tracking_number}（五必查）",
                             source="clue", unit_id=event.unit_id, problem_family=event.family,
-                            problem_type=row.problem_type, clues=[clue])
+                            problem_type=row.problem_type, clues=[clue], must_investigate=True,
+                            lead_body=competent_body(channel=row.channel, tags=event.tags), tags=event.tags)
     if waiting:
         await session.execute(update(triaged_clues).where(
             triaged_clues.c.merged_into == original, triaged_clues.c.waiting.is_(True)).values(waiting=False))
@@ -237,7 +252,7 @@ async def update_case(session: AsyncSession, outbox: Outbox, *, case_id: uuid.UU
     await session.execute(update(cases).where(cases.c.id == case_id).values(**changes, updated_at=func.now()))
     await audit.record(session, audit_log, actor=actor, action="case.updated", entity_type="case",
                        entity_id=str(case_id), details=changes)
-    if changes.get("serious") and case.finding in ("substantiated", "partly_substantiated"):
+    if changes.get("must_investigate") and case.finding in ("substantiated", "partly_substantiated"):
         from .publishing import flag_award_ineligible
 
         await flag_award_ineligible(session, outbox, case_id=case_id)
@@ -284,13 +299,15 @@ async def transition_case(
         await outbox.publish(session, CaseConcluded(
             case_id=case.id, case_number=case.case_number, clue_ids=await clue_ids_of(session, case.id),
             unit_id=case.unit_id, finding="closed_without_filing", outcome_summary=DISMISSED_OUTCOME,
-            concluded_at=datetime.now(UTC)))
+            concluded_at=datetime.now(UTC), counts_against_unit=False))
         return target
     if action == "decide":
         await _ensure_decided_persons(session, case.id)
     if action == "close":
         await _ensure_closable(session, case)
         target = await _move(session, case, action, actor=actor, reason=reason)
+        if case.serious:
+            await _schedule_life_meeting(session, case)
         await outbox.publish(session, CaseClosed(
             case_id=case.id, case_number=case.case_number, clue_ids=await clue_ids_of(session, case.id),
             unit_id=case.unit_id, closed_at=datetime.now(UTC)))
@@ -314,12 +331,20 @@ async def record_finding(
         "concluded_on": concluded_on})
     await outbox.publish(session, CaseConcluded(
         case_id=case.id, case_number=case.case_number, clue_ids=await clue_ids_of(session, case.id),
-        unit_id=case.unit_id, finding=finding, outcome_summary=outcome_summary, concluded_at=datetime.now(UTC)))
-    if case.serious and finding != "unfounded":
+        unit_id=case.unit_id, finding=finding, outcome_summary=outcome_summary, concluded_at=datetime.now(UTC),
+        counts_against_unit=finding != "unfounded"))
+    if case.must_investigate and finding != "unfounded":
         from .publishing import flag_award_ineligible
 
         await flag_award_ineligible(session, outbox, case_id=case.id, year=concluded_on.year)
     return target
+
+
+async def _schedule_life_meeting(session: AsyncSession, case: Row) -> None:
+    """A major case closed: the unit's party group holds a 专题民主生活会 within 30 days (003)."""
+    due_on = today_in_city() + timedelta(days=domain.LIFE_MEETING_DAYS)
+    await session.execute(pg_insert(follow_ups).values(case_id=case.id, unit_id=case.unit_id, due_on=due_on)
+                          .on_conflict_do_nothing(index_elements=["case_id"]))
 
 
 async def _ensure_decided_persons(session: AsyncSession, case_id: uuid.UUID) -> None:
@@ -357,7 +382,22 @@ async def joint_examination(session: AsyncSession, case: Row) -> dict[str, Any]:
     }
 
 
+async def must_investigate_gap(session: AsyncSession, case: Row) -> str | None:
+    counts = (await session.execute(select(
+        func.count(),
+        func.count().filter(select(measures.c.id).where(measures.c.person_id == persons.c.id).exists()),
+        func.count().filter(select(exemptions.c.id).where(exemptions.c.person_id == persons.c.id,
+                                                          exemptions.c.kind == "exempt").exists()),
+    ).where(persons.c.case_id == case.id))).one()
+    return domain.must_investigate_gap(must_investigate=case.must_investigate, finding=case.finding,
+                                       persons_total=counts[0], persons_measured=counts[1],
+                                       persons_exempted=counts[2])
+
+
 async def _ensure_closable(session: AsyncSession, case: Row) -> None:
+    gap = await must_investigate_gap(session, case)
+    if gap:
+        raise Problem(409, gap, slug="must-investigate-unaccountable")
     if case.finding in ("substantiated", "partly_substantiated"):
         status = await joint_examination(session, case)
         if status["missing"]:
@@ -395,19 +435,27 @@ async def clear_leader(
                        entity_id=str(case_id), details={"leader_role": leader_role, "reason": reason})
 
 
+CASE_FILTERS = ("unit_id", "state", "region", "source", "campaign", "case_number", "lead_body",
+                "must_investigate")
+
+
 async def list_cases(
-    session: AsyncSession, *, after: uuid.UUID | None, limit: int, unit_id: str | None = None,
-    state: str | None = None, region: str | None = None,
+    session: AsyncSession, *, after: uuid.UUID | None, limit: int, scope_unit: str | None = None,
+    filters: dict[str, Any] | None = None, tag: str | None = None, clue_id: uuid.UUID | None = None,
 ) -> list[Row]:
+    """Cases in id order; ``scope_unit`` (a unit handler's own unit) always narrows, the filters are asked for."""
     query = select(cases).order_by(cases.c.id).limit(limit)
     if after is not None:
         query = query.where(cases.c.id > after)
-    if unit_id is not None:
-        query = query.where(cases.c.unit_id == unit_id)
-    if state is not None:
-        query = query.where(cases.c.state == state)
-    if region is not None:
-        query = query.where(cases.c.region == region)
+    if scope_unit is not None:
+        query = query.where(cases.c.unit_id == scope_unit)
+    for name, value in (filters or {}).items():
+        if value is not None:
+            query = query.where(cases.c[name] == value)
+    if tag is not None:
+        query = query.where(cases.c.tags.contains([tag]))
+    if clue_id is not None:
+        query = query.where(cases.c.id.in_(select(case_clues.c.case_id).where(case_clues.c.clue_id == clue_id)))
     return list((await session.execute(query)).all())
 
 

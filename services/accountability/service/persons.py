@@ -9,6 +9,8 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import audit
+from services.common.auth import Principal
+from services.common.competence import bodies_of
 from services.common.contracts.accountability import BenchmarkCasePublished
 from services.common.errors import Problem
 from services.common.ids import new_id
@@ -27,7 +29,7 @@ MEASURE_STATES = frozenset({"substantiated", "decided", "rectifying"})
 async def add_person(
     session: AsyncSession, *, case_id: uuid.UUID, actor: Actor, name: str | None, post: str | None,
     unit_id: str | None, rank: str | None, party_member: bool, responsibility: str | None,
-    leader_role: str | None,
+    leader_role: str | None, management: str | None = None,
 ) -> uuid.UUID:
     """Record a person; a unit leader (一案双查) may be named from the unit directory read model."""
     case = await get_case_row(session, case_id, lock=True)
@@ -49,7 +51,7 @@ async def add_person(
     await session.execute(persons.insert().values(
         id=person_id, case_id=case_id, name=name, post=post or (domain.LEADER_ROLES[leader_role] if leader_role else None),
         unit_id=unit_id, unit_name=unit.name if unit else case.unit_name, rank=rank, party_member=party_member,
-        responsibility=responsibility, leader_role=leader_role,
+        responsibility=responsibility, leader_role=leader_role, management=management,
     ))
     # Names stay out of the audit details: the entity id is enough to trace, and the log is long-lived.
     await audit.record(session, audit_log, actor=actor, action="person.added", entity_type="person",
@@ -95,13 +97,15 @@ async def record_measure(
     """Record a measure after checking the combination rules (e.g. no party sanction for a non-member)."""
     case = await get_case_row(session, case_id, lock=True)
     if case.state not in MEASURE_STATES:
-        raise Problem(409, f"Measures follow a substantiated finding; the case is {case.state}.",
+        raise Problem(409, f"处理措施须在认定属实(或部分属实)之后作出; 案件当前为{domain.STATES[case.state]}。",
                       slug="invalid-state", state=case.state)
     person = await _person(session, case_id, person_id)
     existing = list((await session.scalars(select(measures.c.code).where(measures.c.person_id == person_id))).all())
     exemption_kind = await session.scalar(select(exemptions.c.kind).where(exemptions.c.person_id == person_id))
-    refusal = domain.check_measure(code, party_member=person.party_member, existing_codes=existing,
-                                   exempted=exemption_kind == "exempt")
+    # Who decides: a system actor (the import, which carries its importer's decisions) is not a body.
+    refusal = domain.deciding_body_refusal(code, bodies_of(actor) if isinstance(actor, Principal) else None) \
+        or domain.check_measure(code, party_member=person.party_member, existing_codes=existing,
+                                exempted=exemption_kind == "exempt")
     if refusal is not None:
         raise Problem(422, refusal.detail, slug=refusal.slug)
     kind = domain.MEASURES_BY_CODE[code]
@@ -118,22 +122,23 @@ async def record_measure(
 async def record_exemption(
     session: AsyncSession, outbox: Outbox, *, case_id: uuid.UUID, person_id: uuid.UUID, kind: str,
     criteria: dict[str, bool], reasons: str, benchmark: bool, benchmark_title: str | None,
-    benchmark_summary: str | None, actor: Actor,
+    benchmark_summary: str | None, actor: Actor, basis: str = "reform",
 ) -> uuid.UUID:
-    """容错免责: every required criterion affirmed, with reasons; optionally a 标杆案例 for triage."""
+    """容错免责 on one of two bases: Wenzhou's reform path (the precondition 改革创新未能实现预期目标 and the
+    three conditions) or 轻微责任豁免; with reasons; optionally a 标杆案例 for triage."""
     case = await get_case_row(session, case_id, lock=True)
     if case.state not in MEASURE_STATES:
         raise Problem(409, f"Exemption follows a substantiated finding; the case is {case.state}.",
                       slug="invalid-state", state=case.state)
     await _person(session, case_id, person_id)
-    unknown = sorted(set(criteria) - set(domain.EXEMPTION_CRITERIA) - set(domain.OPTIONAL_EXEMPTION_CRITERIA))
+    unknown = sorted(set(criteria) - domain.known_exemption_criteria())
     if unknown:
-        raise Problem(422, f"Unknown criteria: {', '.join(unknown)}.", slug="unknown-criteria", unknown=unknown)
-    unmet = domain.unmet_exemption_criteria(criteria)
+        raise Problem(422, f"未知的容错条件: {', '.join(unknown)}。", slug="unknown-criteria", unknown=unknown)
+    unmet = domain.unmet_exemption_criteria(criteria, basis)
     if unmet:
-        names = "; ".join(domain.EXEMPTION_CRITERIA[c] for c in unmet)
-        raise Problem(422, f"容错免责 needs every criterion; not met: {names}.", slug="exemption-criteria-unmet",
-                      unmet=unmet)
+        names = "; ".join(domain.criterion_name(c) for c in unmet)
+        raise Problem(422, f"{domain.EXEMPTION_BASES[basis]}须同时具备全部条件, 以下条件不具备: {names}。",
+                      slug="exemption-criteria-unmet", unmet=unmet)
     if kind == "exempt" and await session.scalar(select(measures.c.id).where(measures.c.person_id == person_id).limit(1)):
         raise Problem(409, "This person already has measures; record a mitigation (从轻减轻) instead.",
                       slug="exemption-after-measures")
@@ -142,21 +147,25 @@ async def record_exemption(
     exemption_id = new_id()
     await session.execute(exemptions.insert().values(
         id=exemption_id, case_id=case_id, person_id=person_id, kind=kind, criteria=criteria, reasons=reasons,
-        benchmark=benchmark))
+        benchmark=benchmark, basis=basis))
     await audit.record(session, audit_log, actor=actor, action="exemption.recorded", entity_type="person",
-                       entity_id=str(person_id), details={"case_id": str(case_id), "kind": kind,
+                       entity_id=str(person_id), details={"case_id": str(case_id), "kind": kind, "basis": basis,
                                                           "criteria": criteria, "benchmark": benchmark})
     if benchmark:
         # The precedent carries the facts and the reasons, never the person's name.
-        await outbox.publish(session, BenchmarkCasePublished(
-            case_id=case_id,
-            title=benchmark_title or f"容错免责案例 {case.case_number}",
-            summary=benchmark_summary or reasons,
-            problem_type=case.problem_type,
-            tags=["容错免责", *[domain.EXEMPTION_CRITERIA[c] for c in domain.EXEMPTION_CRITERIA]],
-            published_at=datetime.now(UTC),
-        ))
+        await publish_benchmark(session, outbox, case=case, title=benchmark_title or f"容错免责案例 {case.case_number}",
+                                summary=benchmark_summary or reasons,
+                                tags=[domain.EXEMPTION_BASES[basis],
+                                      *[domain.criterion_name(c) for c in domain.required_exemption_criteria(basis)]])
     return exemption_id
+
+
+async def publish_benchmark(session: AsyncSession, outbox: Outbox, *, case: Row, title: str, summary: str,
+                            tags: list[str]) -> None:
+    """标杆案例 (R-TR-7): any resolved case may become triage's precedent; facts and reasons, no names."""
+    await outbox.publish(session, BenchmarkCasePublished(
+        case_id=case.id, title=title, summary=summary, problem_type=case.problem_type,
+        tags=[*tags, *[domain.TAG_NAMES.get(t, t) for t in case.tags]], published_at=datetime.now(UTC)))
 
 
 async def persons_of(session: AsyncSession, case_id: uuid.UUID) -> list[dict]:
@@ -173,3 +182,13 @@ async def persons_of(session: AsyncSession, case_id: uuid.UUID) -> list[dict]:
     for e in exemption_rows:
         by_person[e.person_id]["exemption"] = dict(e._mapping)
     return list(by_person.values())
+
+
+async def person_read(session: AsyncSession, case_id: uuid.UUID, person_id: uuid.UUID) -> dict:
+    """The person as created or changed, with its measures and exemption."""
+    return next(p for p in await persons_of(session, case_id) if p["id"] == person_id)
+
+
+async def measure_read(session: AsyncSession, measure_id: uuid.UUID) -> dict:
+    row = (await session.execute(select(measures).where(measures.c.id == measure_id))).one()
+    return {**row._mapping, "name": domain.MEASURES_BY_CODE[row.code].name}
