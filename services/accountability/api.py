@@ -6,7 +6,8 @@ import uuid
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, ensure_unit_scope, require_roles
@@ -43,6 +44,8 @@ from .schemas import (
     FollowUpDone,
     FollowUpRead,
     FourWindsReport,
+    ImportRequest,
+    ImportResult,
     ProposalDecisionCreate,
     ProposalList,
     ProposalRead,
@@ -51,7 +54,7 @@ from .schemas import (
     TypicalCaseList,
     TypicalCaseRead,
 )
-from .service import cases, ledger, oversight, persons, proposals, publishing, stats
+from .service import cases, imports, ledger, oversight, persons, proposals, publishing, stats, xlsx
 
 router = APIRouter(prefix="/api/v1/accountability", tags=["accountability"])
 
@@ -466,3 +469,47 @@ async def post_benchmark(case_id: uuid.UUID, body: BenchmarkCreate, request: Req
     await oversight.offer_benchmark(session, request.app.state.outbox, case_id=case_id, actor=principal,
                                     **body.model_dump())
     return await case_detail(session, case_id, principal)
+
+
+# --- Import (批量导入) ---------------------------------------------------------------------------
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_XLSX_BYTES = 32 * 1024 * 1024
+
+
+@router.post("/imports", response_model=ImportResult, status_code=201)
+async def post_import(request: Request, session: SessionDep, principal: Officer) -> ImportResult:
+    """Cases with persons, findings and measures in one request; per-case errors, all-or-nothing per case."""
+    raw = await request.body()
+    try:
+        body = ImportRequest.model_validate_json(raw)
+    except ValueError as exc:
+        raise Problem(422, "请求须为 JSON: {\"cases\": [...]}, 至少一件、至多两万件案件。", slug="bad-import") from exc
+    numbered = [([i + 1], case) for i, case in enumerate(body.cases)]
+    return ImportResult(**await imports.import_cases(
+        session, request.app.state.outbox, raw_cases=numbered, importer=principal, fmt="json", file_name=None,
+        sha256=imports.sha256_of(raw)))
+
+
+@router.post("/imports/xlsx", response_model=ImportResult, status_code=201)
+async def post_import_xlsx(file: UploadFile, request: Request, session: SessionDep,
+                           principal: Officer) -> ImportResult:
+    """The same import from the Chinese template (GET …/imports/template.xlsx); errors name the sheet rows."""
+    data = await file.read(MAX_XLSX_BYTES + 1)
+    if len(data) > MAX_XLSX_BYTES:
+        raise Problem(413, "文件超过32MB, 请分批导入。", slug="file-too-large")
+    try:
+        raw_cases, cell_errors = await run_in_threadpool(xlsx.parse, data)
+    except xlsx.CellError as exc:
+        raise Problem(422, str(exc), slug="bad-spreadsheet") from exc
+    return ImportResult(**await imports.import_cases(
+        session, request.app.state.outbox, raw_cases=raw_cases, importer=principal, fmt="xlsx",
+        file_name=file.filename, sha256=imports.sha256_of(data), prior_errors=cell_errors))
+
+
+@router.get("/imports/template.xlsx")
+async def get_import_template(principal: Officer) -> Response:
+    """导入模板: headers in Chinese, a line of notes, an example case, and the allowed values."""
+    return Response(await run_in_threadpool(xlsx.template), media_type=XLSX_TYPE, headers={
+        "content-disposition": "attachment; filename=\"accountability-import-template.xlsx\"; "
+                               "filename*=UTF-8''%E9%97%AE%E8%B4%A3%E6%A1%88%E4%BB%B6%E5%AF%BC%E5%85%A5%E6%A8%A1%E6%9D%BF.xlsx"})

@@ -395,3 +395,32 @@ class FourWindsReport(BaseModel):
     persons_handled: int
     disciplined: int
     by_tag: list[Count]
+
+
+class ImportRequest(BaseModel):
+    """Cases as the import's JSON shape (see ``service.imports.ImportCase``); each validated on its own, so
+    one bad case never refuses the others."""
+
+    cases: list[dict] = Field(min_length=1, max_length=20_000)
+
+
+class ImportError_(BaseModel):
+    rows: list[int]  # the case's position in the request (1-based), or the sheet's row numbers
+    ref: str | None
+    field: str
+    detail: str
+
+
+class ImportedCase(BaseModel):
+    ref: str
+    case_id: uuid.UUID
+    case_number: str
+
+
+class ImportResult(BaseModel):
+    import_id: uuid.UUID
+    sha256: str
+    cases_imported: int
+    cases_refused: int
+    imported: list[ImportedCase]
+    errors: list[ImportError_]
