@@ -14,7 +14,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
-from services.common.competence import ORGANIZATION_CHANNELS, ORGANIZATION_TAGS, bodies_of
+from services.common.competence import (
+    ORGANIZATION_CHANNELS,
+    ORGANIZATION_TAGS,
+    bodies_of,
+)
 
 from .models import clues
 

@@ -106,8 +106,8 @@ async def record_measure(
     refusal = domain.deciding_body_refusal(code, bodies_of(actor) if isinstance(actor, Principal) else None) \
         or domain.check_measure(code, party_member=person.party_member, existing_codes=existing,
                                 exempted=exemption_kind == "exempt")
-    if refusal is not None:
-        raise Problem(422, refusal.detail, slug=refusal.slug)
+    if refusal is not None:  # the wrong body is a matter of power (403), the rest of content (422)
+        raise Problem(403 if refusal.slug == "not-competent-body" else 422, refusal.detail, slug=refusal.slug)
     kind = domain.MEASURES_BY_CODE[code]
     measure_id = new_id()
     form = domain.measure_form(code, transferred_for_prosecution=transferred_for_prosecution)

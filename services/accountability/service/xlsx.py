@@ -44,6 +44,7 @@ COLUMNS: tuple[tuple[str, str, bool, str], ...] = (
     ("note", "备注", False, ""),
 )
 HEADERS = {header: field for field, header, _c, _n in COLUMNS}
+HEADER_OF = {field: header for field, header, _c, _n in COLUMNS}
 CASE_FIELDS = [field for field, _h, case_level, _n in COLUMNS if case_level]
 SHEET = "问责案件导入"
 
@@ -163,7 +164,7 @@ def parse(data: bytes) -> tuple[list[tuple[list[int], dict]], list[dict]]:
     """Rows → cases (in order of first appearance) and the errors of cells that could not be read."""
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 — openpyxl raises many kinds for a file that is not xlsx
+    except Exception as exc:
         raise CellError("文件不是可读取的 xlsx 表格, 请使用下载的导入模板") from exc
     sheet = book[SHEET] if SHEET in book.sheetnames else book.worksheets[0]
     rows = sheet.iter_rows(values_only=True)
@@ -188,15 +189,15 @@ def parse(data: bytes) -> tuple[list[tuple[list[int], dict]], list[dict]]:
             try:
                 converted[field] = _convert(field, value)
             except CellError as exc:
-                errors.append({"rows": [number], "ref": ref, "field": dict((f, h) for f, h, _c, _n in COLUMNS)[field],
-                               "detail": str(exc)})
+                errors.append({"rows": [number], "ref": ref, "field": HEADER_OF[field], "detail": str(exc)})
         source_rows, case = by_ref.setdefault(ref, ([], {"ref": ref, "persons": []}))
         source_rows.append(number)
         for field in CASE_FIELDS:
-            value = converted.get(field)
-            if value not in (None, "", []) and case.get(field) in (None, "", []):
-                case[field] = value
-            elif field in ("must_investigate", "serious") and field not in case and value is not None:
+            if field not in converted:  # a column the sheet does not have: the import's default
+                continue
+            value = converted[field]
+            # A case's cells count on its first row that fills them; later rows may leave them blank.
+            if field not in case or (case[field] in (None, "", [], False) and value not in (None, "", [])):
                 case[field] = value
         _add_person(case, converted)
     return list(by_ref.values()), errors
