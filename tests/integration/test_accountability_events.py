@@ -40,7 +40,7 @@ async def test_accepted_clue_opens_one_case_and_a_merged_duplicate_joins_it(suit
     await publish_as(suite, "triage", first, triaged(first.clue_id, unit_id=unit_id,
                                                      tracking_number=first.tracking_number))
     case_id = await eventually(lambda: case_of(suite, first.clue_id))
-    duplicate = triaged(decision="merge", merged_into=first.clue_id, unit_id=unit_id)
+    duplicate = triaged(decision="merge", merged_into=first.clue_id, unit_id=unit_id, tags=["eight_rules_banquet"])
     set_aside = triaged(decision="set_aside", reason="不属于受理范围")
     must = triaged(decision="transfer", must_investigate=True, must_investigate_triggers=["investor_withdrawal"])
     organization = triaged(channel="hotline_12380", tags=["formalism"])
@@ -70,6 +70,7 @@ async def test_accepted_clue_opens_one_case_and_a_merged_duplicate_joins_it(suit
     detail = await call(suite, "GET", f"/cases/{case_id}", ids.bearer("investigator"))
     assert detail["clue_ids"] == [str(first.clue_id), str(duplicate.clue_id)]
     assert detail["source"] == "clue" and detail["problem_type"] == "slow_passing_the_buck"
+    assert detail["tags"] == ["eight_rules_banquet"]  # the repeat's tags join the case
     assert detail["unit_name"] == "市质量技术监督局"
     async with suite.apps["accountability"].state.sessions() as session:
         opened = await session.scalar(select(func.count()).select_from(case_clues).where(

@@ -158,3 +158,23 @@ def test_enumerations_export_measures_with_their_form():
 def test_case_number_is_human_readable_in_city_time():
     # 2026-12-31 17:00 UTC is already 2027 in Shanghai.
     assert format_case_number(datetime(2026, 12, 31, 17, tzinfo=UTC), 42) == "AC-2027-000042"
+
+
+@pytest.mark.parametrize("method,path", [
+    ("POST", "/api/v1/accountability/imports"), ("POST", "/api/v1/accountability/imports/xlsx"),
+    ("GET", "/api/v1/accountability/imports/template.xlsx"), ("GET", "/api/v1/accountability/proposals"),
+    ("POST", "/api/v1/accountability/proposals/01a2/decision"), ("GET", "/api/v1/accountability/ageing"),
+    ("GET", "/api/v1/accountability/reports/four-winds/2026-11"),
+])
+def test_the_gateway_admits_only_staff_to_the_new_accountability_routes(method, path):
+    from gateway.policy import admit
+    from services.common.auth import Principal
+    from services.common.errors import Problem
+
+    for caller, status in ((Principal(kind="public", subject="anon"), 401),
+                           (Principal(kind="hotline", subject="h", line="12380"), 403),
+                           (Principal(kind="service", subject="sms"), 403)):
+        with pytest.raises(Problem) as refused:
+            admit(caller, method, path)
+        assert refused.value.status == status
+    assert admit(Principal(kind="staff", subject="s", roles=frozenset({"org_officer"})), method, path).audience == "staff"

@@ -190,6 +190,7 @@ async def open_case_from_clue(session: AsyncSession, outbox: Outbox, event: Clue
         await _remember(session, clue, merged_into=event.merged_into, waiting=not original_seen)
         if target is not None:
             await _attach_repeat(session, target, clue, event.merged_into)
+            await _add_tags(session, target, event.tags)
             return target
         if not original_seen:
             return None
@@ -215,6 +216,14 @@ async def _remember(session: AsyncSession, clue: dict[str, Any], *, merged_into:
     values = {**clue, "merged_into": merged_into, "waiting": waiting}
     await session.execute(pg_insert(triaged_clues).values(**values).on_conflict_do_update(
         index_elements=["clue_id"], set_={k: v for k, v in values.items() if k != "clue_id"}))
+
+
+async def _add_tags(session: AsyncSession, case_id: uuid.UUID, tags: list[str]) -> None:
+    """A repeat from another channel may carry tags the original lacked (四风, 八项规定…): the case keeps all."""
+    if tags:
+        current = await session.scalar(select(cases.c.tags).where(cases.c.id == case_id))
+        await session.execute(update(cases).where(cases.c.id == case_id).values(
+            tags=sorted(set(current or ()) | set(tags))))
 
 
 async def _attach_repeat(session: AsyncSession, case_id: uuid.UUID, clue: dict[str, Any],
