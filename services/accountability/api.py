@@ -134,7 +134,7 @@ async def post_case(body: CaseCreate, request: Request, session: SessionDep, pri
     """An investigator opens a case (初核), optionally gathering clues already received."""
     for clue_id in body.clue_ids:
         if await cases.clue_owner(session, clue_id):
-            raise Problem(409, "A clue already belongs to another case.", slug="clue-in-another-case")
+            raise Problem(409, "有线索已属于另一案件。", slug="clue-in-another-case")
     fields = body.model_dump(exclude={"clue_ids"})
     fields["lead_body"] = fields["lead_body"] or opener_body(principal)
     case_id = await cases.open_case(session, request.app.state.outbox, actor=principal,
@@ -198,7 +198,7 @@ async def patch_person(case_id: uuid.UUID, person_id: uuid.UUID, body: PersonUpd
                        principal: Officer) -> CaseDetail:
     changes = body.model_dump(exclude_unset=True)
     if changes.get("party_member", False) is None:
-        raise Problem(422, "party_member cannot be null.", slug="null-not-allowed")
+        raise Problem(422, "是否中共党员不能为空。", slug="null-not-allowed")
     await persons.update_person(session, case_id=case_id, person_id=person_id, changes=changes, actor=principal)
     return await case_detail(session, case_id, principal)
 
@@ -254,7 +254,7 @@ async def _item_in_case(session: AsyncSession, case_id: uuid.UUID, rectification
                         principal: Principal):
     item = await ledger.get_rectification(session, rectification_id)
     if item.case_id != case_id:
-        raise Problem(404, "No such rectification item in this case.", slug="rectification-not-found")
+        raise Problem(404, "该案件中没有这项整改任务。", slug="rectification-not-found")
     ensure_unit_scope(principal, item.unit_id)
     return item
 
@@ -357,7 +357,7 @@ async def get_monthly_bulletin(
     try:
         first = date.fromisoformat(f"{month}-01")
     except ValueError as exc:
-        raise Problem(422, "month is YYYY-MM.", slug="bad-month") from exc
+        raise Problem(422, "月份格式为 YYYY-MM。", slug="bad-month") from exc
     following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
     figures = await stats.compute_stats(session, since=first, until=following - timedelta(days=1),
                                         region=region, rank=None, origin=None)

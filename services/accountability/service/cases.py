@@ -62,7 +62,7 @@ async def get_case_row(session: AsyncSession, case_id: uuid.UUID, *, lock: bool 
         query = query.with_for_update()
     row = (await session.execute(query)).first()
     if row is None:
-        raise Problem(404, "No such case.", slug="case-not-found")
+        raise Problem(404, "没有这个案件。", slug="case-not-found")
     return row
 
 
@@ -150,12 +150,12 @@ async def attach_clue(
     """One case gathers several clues (合并办理); a clue already in another case is refused."""
     case = await get_case_row(session, case_id, lock=True)
     if case.state == "closed":
-        raise Problem(409, "A closed case takes no more clues.", slug="case-closed")
+        raise Problem(409, "已结案的案件不能再并入线索。", slug="case-closed")
     owner = await session.scalar(select(case_clues.c.case_id).where(case_clues.c.clue_id == clue_id))
     if owner == case_id:
         return
     if owner is not None:
-        raise Problem(409, "This clue already belongs to another case.", slug="clue-in-another-case")
+        raise Problem(409, "该线索已属于另一案件。", slug="clue-in-another-case")
     await _attach(session, case_id, {"clue_id": clue_id, "tracking_number": tracking_number})
     await audit.record(session, audit_log, actor=actor, action="case.clue-attached", entity_type="case",
                        entity_id=str(case_id), details={"clue_id": str(clue_id)})
@@ -255,7 +255,7 @@ async def _settle_waiting_repeats(session: AsyncSession, outbox: Outbox, *, orig
 async def update_case(session: AsyncSession, outbox: Outbox, *, case_id: uuid.UUID, changes: dict, actor: Actor) -> None:
     case = await get_case_row(session, case_id, lock=True)
     if case.state == "closed":
-        raise Problem(409, "A closed case cannot be changed; a look-back reopens it.", slug="case-closed")
+        raise Problem(409, "已结案的案件不能修改; 可通过回头看重新整改。", slug="case-closed")
     if not changes:
         return
     await session.execute(update(cases).where(cases.c.id == case_id).values(**changes, updated_at=func.now()))
@@ -273,8 +273,7 @@ async def _move(session: AsyncSession, case: Row, action: str, *, actor: Actor, 
     if target is None:
         raise Problem(
             409,
-            f"A case in state {case.state} ({domain.STATES[case.state]}) cannot {action} "
-            f"({domain.ACTIONS[action]}).",
+            f"案件当前为{domain.STATES[case.state]}, 不能{domain.ACTIONS[action]}。",
             slug="invalid-transition", state=case.state, action=action,
             allowed_actions=domain.allowed_actions(case.state),
         )
@@ -294,13 +293,13 @@ async def transition_case(
     """Move a case along the transition table; guards and events per action. Returns the new state."""
     if action in domain.ACTIONS_WITH_DATA:
         where = {"substantiate": "findings", "clear": "findings", "reopen": "rectifications/{id}/look-back"}[action]
-        raise Problem(422, f"{action} carries data: use POST …/cases/{{id}}/{where}.", slug="use-dedicated-endpoint")
+        raise Problem(422, f"{domain.ACTIONS[action]}须附带内容, 请使用 POST …/cases/{{id}}/{where}。", slug="use-dedicated-endpoint")
     case = await get_case_row(session, case_id, lock=True)
     if domain.next_state(case.state, action) is None:
         await _move(session, case, action, actor=actor, reason=reason)  # raises the invalid-transition problem
     if action == "dismiss":
         if not reason:
-            raise Problem(422, "了结 needs a reason.", slug="reason-required")
+            raise Problem(422, "了结须说明理由。", slug="reason-required")
         concluded_on = today_in_city()
         target = await _move(session, case, action, actor=actor, reason=reason, extra={
             "finding": "closed_without_filing", "outcome_summary": DISMISSED_OUTCOME,
@@ -332,7 +331,7 @@ async def record_finding(
     case = await get_case_row(session, case_id, lock=True)
     names = (await session.scalars(select(persons.c.name).where(persons.c.case_id == case_id))).all()
     if any(name and name in outcome_summary for name in names):
-        raise Problem(422, "The outcome told to the reporter must not name the persons handled.",
+        raise Problem(422, "告知举报人的办理结果不得出现被处理人员的姓名。",
                       slug="outcome-names-person")
     concluded_on = concluded_on or today_in_city()
     target = await _move(session, case, domain.FINDING_ACTION[finding], actor=actor, reason=summary, extra={
@@ -364,7 +363,7 @@ async def _ensure_decided_persons(session: AsyncSession, case_id: uuid.UUID) -> 
         | select(exemptions.c.id).where(exemptions.c.person_id == persons.c.id).exists(),
     ))
     if not decided:
-        raise Problem(409, "Record at least one person's measure or exemption before the decision.",
+        raise Problem(409, "作出处理决定前, 须至少对一名人员作出处理措施或容错免责。",
                       slug="decision-without-measures")
 
 
@@ -410,14 +409,13 @@ async def _ensure_closable(session: AsyncSession, case: Row) -> None:
     if case.finding in ("substantiated", "partly_substantiated"):
         status = await joint_examination(session, case)
         if status["missing"]:
-            names = ", ".join(f"{r} ({domain.LEADER_ROLES[r]})" for r in status["missing"])
+            names = "、".join(domain.LEADER_ROLES[r] for r in status["missing"])
             raise Problem(
-                409, f"一案双查: record the responsibility of {names}, or a reasoned no-liability finding, "
-                     "before closing.", slug="joint-examination-incomplete", missing=status["missing"])
+                409, f"一案双查: 结案前须认定{names}的责任, 或说明其不承担责任的理由。", slug="joint-examination-incomplete", missing=status["missing"])
     pending = await session.scalar(select(func.count()).select_from(rectifications).where(
         rectifications.c.case_id == case.id, rectifications.c.status != "signed_off"))
     if pending:
-        raise Problem(409, f"{pending} rectification item(s) are not signed off (销号).",
+        raise Problem(409, f"还有{pending}项整改任务未销号。",
                       slug="rectification-pending", pending=pending)
 
 
@@ -426,11 +424,10 @@ async def clear_leader(
 ) -> None:
     """一案双查: record why a unit leader bears no responsibility; 'collectively decided' is no reason."""
     if domain.is_collective_excuse(reason):
-        raise Problem(422, "A collective decision is no excuse (集体决策不能成为免责理由); give the leader's "
-                           "own reason.", slug="collective-decision-no-excuse")
+        raise Problem(422, "集体决策不能成为免责理由, 请说明该负责人本人不承担责任的理由。", slug="collective-decision-no-excuse")
     case = await get_case_row(session, case_id, lock=True)
     if case.state in ("closed", "dismissed", "unfounded"):
-        raise Problem(409, f"No leader examination in state {case.state}.", slug="invalid-state")
+        raise Problem(409, f"案件处于{domain.STATES[case.state]}, 不能进行一案双查认定。", slug="invalid-state")
     unit = await get_unit(session, case.unit_id)
     name = getattr(unit, leader_role, None) if unit else None
     await session.execute(

@@ -34,18 +34,18 @@ async def add_person(
     """Record a person; a unit leader (一案双查) may be named from the unit directory read model."""
     case = await get_case_row(session, case_id, lock=True)
     if case.state not in PERSON_STATES:
-        raise Problem(409, f"No persons can be recorded in a case that is {case.state}.",
+        raise Problem(409, f"案件当前为{domain.STATES[case.state]}, 不能再记录人员。",
                       slug="invalid-state", state=case.state)
     unit_id = unit_id or case.unit_id
     unit = await get_unit(session, unit_id)
     if leader_role and responsibility and responsibility != domain.LEADER_RESPONSIBILITY[leader_role]:
         expected = domain.RESPONSIBILITIES[domain.LEADER_RESPONSIBILITY[leader_role]]
-        raise Problem(422, f"A {domain.LEADER_ROLES[leader_role]} bears {expected} in 一案双查.",
+        raise Problem(422, f"一案双查中{domain.LEADER_ROLES[leader_role]}承担的是{expected}。",
                       slug="leader-responsibility-mismatch")
     if name is None and leader_role and unit is not None:
         name = getattr(unit, leader_role)
     if not name:
-        raise Problem(422, "Give the person's name (the unit directory has none for this role).",
+        raise Problem(422, "请填写人员姓名 (单位名录中没有该职位的负责人)。",
                       slug="name-required")
     person_id = new_id()
     await session.execute(persons.insert().values(
@@ -63,7 +63,7 @@ async def _person(session: AsyncSession, case_id: uuid.UUID, person_id: uuid.UUI
     row = (await session.execute(
         select(persons).where(persons.c.id == person_id, persons.c.case_id == case_id))).first()
     if row is None:
-        raise Problem(404, "No such person in this case.", slug="person-not-found")
+        raise Problem(404, "该案件中没有这名人员。", slug="person-not-found")
     return row
 
 
@@ -72,17 +72,17 @@ async def update_person(
 ) -> None:
     case = await get_case_row(session, case_id, lock=True)
     if case.state not in PERSON_STATES:
-        raise Problem(409, f"Persons cannot change once the case is {case.state}.", slug="invalid-state")
+        raise Problem(409, f"案件当前为{domain.STATES[case.state]}, 人员信息不能再修改。", slug="invalid-state")
     person = await _person(session, case_id, person_id)
     if changes.get("party_member") is False:
         held = await session.scalar(select(measures.c.id).where(
             measures.c.person_id == person_id, measures.c.family == "party_discipline").limit(1))
         if held:
-            raise Problem(409, "This person holds a party sanction; not a member contradicts it.",
+            raise Problem(409, "该人员已受党纪处分, 不能改为非党员。",
                           slug="party-sanction-for-non-member")
     responsibility = changes.get("responsibility")
     if responsibility and person.leader_role and responsibility != domain.LEADER_RESPONSIBILITY[person.leader_role]:
-        raise Problem(422, "A leader examined under 一案双查 bears the leader's responsibility.",
+        raise Problem(422, "一案双查中的负责人承担的是领导责任。",
                       slug="leader-responsibility-mismatch")
     if changes:
         await session.execute(update(persons).where(persons.c.id == person_id).values(**changes))
@@ -128,7 +128,7 @@ async def record_exemption(
     three conditions) or 轻微责任豁免; with reasons; optionally a 标杆案例 for triage."""
     case = await get_case_row(session, case_id, lock=True)
     if case.state not in MEASURE_STATES:
-        raise Problem(409, f"Exemption follows a substantiated finding; the case is {case.state}.",
+        raise Problem(409, f"容错免责须在认定属实之后; 案件当前为{domain.STATES[case.state]}。",
                       slug="invalid-state", state=case.state)
     await _person(session, case_id, person_id)
     unknown = sorted(set(criteria) - domain.known_exemption_criteria())
@@ -140,10 +140,10 @@ async def record_exemption(
         raise Problem(422, f"{domain.EXEMPTION_BASES[basis]}须同时具备全部条件, 以下条件不具备: {names}。",
                       slug="exemption-criteria-unmet", unmet=unmet)
     if kind == "exempt" and await session.scalar(select(measures.c.id).where(measures.c.person_id == person_id).limit(1)):
-        raise Problem(409, "This person already has measures; record a mitigation (从轻减轻) instead.",
+        raise Problem(409, "该人员已有处理措施, 不能免责; 可记录从轻或减轻处理。",
                       slug="exemption-after-measures")
     if await session.scalar(select(exemptions.c.id).where(exemptions.c.person_id == person_id)):
-        raise Problem(409, "An exemption is already recorded for this person.", slug="exemption-exists")
+        raise Problem(409, "该人员已有容错免责记录。", slug="exemption-exists")
     exemption_id = new_id()
     await session.execute(exemptions.insert().values(
         id=exemption_id, case_id=case_id, person_id=person_id, kind=kind, criteria=criteria, reasons=reasons,

@@ -32,10 +32,10 @@ async def publish_case(
     case = await get_case_row(session, case_id)
     if kind == "typical":
         if case.state not in TYPICAL_STATES or case.finding not in ("substantiated", "partly_substantiated"):
-            raise Problem(409, "Only a substantiated case, once decided, is published as a typical case.",
+            raise Problem(409, "只有认定属实并作出处理决定的案件才能作为典型案例通报。",
                           slug="not-publishable", state=case.state, finding=case.finding)
     elif case.finding != "unfounded" or case.state not in CLARIFICATION_STATES:
-        raise Problem(409, "A clarification (澄清正名) follows an unfounded (不属实) finding.",
+        raise Problem(409, "澄清正名须在认定不属实之后。",
                       slug="not-unfounded", finding=case.finding)
     publication_id = new_id()
     published_at = datetime.now(UTC)
