@@ -133,17 +133,23 @@ async def test_the_xlsx_import_reads_the_template_and_reports_errors_by_row(suit
         [f"{ref}-C", "吃拿卡要", "城区", None, "否", "部分属实", "2026-03-06", "孙某", "科员", "一般干部", "否", "直接责任",
          None, "警告"],
         [None, "无编号", "城区"],
+        # Blank cells (no tags, no 五必查) take the import's defaults.
+        [f"{ref}-D", "门难进", "城区", None, None, "属实", "2026-03-07", "钱某", "科员", "一般干部", "否", "直接责任",
+         None, "提醒谈话"],
     ])
     response = await suite.gateway.post(f"{API}/imports/xlsx", headers=officer,
                                         files={"file": ("三月.xlsx", data, "application/octet-stream")})
     assert response.status_code == 201, response.text
     result = response.json()
-    assert (result["cases_imported"], result["cases_refused"]) == (1, 3)
+    assert (result["cases_imported"], result["cases_refused"]) == (2, 3)
     assert result["sha256"] == hashlib.sha256(data).hexdigest()
     errors = {(tuple(e["rows"]), e["field"]): e["detail"] for e in result["errors"]}
     assert errors[((4,), "职级")].startswith("须为以下之一")
     assert errors[((5,), "处理措施")] == "警告须写明党纪警告或政务警告"
     assert errors[((6,), "案件编号")] == "必须填写"
+    assert [i["ref"] for i in result["imported"]] == [f"{ref}-A", f"{ref}-D"]
+    plain = await call(suite, "GET", f"/cases/{result['imported'][1]['case_id']}", officer)
+    assert (plain["tags"], plain["must_investigate"], plain["state"]) == ([], False, "decided")
     imported = await call(suite, "GET", f"/cases/{result['imported'][0]['case_id']}", officer)
     person = imported["persons"][0]
     assert imported["tags"] == ["bureaucratism"] and imported["must_investigate"] is True

@@ -193,11 +193,11 @@ def parse(data: bytes) -> tuple[list[tuple[list[int], dict]], list[dict]]:
         source_rows, case = by_ref.setdefault(ref, ([], {"ref": ref, "persons": []}))
         source_rows.append(number)
         for field in CASE_FIELDS:
-            if field not in converted:  # a column the sheet does not have: the import's default
+            value = converted.get(field)
+            if value is None:  # a blank cell, or a column the sheet lacks: the import's default
                 continue
-            value = converted[field]
             # A case's cells count on its first row that fills them; later rows may leave them blank.
-            if field not in case or (case[field] in (None, "", [], False) and value not in (None, "", [])):
+            if field not in case or (case[field] in ("", [], False) and value not in ("", [])):
                 case[field] = value
         _add_person(case, converted)
     return list(by_ref.values()), errors
