@@ -404,7 +404,7 @@ class ImportRequest(BaseModel):
     cases: list[dict] = Field(min_length=1, max_length=20_000)
 
 
-class ImportError_(BaseModel):
+class ImportRowError(BaseModel):
     rows: list[int]  # the case's position in the request (1-based), or the sheet's row numbers
     ref: str | None
     field: str
@@ -423,4 +423,4 @@ class ImportResult(BaseModel):
     cases_imported: int
     cases_refused: int
     imported: list[ImportedCase]
-    errors: list[ImportError_]
+    errors: list[ImportRowError]

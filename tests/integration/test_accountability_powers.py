@@ -114,6 +114,8 @@ async def test_ageing_and_the_monthly_four_winds_report(suite, ids):
     fast = await call(suite, "POST", "/cases", officer, 201, json={"title": "公款吃喝", "tags": ["eight_rules_banquet"]})
     slow = await call(suite, "POST", "/cases", officer, 201, json={"title": "推诿扯皮"})
     assert date.fromisoformat(fast["due_on"]) < date.fromisoformat(slow["due_on"])  # 快查快结
+    retagged = await call(suite, "PATCH", f"/cases/{slow['id']}", officer, json={"tags": ["hedonism"]})
+    assert retagged["due_on"] == fast["due_on"] and retagged["tags"] == ["hedonism"]
     async with suite.apps["accountability"].state.sessions() as session:
         await session.execute(update(cases).where(cases.c.id == fast["id"]).values(
             due_on=today_in_city() - timedelta(days=45)))

@@ -258,9 +258,14 @@ async def update_case(session: AsyncSession, outbox: Outbox, *, case_id: uuid.UU
         raise Problem(409, "已结案的案件不能修改; 可通过回头看重新整改。", slug="case-closed")
     if not changes:
         return
+    if "tags" in changes:  # the 快查快结 limit follows the tags (四风/八项规定 cases are due sooner)
+        changes["tags"] = sorted(set(changes["tags"]))
+        changes["due_on"] = case.opened_at.astimezone(SHANGHAI).date() + timedelta(
+            days=domain.time_limit_days(changes["tags"]))
     await session.execute(update(cases).where(cases.c.id == case_id).values(**changes, updated_at=func.now()))
     await audit.record(session, audit_log, actor=actor, action="case.updated", entity_type="case",
-                       entity_id=str(case_id), details=changes)
+                       entity_id=str(case_id),
+                       details={k: v.isoformat() if isinstance(v, date) else v for k, v in changes.items()})
     if changes.get("must_investigate") and case.finding in ("substantiated", "partly_substantiated"):
         from .publishing import flag_award_ineligible
 
