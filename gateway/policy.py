@@ -48,6 +48,12 @@ RULES: tuple[Rule, ...] = (
     _rule("GET HEAD", r"^/api/v1/notification/bulletins(\.atom|\.json)?(/.*)?$", "public", "bulletin"),
     _rule("POST", r"^/open311/v2/requests\.(json|xml)$", "public", "open311-report"),
     _rule("GET HEAD", r"^/open311/v2/(services|requests|tokens)(/.*)?(\.json|\.xml)?$", "public", "open311-read"),
+    # Accountability (issue 16), staff only and never a machine key: the proposals queue and its decisions,
+    # the import (JSON, xlsx, the template), the ageing view, the 四风 report, follow-ups. The service checks
+    # the role and the body (commission / organization department) on each.
+    _rule("GET HEAD POST", r"^/api/v1/accountability/proposals(/[^/]+(/decision)?)?$", "staff"),
+    _rule("GET HEAD POST", r"^/api/v1/accountability/imports(/xlsx|/template\.xlsx)?$", "staff"),
+    _rule("GET HEAD", r"^/api/v1/accountability/(ageing|follow-ups|reports/four-winds/[^/]+)$", "staff"),
 )
 
 

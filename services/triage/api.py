@@ -16,7 +16,7 @@ from services.common.db import SessionDep
 from services.common.errors import Problem
 from services.common.scope import scope_of
 
-from . import service
+from . import competence, service
 from .daily_run import SHANGHAI, run_daily
 from .models import audit_log, units
 from .schemas import (
@@ -37,8 +37,8 @@ router = APIRouter(prefix="/api/v1/triage", tags=["triage"])
 
 Staff = Annotated[Principal, require_roles(
     "triage_officer", "investigator", "org_officer", "unit_handler", "evaluation_admin", "auditor")]
-Reader = Annotated[Principal, require_roles("triage_officer", "investigator", "auditor", "unit_handler")]
-SheetReader = Annotated[Principal, require_roles("triage_officer", "investigator", "auditor")]
+Reader = Annotated[Principal, require_roles("triage_officer", "investigator", "org_officer", "auditor", "unit_handler")]
+SheetReader = Annotated[Principal, require_roles("triage_officer", "investigator", "org_officer", "auditor")]
 Officer = Annotated[Principal, require_roles("triage_officer")]
 Admin = Annotated[Principal, require_roles("admin")]
 
@@ -69,7 +69,7 @@ async def get_clues(
     filters = {"state": state, "decision": decision, "family": family, "type_code": type_code, "tag": tag,
                "channel": channel, "unit": unit, "run_date": run_date, "must_investigate": must_investigate}
     items = await service.list_clues(session, after=cursor, limit=limit, unit_id=scope_of(principal).unit_id,
-                                     filters=filters)
+                                     filters=filters, organization_only=competence.organization_only(principal))
     next_cursor = str(items[-1].id) if len(items) == limit else None
     return ClueList(items=items, next_cursor=next_cursor)
 
@@ -112,15 +112,23 @@ async def post_daily_run(request: Request, response: Response, principal: Office
 
 @router.get("/daily-sheets/{run_date}.csv")
 async def get_daily_sheet_csv(run_date: date, session: SessionDep, principal: SheetReader) -> Response:
-    run = await service.get_run(session, run_date=run_date)
+    run = await _sheet_for(session, principal, run_date)
     return Response(service.sheet_csv(run), media_type="text/csv; charset=utf-8", headers={
         "content-disposition": f'attachment; filename="daily-sheet-{run_date.isoformat()}.csv"'})
 
 
 @router.get("/daily-sheets/{run_date}", response_model=DailySheetRead)
 async def get_daily_sheet(run_date: date, session: SessionDep, principal: SheetReader) -> DailySheetRead:
-    """当日线索梳理表: counts by channel, type, unit and decision. The clues: GET /clues?run_date=…"""
-    return DailySheetRead.of(await service.get_run(session, run_date=run_date))
+    """当日线索梳理表: counts by channel, type, unit and decision. The clues: GET /clues?run_date=…
+    The organization department gets the sheet of its own matters (12380, 选人用人)."""
+    return DailySheetRead.of(await _sheet_for(session, principal, run_date))
+
+
+async def _sheet_for(session, principal: Principal, run_date: date) -> dict:
+    run = await service.get_run(session, run_date=run_date)
+    if competence.organization_only(principal):
+        return await competence.organization_sheet(session, run, run_date)
+    return run
 
 
 @router.post("/daily-sheets/{run_date}/confirm", response_model=DailySheetRead)

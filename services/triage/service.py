@@ -18,12 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common import audit, csvsafe
 from services.common.auth import Principal
 from services.common.calendar import default_calendar
+from services.common.competence import competent_body
 from services.common.contracts.accountability import BenchmarkCasePublished
 from services.common.contracts.intake import ClueReceived
 from services.common.contracts.triage import ClueTriaged, DailySheetPublished
 from services.common.errors import Problem
 from services.common.scope import scope_of
 
+from .competence import organization_matter, organization_only
 from .daily_run import SHANGHAI, deadlines_of
 from .models import audit_log, benchmark_cases, clues, daily_runs, units
 from .schemas import BenchmarkCaseRead, ClueOverride, ClueRead
@@ -66,12 +68,15 @@ async def list_clues(
     limit: int,
     unit_id: str | None = None,
     filters: dict[str, Any] | None = None,
+    organization_only: bool = False,
 ) -> list[ClueRead]:
     """Clues in arrival order (UUIDv7 ids sort by time), cursor-paginated on the id, optionally filtered.
 
     ``unit_id`` is a unit handler's scope: only the clues transferred (转办) to that unit, never one the
     commission kept (受理, 五必查, 乱作为) nor one not yet screened (services/common/scope.py)."""
     query = select(clues).order_by(clues.c.id).limit(limit)
+    if organization_only:  # the organization department's queue: its own matters (R-AC-10)
+        query = query.where(organization_matter())
     if after is not None:
         query = query.where(clues.c.id > after)
     if unit_id is not None:
@@ -96,6 +101,8 @@ async def get_clue(session: AsyncSession, *, clue_id: uuid.UUID, principal: Prin
     row = (await session.execute(query)).first()
     scope = scope_of(principal)
     if row is None or not scope.sees_clue(row.routed_unit_id, transferred=row.decision == "transfer"):
+        raise Problem(404, "没有这条线索。", slug="clue-not-found")
+    if organization_only(principal) and competent_body(channel=row.channel, tags=row.tags) != "organization":
         raise Problem(404, "没有这条线索。", slug="clue-not-found")
     return row
 
