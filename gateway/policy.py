@@ -36,7 +36,9 @@ def _rule(methods: str, pattern: str, audience: Audience, limit: str | None = No
 
 _SEGMENT = r"[^/]+"
 RULES: tuple[Rule, ...] = (
-    _rule("POST", rf"^/api/v1/intake/feeds/(?P<line>{_SEGMENT})/reports(:batch)?$", "feed", machines="hotline"),
+    # Pushes, and the status pull by the line's own ticket id (热线回告).
+    _rule("GET HEAD POST", rf"^/api/v1/intake/feeds/(?P<line>{_SEGMENT})/reports(:batch|/{_SEGMENT})?$", "feed",
+          machines="hotline"),
     _rule("POST", rf"^/api/v1/intake/qr/{_SEGMENT}/reports$", "public", "qr-report"),
     _rule("GET HEAD", rf"^/qr/{_SEGMENT}(/.*)?$", "public", "qr-page"),
     _rule("GET HEAD", rf"^/api/v1/intake/receipts/{_SEGMENT}$", "public", "receipt"),

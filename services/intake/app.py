@@ -12,6 +12,7 @@ from services.common.contracts.intake import ClueReceived
 from . import open311, pages
 from .api import router
 from .attachments import blob_store, staging_dir
+from .callbacks import callback_worker
 from .handlers import HANDLERS
 from .models import metadata
 from .receipts import RateLimiter
@@ -35,6 +36,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             routers=[router, pages.router, open311.router],
             produces=[ClueReceived],
             handlers=HANDLERS,
+            workers=[callback_worker],
             on_startup=[prepare_storage],
             title="zuofeng intake",
             description="Clues in: hotline feeds, QR posters, staff channels, Open311; receipts.",

@@ -199,3 +199,25 @@ class QrFormFields(BaseModel):
     def reporter(self) -> ReporterIdentity | None:
         identity = ReporterIdentity(name=self.name, phone=self.phone, id_number=self.id_number)
         return None if identity.is_empty() else identity
+
+
+class HotlineStageRead(BaseModel):
+    stage: str
+    stage_label: str
+    occurred_at: datetime
+    message: str | None = None
+    callback: str  # pending / sending / delivered / failed / skipped
+
+
+class HotlineTicketStatus(BaseModel):
+    """热线回告 by pull: the line's own ticket, what became of it, and every stage it reached."""
+
+    id: uuid.UUID
+    external_id: str
+    tracking_number: str
+    status: str
+    status_label: str
+    received_at: datetime
+    updated_at: datetime | None = None
+    expected_datetime: str | None = None
+    stages: list[HotlineStageRead]
