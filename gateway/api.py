@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from services.common.errors import Problem
 
+from .open311 import open311_error
 from .policy import admit
 from .proxy import forward
 
@@ -49,7 +50,12 @@ async def to_service(request: Request):
 
 
 async def to_intake(request: Request):
-    return await _route(request, "intake")
+    if not request.url.path.startswith("/open311/"):
+        return await _route(request, "intake")
+    try:
+        return await _route(request, "intake")
+    except Problem as problem:  # an Open311 client reads the spec's error list, 429 included
+        return open311_error(problem, request.url.path)
 
 
 # Plain Starlette routes for the proxied paths: no FastAPI dependency solving on the hot path.

@@ -50,6 +50,7 @@ RULES: tuple[Rule, ...] = (
     _rule("GET HEAD", r"^/api/v1/notification/bulletins(\.atom|\.json)?(/.*)?$", "public", "bulletin"),
     _rule("POST", r"^/open311/v2/requests\.(json|xml)$", "public", "open311-report"),
     _rule("GET HEAD", r"^/open311/v2/(services|requests|tokens)(/.*)?(\.json|\.xml)?$", "public", "open311-read"),
+    _rule("GET HEAD", r"^/open311/(v2/)?discovery\.(json|xml)$", "public", "open311-read"),
 )
 
 

@@ -65,6 +65,8 @@ clues = Table(
     Column("media_url", Text),
     # Triage's problem family (inaction / slow_action / misconduct): misconduct reports hide their place.
     Column("family", Text),
+    # True while triage's decision is a transfer (转办): the unit then answers for it in public (Open311).
+    Column("transferred", Boolean, nullable=False, server_default="false"),
     # A hotline's ticket id is unique within its line: the re-push guard (R-IN-2).
     UniqueConstraint("channel", "external_id"),
 )

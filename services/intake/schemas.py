@@ -89,6 +89,11 @@ class ClueDetail(ClueRead):
     attachment_count: int
     category_hint: str | None
     recorded_by: str | None
+    # Where, as the reporter gave it (Open311): staff see it exactly; public answers coarsen it.
+    address: str | None = None
+    lat: float | None = None
+    long: float | None = None
+    media_url: str | None = None
 
 
 class AttachmentRead(BaseModel):

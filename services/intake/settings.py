@@ -58,6 +58,9 @@ class IntakeSettings(ServiceSettings):
     public_base_url: str = Field("http://127.0.0.1:8000", validation_alias="INTAKE_PUBLIC_BASE_URL")
     # Open311 api_key values accepted on POST requests.json; empty = any non-empty key (development).
     open311_api_keys: list[str] = Field(default_factory=list, validation_alias="INTAKE_OPEN311_API_KEYS")
+    # What the Open311 discovery document tells client developers.
+    open311_contact: str = Field("市纪委监委作风建设监督平台", validation_alias="INTAKE_OPEN311_CONTACT")
+    open311_key_service: str = Field("api_key 向平台管理员申请", validation_alias="INTAKE_OPEN311_KEY_SERVICE")
 
     # 热线回告: HOTLINE_CALLBACKS='{"12345": {"url": "https://…", "secret": "…"}}' (or HOTLINE_CALLBACKS_FILE).
     hotline_callbacks: dict[str, HotlineCallback] = Field(default_factory=dict, validation_alias="HOTLINE_CALLBACKS")

@@ -134,6 +134,8 @@ async def move_status(session: AsyncSession, *, clue_ids: Sequence[uuid.UUID], t
         values["unit_id"] = unit_id
     if family is not None:
         values["family"] = family
+    if to in catalog.TRIAGE_DECISION_STATUS.values():
+        values["transferred"] = to == "transferred"
     moved = (await session.execute(
         update(clues)
         .where(clues.c.id.in_(list(clue_ids)), clues.c.status.in_(catalog.sources_of(to)))

@@ -1,4 +1,4 @@
-"""hotline status updates (callbacks), Open311 media_url, triage family, unit names
+"""hotline status updates (callbacks), Open311 media_url, triage family and transfer, unit names
 
 Revision ID: 0004_hotline_updates
 Revises: 0003
@@ -19,6 +19,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.add_column('clues', sa.Column('media_url', sa.Text(), nullable=True), schema='intake')
     op.add_column('clues', sa.Column('family', sa.Text(), nullable=True), schema='intake')
+    op.add_column('clues', sa.Column('transferred', sa.Boolean(), nullable=False, server_default='false'),
+                  schema='intake')
     op.create_table(
         'hotline_updates',
         sa.Column('id', sa.BigInteger(), sa.Identity(), primary_key=True),
@@ -51,5 +53,6 @@ def downgrade() -> None:
     op.drop_index('ix_hotline_updates_clue', table_name='hotline_updates', schema='intake')
     op.drop_index('ix_hotline_updates_due', table_name='hotline_updates', schema='intake')
     op.drop_table('hotline_updates', schema='intake')
+    op.drop_column('clues', 'transferred', schema='intake')
     op.drop_column('clues', 'family', schema='intake')
     op.drop_column('clues', 'media_url', schema='intake')
