@@ -48,6 +48,8 @@ RULES: tuple[Rule, ...] = (
     _rule("GET HEAD", r"^/api/v1/evaluation/(enumerations|campaigns)$", "public", "results"),
     _rule("GET HEAD", rf"^/api/v1/evaluation/campaigns/{_SEGMENT}(/rankings(\.svg|\.csv)?)?$", "public", "results"),
     _rule("GET HEAD", r"^/api/v1/notification/bulletins(\.atom|\.json)?(/.*)?$", "public", "bulletin"),
+    # The enumerations the docs offer to anyone (channels, statuses, stages and their Chinese labels).
+    _rule("GET HEAD", r"^/api/v1/(intake/catalog|notification/enumerations)$", "public", "catalog"),
     _rule("POST", r"^/open311/v2/requests\.(json|xml)$", "public", "open311-report"),
     _rule("GET HEAD", r"^/open311/v2/(services|requests|tokens)(/.*)?(\.json|\.xml)?$", "public", "open311-read"),
     _rule("GET HEAD", r"^/open311/(v2/)?discovery\.(json|xml)$", "public", "open311-read"),
