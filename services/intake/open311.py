@@ -80,6 +80,7 @@ def _iso(value) -> str | None:
 
 @router.get("/services.{fmt}")
 async def list_services(fmt: str, principal: CurrentPrincipal):
+    """Open311 服务列表: our problem families and the 涉企 lane as GeoReport services (json or xml)."""
     if fmt not in FORMATS:
         return _error(404, "use services.json or services.xml")
     offered = [{**s, "metadata": False, "type": "realtime"} for s in catalog.OPEN311_SERVICES]
@@ -88,6 +89,7 @@ async def list_services(fmt: str, principal: CurrentPrincipal):
 
 @router.get("/services/{service_code}.{fmt}")
 async def service_definition(service_code: str, fmt: str, principal: CurrentPrincipal):
+    """Open311 服务定义: no service takes attributes (metadata false)."""
     fmt = fmt if fmt in FORMATS else "json"
     if service_code not in _SERVICES:
         return _error(404, f"unknown service_code {service_code}", fmt)
@@ -219,8 +221,35 @@ def _clue_from(fields: dict[str, str], settings, staged: list[StagedFile]) -> se
     )
 
 
-@router.post("/requests.{fmt}")
+_FORM_FIELDS = {
+    "api_key": {"type": "string", "description": "平台发放的 api_key（必填）"},
+    "service_code": {"type": "string", "enum": list(_SERVICES), "description": "问题类别，见 services.json（必填）"},
+    "lat": {"type": "number", "description": "纬度（WGS84），与 long 同时给出"},
+    "long": {"type": "number", "description": "经度（WGS84）"},
+    "address_string": {"type": "string", "maxLength": MAX_ADDRESS, "description": "地址；无经纬度时必填"},
+    "address_id": {"type": "string"},
+    "description": {"type": "string", "maxLength": MAX_DESCRIPTION, "description": "问题描述（必填）"},
+    "media_url": {"type": "string", "format": "uri", "description": "照片等媒体的网址（http/https，不会被抓取）"},
+    "email": {"type": "string"}, "phone": {"type": "string"}, "first_name": {"type": "string"},
+    "last_name": {"type": "string"}, "device_id": {"type": "string"}, "account_id": {"type": "string"},
+}
+_REQUEST_BODY = {"requestBody": {"required": True, "content": {
+    "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": _FORM_FIELDS,
+                                                     "required": ["api_key", "service_code", "description"]}},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        **_FORM_FIELDS, "media": {"type": "array", "items": {"type": "string", "format": "binary"},
+                                  "description": "照片等附件（任意文件字段名均可；至多 9 个）"}}}},
+}}, "responses": {"200": {"description": "[{service_request_id, service_notice, account_id}]"},
+                  "400": {"description": "[{code, description}]：请求有误"},
+                  "403": {"description": "[{code, description}]：api_key 缺失或无效"},
+                  "413": {"description": "[{code, description}]：表单或附件过大"},
+                  "429": {"description": "[{code, description}]：请求过于频繁（网关）"}}}
+
+
+@router.post("/requests.{fmt}", openapi_extra=_REQUEST_BODY)
 async def create_request(fmt: str, request: Request, session: SessionDep, principal: CurrentPrincipal):
+    """Open311 提交问题 (GeoReport v2 POST Service Request): form-encoded in UTF-8, or multipart with photos.
+    ``fmt`` is ``json`` or ``xml``. Personal fields are sealed as the reporter's identity, never echoed."""
     if fmt not in FORMATS:
         return _error(404, "请提交到 requests.json 或 requests.xml")
     settings = request.app.state.settings
@@ -326,7 +355,8 @@ def _instant(raw: str | None, name: str) -> datetime | None:
 async def list_requests(fmt: str, request: Request, session: SessionDep, principal: CurrentPrincipal,
                         service_request_id: str | None = None, service_code: str | None = None,
                         start_date: str | None = None, end_date: str | None = None, status: str | None = None):
-    """The spec's query: ids (which override every other filter), or service, window and status."""
+    """Open311 查询请求: ids (which override every other filter), or service_code, start_date/end_date
+    (ISO 8601, at most 90 days apart) and status (open/closed). A misconduct report shows only its district."""
     if fmt not in FORMATS:
         return _error(404, "请使用 requests.json 或 requests.xml", fmt="json")
     if any("\x00" in value for value in request.query_params.values()):
@@ -366,6 +396,7 @@ async def list_requests(fmt: str, request: Request, session: SessionDep, princip
 @router.get("/requests/{request_id}.{fmt}")
 async def get_request(request_id: str, fmt: str, request: Request, session: SessionDep,
                       principal: CurrentPrincipal):
+    """Open311 单个请求: status open/closed with the fine state in status_notes, the agency by name."""
     if fmt not in FORMATS:
         return _error(404, "请使用 .json 或 .xml", fmt="json")
     try:
@@ -380,6 +411,7 @@ async def get_request(request_id: str, fmt: str, request: Request, session: Sess
 
 @router.get("/tokens/{token}.{fmt}")
 async def get_token(token: str, fmt: str, principal: CurrentPrincipal):
+    """Open311 token 查询: always 404, since ids are issued at once."""
     # Every request gets its id at once (never a token), so no token ever needs resolving.
     return _error(404, "本接口提交后即给出 service_request_id，不发放 token", fmt if fmt in FORMATS else "json")
 
