@@ -95,6 +95,8 @@ async def get_hotline_report(line: HotlineLine, external_id: str, session: Sessi
             raise Problem(403, f"此密钥只能查询 {principal.line} 线路的工单。", slug="forbidden-line")
     elif not (principal.kind == "staff" and principal.has_role("triage_officer")):
         raise Problem(403, "工单状态只向报送该工单的热线系统开放。", slug="forbidden-kind")
+    if "\x00" in external_id or len(external_id) > 200:
+        raise Problem(400, "工单编号无效。", slug="ticket-id-invalid")
     found = await service.ticket_status(session, line=line, external_id=external_id)
     if found is None:
         raise Problem(404, f"本线路没有编号为 {external_id} 的工单。", slug="unknown-ticket")

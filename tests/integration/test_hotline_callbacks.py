@@ -155,6 +155,8 @@ async def test_only_the_owning_line_sees_its_ticket(hotline, suite, ids):
     handler = await client.get(f"/api/v1/intake/feeds/12345/reports/{ticket}",
                                headers=ids.bearer("unit_handler", unit="hb-spj"))
     assert handler.status_code == 403
+    nul = await signed(client, "hl-12345", "GET", "/api/v1/intake/feeds/12345/reports/GD%00x")
+    assert nul.status_code == 400 and nul.json()["detail"] == "工单编号无效。"
     tampered = sign("hl-12345", KEYS["hl-12345"][1], "GET", f"/api/v1/intake/feeds/12345/reports/{ticket}x")
     refused = await client.get(f"/api/v1/intake/feeds/12345/reports/{ticket}", headers=tampered)
     assert refused.status_code == 401

@@ -17,7 +17,7 @@ from services.common.ids import new_id
 from ..catalog import BULLETIN_KINDS, PUBLICATION_SCOPES, problem_type_label
 from ..models import bulletins, daily_sheets, units
 from ..rendering import Rendered, redact_identity, render
-from .core import Notifier, notify_unit, now_utc, today_local
+from .core import Notifier, notify_office, notify_unit, now_utc, today_local
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,8 @@ def previous_month(today: date) -> date:
     return (first - timedelta(days=1)).replace(day=1)
 
 
-async def compose_monthly_bulletin(session: AsyncSession, *, month: date, published_at: datetime) -> bool:
+async def compose_monthly_bulletin(session: AsyncSession, *, month: date, published_at: datetime,
+                                   notifier: Notifier | None = None) -> bool:
     """月度通报 for the month starting at ``month``, composed as a draft for an officer to review and publish
     (一月一通报 is the commission's word, not a machine's); nothing if it exists already or the month was empty."""
     period = month.strftime("%Y-%m")
@@ -159,9 +160,13 @@ async def compose_monthly_bulletin(session: AsyncSession, *, month: date, publis
         clarifications=[b.title for b in month_bulletins if b.kind == "clarification"],
         rankings=[b.title for b in month_bulletins if b.kind == "ranking"],
     )
-    return await publish_bulletin(session, source=f"monthly:{period}", kind="monthly", rendered=rendered,
-                                  published_at=published_at, period=period, status="draft",
-                                  data={"by_type": [{"key": k, "count": v} for k, v in by_type.items()]})
+    composed = await publish_bulletin(session, source=f"monthly:{period}", kind="monthly", rendered=rendered,
+                                      published_at=published_at, period=period, status="draft",
+                                      data={"by_type": [{"key": k, "count": v} for k, v in by_type.items()]})
+    if composed and notifier is not None:  # the office reviews and publishes it
+        await notify_office(session, notifier=notifier, template="monthly_draft", source=f"monthly-draft:{period}",
+                            month_label=f"{month.year}年{month.month}月", title=rendered.subject)
+    return composed
 
 
 def _labelled(by_type: dict[str, int]) -> list[dict]:
