@@ -1,7 +1,7 @@
 """热线回告: the worker that delivers hotline callbacks from ``hotline_updates`` (an outbox of its own).
 
 A pass claims due rows (``FOR UPDATE SKIP LOCKED``, marked ``sending`` under a lease) and commits, then
-POSTs each to its line's URL and records the outcome in a fresh transaction. Per ticket, a stage is sent
+POSTs them to their lines' URLs concurrently and records every outcome in one fresh transaction. Per ticket, a stage is sent
 only once the earlier ones are settled, so a line hears 受理 before 办结 even across retries. Failures are
 retried with exponential backoff (capped, jittered) up to ``callback_max_attempts``; a 4xx other than
 408/425/429 is the receiver refusing the call, so it is not retried. A worker that dies mid-send leaves
@@ -29,11 +29,10 @@ import httpx
 import orjson
 from fastapi import FastAPI
 from prometheus_client import Counter
-from sqlalchemy import text, update
+from sqlalchemy import text
 
 from services.common.db import session_scope
 
-from .models import hotline_updates
 from .settings import HotlineCallback, IntakeSettings
 
 log = logging.getLogger(__name__)
@@ -57,6 +56,14 @@ UPDATE intake.hotline_updates u
         LIMIT :batch
           FOR UPDATE SKIP LOCKED)
 RETURNING u.id, u.line, u.stage, u.idempotency_key, u.payload, u.attempts
+""")
+# Guarded by the attempt: a row retaken after its lease expired is not overwritten by the older attempt.
+_SETTLE = text("""
+UPDATE intake.hotline_updates
+   SET status = :status, locked_until = NULL, last_error = :last_error,
+       delivered_at = COALESCE(CAST(:delivered_at AS timestamptz), delivered_at),
+       next_attempt_at = COALESCE(CAST(:next_attempt_at AS timestamptz), next_attempt_at)
+ WHERE id = :id AND status = 'sending' AND attempts = :attempts
 """)
 # Stages a line did not ask for are settled at once, so they never hold back the ones it wants.
 _SKIP = text("""
@@ -104,10 +111,14 @@ class CallbackWorker:
             rows = (await session.execute(_CLAIM, {
                 "lines": list(s.hotline_callbacks), "now": now, "batch": 100,
                 "lease": now + timedelta(seconds=s.callback_lease_seconds)})).all()
-        await asyncio.gather(*(self._deliver(row) for row in rows))
+        outcomes = await asyncio.gather(*(self._deliver(row) for row in rows))
+        if outcomes:
+            async with session_scope(self.app.state.sessions) as session:
+                await session.execute(_SETTLE, list(outcomes))
         return len(rows)
 
-    async def _deliver(self, row) -> None:
+    async def _deliver(self, row) -> dict:
+        """Send one stage; the values to settle its row with (all of a pass are settled in one statement)."""
         callback = self.settings.hotline_callbacks[row.line]
         # Raw SQL hands JSONB back as its text: sent as stored.
         body = row.payload.encode() if isinstance(row.payload, str) else orjson.dumps(row.payload)
@@ -116,41 +127,28 @@ class CallbackWorker:
         try:
             response = await self.client.post(callback.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            await self._failed(row, f"{type(exc).__name__}", retry=True)
-            return
+            return self._failed(row, f"{type(exc).__name__}", retry=True)
         if 200 <= response.status_code < 300 or response.status_code == 409:  # 409: the line has it already
-            await self._settle(row, status="delivered", delivered_at=now_utc(), last_error=None)
             CALLBACKS.labels(row.line, "delivered").inc()
-            return
-        await self._failed(row, f"HTTP {response.status_code}", retry=response.status_code not in _NOT_RETRIED)
+            return _settled(row, "delivered", delivered_at=now_utc())
+        return self._failed(row, f"HTTP {response.status_code}", retry=response.status_code not in _NOT_RETRIED)
 
-    async def _failed(self, row, reason: str, *, retry: bool) -> None:
+    def _failed(self, row, reason: str, *, retry: bool) -> dict:
         s = self.settings
         give_up = not retry or row.attempts >= s.callback_max_attempts
         log.warning("hotline callback failed", extra={"line": row.line, "update_id": row.id, "reason": reason,
                                                       "attempts": row.attempts, "final": give_up})
         CALLBACKS.labels(row.line, "failed" if give_up else "retrying").inc()
         if give_up:
-            await self._settle(row, status="failed", last_error=reason)
-        else:
-            delay = backoff_seconds(row.attempts, s.callback_backoff_seconds, s.callback_backoff_max_seconds)
-            await self._settle(row, status="pending", last_error=reason,
-                               next_attempt_at=now_utc() + timedelta(seconds=delay))
+            return _settled(row, "failed", last_error=reason)
+        delay = backoff_seconds(row.attempts, s.callback_backoff_seconds, s.callback_backoff_max_seconds)
+        return _settled(row, "pending", last_error=reason, next_attempt_at=now_utc() + timedelta(seconds=delay))
 
-    async def _settle(self, row, *, status: str, last_error: str | None, delivered_at: datetime | None = None,
-                      next_attempt_at: datetime | None = None) -> None:
-        values: dict = {"status": status, "locked_until": None, "last_error": last_error}
-        if delivered_at is not None:
-            values["delivered_at"] = delivered_at
-        if next_attempt_at is not None:
-            values["next_attempt_at"] = next_attempt_at
-        async with session_scope(self.app.state.sessions) as session:
-            # Guarded by the attempt: a row retaken after its lease expired is not overwritten.
-            await session.execute(
-                update(hotline_updates)
-                .where(hotline_updates.c.id == row.id, hotline_updates.c.status == "sending",
-                       hotline_updates.c.attempts == row.attempts)
-                .values(**values))
+
+def _settled(row, status: str, *, last_error: str | None = None, delivered_at: datetime | None = None,
+             next_attempt_at: datetime | None = None) -> dict:
+    return {"id": row.id, "attempts": row.attempts, "status": status, "last_error": last_error,
+            "delivered_at": delivered_at, "next_attempt_at": next_attempt_at}
 
 
 async def callback_worker(app: FastAPI) -> None:
