@@ -24,6 +24,7 @@ from services.intake.models import hotline_updates
 from services.intake.settings import HotlineCallback
 
 from ..support import eventually
+from .directory_helper import imported_units
 from .hotline_receiver import HotlineReceiver
 
 KEYS = {"hl-12345": ("12345", "k" * 48), "hl-12388": ("12388", "m" * 48)}
@@ -83,7 +84,13 @@ async def push(client) -> tuple[str, dict]:
     return ticket, response.json()
 
 
-async def test_a_hotline_pulls_its_ticket_and_hears_every_stage_signed_in_order(hotline, suite, ids):
+@pytest.fixture(scope="module")
+async def directory(suite, ids):
+    async with imported_units(suite, ids, UNITS_YAML, ("hb", "hb-spj")):
+        yield
+
+
+async def test_a_hotline_pulls_its_ticket_and_hears_every_stage_signed_in_order(hotline, directory, suite, ids):
     client, receiver = hotline
     ticket, pushed = await push(client)
     path = f"/api/v1/intake/feeds/12345/reports/{ticket}"
@@ -95,10 +102,6 @@ async def test_a_hotline_pulls_its_ticket_and_hears_every_stage_signed_in_order(
         "received", "已受理登记", [])
 
     # The officer transfers the clue (转办) to a unit, through the gateway.
-    imported = await suite.gateway.post("/api/v1/triage/units:import", content=UNITS_YAML,
-                                        headers={**ids.bearer("admin"), "content-type": "application/yaml"})
-    assert imported.status_code == 200, imported.text
-
     async def triage_has_it():
         r = await suite.gateway.get(f"/api/v1/triage/clues/{pushed['id']}", headers=ids.bearer("triage_officer"))
         return r.status_code == 200

@@ -9,6 +9,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from services.common.contracts.accountability import RectificationAssigned, TypicalCasePublished
@@ -19,6 +20,7 @@ from services.notification import service
 from services.notification.models import units
 
 from ..support import eventually
+from .directory_helper import imported_units
 
 API = "/api/v1/notification"
 UNITS_YAML = """
@@ -39,18 +41,21 @@ async def publish_as(suite, name: str, *contracts) -> None:
         await app.state.outbox.publish_many(session, list(contracts))
 
 
-async def directory(suite, ids) -> None:
-    imported = await suite.gateway.post("/api/v1/triage/units:import", content=UNITS_YAML,
-                                        headers={**ids.bearer("admin"), "content-type": "application/yaml"})
-    assert imported.status_code == 200, imported.text
+@pytest.fixture(scope="module")
+async def directory(suite, ids):
+    async with imported_units(suite, ids, UNITS_YAML, ("bs", *ALL_UNITS)):
+        await eventually(_known(suite))
+        yield
 
+
+def _known(suite):
     async def known():
         async with suite.apps["notification"].state.sessions() as session:
             rows = (await session.execute(select(units.c.unit_id, units.c.level)
                                           .where(units.c.unit_id.in_(ALL_UNITS)))).all()
         return len(rows) == len(ALL_UNITS) and all(r.level for r in rows)
 
-    await eventually(known)
+    return known
 
 
 async def inbox(suite, ids, unit: str) -> list[dict]:
@@ -65,8 +70,7 @@ async def public_titles(suite) -> set[str]:
     return {b["title"] for b in response.json()["items"]}
 
 
-async def test_a_bulletin_reaches_only_the_audience_its_scope_allows(suite, ids):
-    await directory(suite, ids)
+async def test_a_bulletin_reaches_only_the_audience_its_scope_allows(suite, ids, directory):
     tag = secrets.token_hex(3)
     unit_scope = f"关于物业管理科科员张某某推诿扯皮问题的通报{tag}"
     sector_scope = f"关于质监站站长李某某作风问题的通报{tag}"
@@ -102,8 +106,7 @@ async def _has(suite, title: str) -> bool:
     return title in await public_titles(suite)
 
 
-async def test_units_read_labels_not_codes(suite, ids):
-    await directory(suite, ids)
+async def test_units_read_labels_not_codes(suite, ids, directory):
     clue = await suite.gateway.post("/api/v1/intake/reports", headers=ids.bearer("triage_officer"),
                                     json={"channel": "petition", "text": "物业管理科对群众诉求推诿扯皮、踢皮球"})
     clue_id = clue.json()["id"]
