@@ -111,6 +111,10 @@ async def test_a_hotline_pulls_its_ticket_and_hears_every_stage_signed_in_order(
     moved = await suite.gateway.patch(f"/api/v1/triage/clues/{pushed['id']}", headers=ids.bearer("triage_officer"),
                                       json={"decision": "transfer", "unit_id": "hb-spj", "reason": "属行政审批服务问题"})
     assert moved.status_code == 200, moved.text
+    async def transferred():
+        return (await signed(client, "hl-12345", "GET", path)).json()["status"] == "transferred"
+
+    await eventually(transferred)  # events of different topics are not ordered: let the transfer land first
     # The investigation concludes (办结); notification then tells the reporter, which the line hears as 反馈.
     async with session_scope(suite.apps["accountability"].state.sessions) as session:
         await suite.apps["accountability"].state.outbox.publish(session, CaseConcluded(

@@ -86,7 +86,8 @@ async def test_a_bulletin_reaches_only_the_audience_its_scope_allows(suite, ids,
 
     async def delivered():
         titles = {u: {m["title"] for m in await inbox(suite, ids, u)} for u in ALL_UNITS}
-        return titles if any(sector_scope in t for t in titles["bs-zjj"]) and \
+        tree = ("bs-zjj", "bs-zjj-wy", "bs-zjj-zj")
+        return titles if all(any(sector_scope in t for t in titles[u]) for u in tree) and \
             any(unit_scope in t for t in titles["bs-zjj-wy"]) else None
 
     titles = await eventually(delivered, timeout=30)
