@@ -793,8 +793,8 @@ async def observe(conn: asyncpg.Connection, client: httpx.AsyncClient, day: Day,
     sheet = (await client.get(f"/api/v1/triage/daily-sheets/{run_date}", headers=staff("auditor"))).json()
     as_csv = (await client.get(f"/api/v1/triage/daily-sheets/{run_date}.csv", headers=staff("auditor"))).text
     csv_rows = list(csv.DictReader(io.StringIO(as_csv)))
-    csv_total = next(int(r["count"]) for r in csv_rows if r["dimension"] == "total")
-    csv_decisions = {r["key"]: int(r["count"]) for r in csv_rows if r["dimension"] == "decision"}
+    csv_total = next(int(r["件数"]) for r in csv_rows if r["维度"] == "合计")
+    csv_decisions = {r["代码"]: int(r["件数"]) for r in csv_rows if r["维度"] == "处置方式"}
     mine = await conn.fetch("SELECT decision, state, must_investigate, routed_unit_id, run_date "
                             "FROM triage.clues WHERE id = ANY($1::uuid[])", ids)
     decisions = Counter((r["decision"] or "review") for r in mine if r["run_date"] == run_date)

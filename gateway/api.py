@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from services.common.errors import Problem
 
 from .edge import bounded, check_declared, policy_path
+from .open311 import open311_error
 from .policy import admit
 from .proxy import forward, upstream_target
 
@@ -59,7 +60,12 @@ async def to_service(request: Request):
 
 
 async def to_intake(request: Request):
-    return await _route(request, "intake")
+    if not request.url.path.startswith("/open311/"):
+        return await _route(request, "intake")
+    try:
+        return await _route(request, "intake")
+    except Problem as problem:  # an Open311 client reads the spec's error list, 429 included
+        return open311_error(problem, request.url.path)
 
 
 # Plain Starlette routes for the proxied paths: no FastAPI dependency solving on the hot path.

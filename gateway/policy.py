@@ -36,7 +36,9 @@ def _rule(methods: str, pattern: str, audience: Audience, limit: str | None = No
 
 _SEGMENT = r"[^/]+"
 RULES: tuple[Rule, ...] = (
-    _rule("POST", rf"^/api/v1/intake/feeds/(?P<line>{_SEGMENT})/reports(:batch)?$", "feed", machines="hotline"),
+    # Pushes, and the status pull by the line's own ticket id (热线回告).
+    _rule("GET HEAD POST", rf"^/api/v1/intake/feeds/(?P<line>{_SEGMENT})/reports(:batch|/{_SEGMENT})?$", "feed",
+          machines="hotline"),
     _rule("POST", rf"^/api/v1/intake/qr/{_SEGMENT}/reports$", "public", "qr-report"),
     _rule("GET HEAD", rf"^/qr/{_SEGMENT}(/.*)?$", "public", "qr-page"),
     _rule("GET HEAD", rf"^/api/v1/intake/receipts/{_SEGMENT}$", "public", "receipt"),
@@ -46,6 +48,8 @@ RULES: tuple[Rule, ...] = (
     _rule("GET HEAD", r"^/api/v1/evaluation/(enumerations|campaigns)$", "public", "results"),
     _rule("GET HEAD", rf"^/api/v1/evaluation/campaigns/{_SEGMENT}(/rankings(\.svg|\.csv)?)?$", "public", "results"),
     _rule("GET HEAD", r"^/api/v1/notification/bulletins(\.atom|\.json)?(/.*)?$", "public", "bulletin"),
+    # The enumerations the docs offer to anyone (channels, statuses, stages and their Chinese labels).
+    _rule("GET HEAD", r"^/api/v1/(intake/catalog|notification/enumerations)$", "public", "catalog"),
     _rule("POST", r"^/open311/v2/requests\.(json|xml)$", "public", "open311-report"),
     _rule("GET HEAD", r"^/open311/v2/(services|requests|tokens)(/.*)?(\.json|\.xml)?$", "public", "open311-read"),
     # Accountability (issue 16), staff only and never a machine key: the proposals queue and its decisions,
@@ -54,6 +58,7 @@ RULES: tuple[Rule, ...] = (
     _rule("GET HEAD POST", r"^/api/v1/accountability/proposals(/[^/]+(/decision)?)?$", "staff"),
     _rule("GET HEAD POST", r"^/api/v1/accountability/imports(/xlsx|/template\.xlsx)?$", "staff"),
     _rule("GET HEAD", r"^/api/v1/accountability/(ageing|follow-ups|reports/four-winds/[^/]+)$", "staff"),
+    _rule("GET HEAD", r"^/open311/(v2/)?discovery\.(json|xml)$", "public", "open311-read"),
 )
 
 

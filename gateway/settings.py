@@ -27,6 +27,7 @@ def _default_rate_limits() -> dict[str, str]:
         "ballot": "30/minute",
         "bulletin": "120/minute",
         "results": "120/minute",
+        "catalog": "60/minute",
         "open311-report": "10/minute",
         "open311-read": "120/minute",
     }

@@ -49,6 +49,36 @@ class ServiceSpec:
     body_limits: Sequence[BodyLimit] = ()
 
 
+class RelativeRedirects:
+    """A service's own redirects (Starlette's trailing-slash one) name the address the service was reached
+    at — behind the gateway an internal one (``http://127.0.0.1:8105/…``). Keep only path and query, a
+    relative Location (RFC 9110 §10.2.2), so the caller follows it to the address it already uses."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        host = next((v for k, v in scope.get("headers", []) if k == b"host"), None)
+
+        async def relative(message) -> None:
+            if message["type"] == "http.response.start" and 300 <= message["status"] < 400 and host:
+                headers = []
+                for key, value in message.get("headers", []):
+                    if key.lower() == b"location" and b"://" in value:
+                        authority, _, rest = value.split(b"://", 1)[1].partition(b"/")
+                        if authority == host:  # the service's own address; other sites' are left alone
+                            value = b"/" + rest
+                    headers.append((key, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, relative)
+
+
 def service_tables(metadata: MetaData):
     """The outbox and inbox tables every service schema has. Call once in ``models.py``."""
     return outbox_table(metadata), inbox_table(metadata)
@@ -144,6 +174,7 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
     if spec.body_limits:  # inside the request context: a 413 still carries the request id and is counted
         app.add_middleware(BodyLimitMiddleware, limits=spec.body_limits)
     app.add_middleware(RequestContextMiddleware, service=spec.name)
+    app.add_middleware(RelativeRedirects)
     app.include_router(health_router(checks))
     for router in spec.routers:
         app.include_router(router)

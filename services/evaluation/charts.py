@@ -135,8 +135,9 @@ def rankings_csv(results: dict) -> str:
     out = io.StringIO()
     out.write("\ufeff")  # so spreadsheet programs in the office read the Chinese as UTF-8
     writer = csvsafe.writer(out)
-    writer.writerow(["category", "rank", "unit_id", "unit_name", "score", "grade", "grade_label", "vetoed",
-                     "veto_reasons", "top_ten", "bottom_ten", "ballot_marks", *CSV_SOURCES])
+    # Chinese headers for the office; the unit and grade codes keep columns of their own.
+    writer.writerow(["评议类别", "名次", "单位代码", "单位名称", "得分", "等次代码", "等次", "一票否决",
+                     "否决原因", "十优", "十差", "评价票数", *(domain.SOURCES[s] for s in CSV_SOURCES)])
     for cat in results["categories"]:
         top, bottom = set(cat["top_ten"]), set(cat["bottom_ten"])
         for u in cat["ranking"]:

@@ -35,6 +35,7 @@ from .schemas import (
     ClueDetail,
     ClueForUnit,
     ClueRead,
+    HotlineTicketStatus,
     IdentityRevealed,
     IdentityRevealRequest,
     PosterCreate,
@@ -95,6 +96,24 @@ async def post_hotline_report(
         response.status_code = 200
     response.headers["Location"] = f"/api/v1/intake/clues/{outcome.clue.id}"
     return outcome.read()
+
+
+@router.get("/feeds/{line}/reports/{external_id}", response_model=HotlineTicketStatus)
+async def get_hotline_report(line: HotlineLine, external_id: str, session: SessionDep,
+                             principal: CurrentPrincipal) -> HotlineTicketStatus:
+    """热线回告 by pull: a line asks by its own ticket id what became of it (signed like the push). A line
+    sees only its own tickets; staff only the triage officer."""
+    if principal.kind == "hotline":
+        if principal.line != line:
+            raise Problem(403, f"此密钥只能查询 {principal.line} 线路的工单。", slug="forbidden-line")
+    elif not (principal.kind == "staff" and principal.has_role("triage_officer")):
+        raise Problem(403, "工单状态只向报送该工单的热线系统开放。", slug="forbidden-kind")
+    if "\x00" in external_id or len(external_id) > 200:
+        raise Problem(400, "工单编号无效。", slug="ticket-id-invalid")
+    found = await service.ticket_status(session, line=line, external_id=external_id)
+    if found is None:
+        raise Problem(404, f"本线路没有编号为 {external_id} 的工单。", slug="unknown-ticket")
+    return HotlineTicketStatus.model_validate(found)
 
 
 @router.post("/feeds/{line}/reports:batch", response_model=BatchResult)

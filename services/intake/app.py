@@ -13,6 +13,7 @@ from services.common.limits import BodyLimit
 from . import open311, pages
 from .api import router
 from .attachments import blob_store, staging_dir
+from .callbacks import callback_worker
 from .handlers import HANDLERS
 from .models import metadata
 from .receipts import RateLimiter
@@ -44,9 +45,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             name="intake",
             settings=settings,
             metadata=metadata,
-            routers=[router, pages.router, open311.router],
+            routers=[router, pages.router, open311.router, open311.discovery_router],
             produces=[ClueReceived],
             handlers=HANDLERS,
+            workers=[callback_worker],
             on_startup=[prepare_storage],
             title="zuofeng intake",
             description="Clues in: hotline feeds, QR posters, staff channels, Open311; receipts.",

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.contracts.accountability import CaseClosed, CaseConcluded
 from services.common.contracts.notification import ReporterFeedbackIssued
-from services.common.contracts.triage import ClueTriaged
+from services.common.contracts.triage import ClueTriaged, UnitUpserted
 from services.common.events import CloudEvent
 
 from . import catalog, service
@@ -15,7 +15,7 @@ from . import catalog, service
 async def on_clue_triaged(session: AsyncSession, event: ClueTriaged, envelope: CloudEvent) -> None:
     await service.move_status(session, clue_ids=[event.clue_id],
                               to=catalog.TRIAGE_DECISION_STATUS[event.decision], at=envelope.time,
-                              deadline=event.deadline, unit_id=event.unit_id)
+                              deadline=event.deadline, unit_id=event.unit_id, family=event.family)
 
 
 async def on_case_concluded(session: AsyncSession, event: CaseConcluded, envelope: CloudEvent) -> None:
@@ -31,7 +31,12 @@ async def on_reporter_feedback(session: AsyncSession, event: ReporterFeedbackIss
                                   issued_at=event.issued_at)
 
 
+async def on_unit_upserted(session: AsyncSession, event: UnitUpserted, envelope: CloudEvent) -> None:
+    await service.record_unit_name(session, unit_id=event.unit_id, name=event.name)
+
+
 HANDLERS = {
+    UnitUpserted: on_unit_upserted,
     ClueTriaged: on_clue_triaged,
     CaseConcluded: on_case_concluded,
     CaseClosed: on_case_closed,

@@ -97,6 +97,11 @@ class ClueForUnit(ClueRead):
 class ClueDetail(ClueForUnit):
     anonymous: bool
     recorded_by: str | None
+    # Where, as the reporter gave it (Open311): staff see it exactly; public answers coarsen it.
+    address: str | None = None
+    lat: float | None = None
+    long: float | None = None
+    media_url: str | None = None
 
 
 class AttachmentRead(BaseModel):
@@ -225,3 +230,25 @@ class QrFormFields(StorableModel):
     def reporter(self) -> ReporterIdentity | None:
         identity = ReporterIdentity(name=self.name, phone=self.phone, id_number=self.id_number)
         return None if identity.is_empty() else identity
+
+
+class HotlineStageRead(BaseModel):
+    stage: str
+    stage_label: str
+    occurred_at: datetime
+    message: str | None = None
+    callback: str  # pending / sending / delivered / failed / skipped
+
+
+class HotlineTicketStatus(BaseModel):
+    """热线回告 by pull: the line's own ticket, what became of it, and every stage it reached."""
+
+    id: uuid.UUID
+    external_id: str
+    tracking_number: str
+    status: str
+    status_label: str
+    received_at: datetime
+    updated_at: datetime | None = None
+    expected_datetime: str | None = None
+    stages: list[HotlineStageRead]

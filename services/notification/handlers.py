@@ -55,7 +55,7 @@ def build_handlers(notifier: Notifier) -> dict[type, Handler]:
     async def on_typical_case_published(
         session: AsyncSession, event: TypicalCasePublished, envelope: CloudEvent
     ) -> None:
-        await service.publish_typical_case(session, event=event, source=envelope.id)
+        await service.publish_typical_case(session, notifier=notifier, event=event, source=envelope.id)
 
     async def on_daily_sheet_published(
         session: AsyncSession, event: DailySheetPublished, envelope: CloudEvent

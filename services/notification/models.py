@@ -40,6 +40,7 @@ units = Table(
     Column("unit_id", Text, primary_key=True),
     Column("name", Text, nullable=False),
     Column("parent_id", Text),
+    Column("level", Text),  # region / agency / section: a sector-scope notice goes to an agency's tree
     Column("contacts", JSONB, nullable=False, server_default=text("'{}'::jsonb")),  # official, not personal
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -147,7 +148,8 @@ daily_sheets = Table(
     Column("by_decision", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
 )
 
-# 公开通报: typical cases, clarifications, rankings, the monthly bulletin.
+# 公开通报: citywide typical cases and clarifications, rankings, the monthly bulletin. A monthly bulletin is
+# composed as a ``draft`` for an officer to review and publish; the public sees ``published`` rows only.
 bulletins = Table(
     "bulletins",
     metadata,
@@ -159,6 +161,9 @@ bulletins = Table(
     Column("period", Text),
     Column("unit_id", Text),
     Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-    Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False),  # for a draft: when it was composed
+    Column("status", Text, nullable=False, server_default="published"),
+    Column("composed_at", DateTime(timezone=True)),
+    Column("published_by", Text),
     Index("ix_bulletins_published", "published_at"),
 )

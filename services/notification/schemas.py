@@ -59,7 +59,15 @@ class BulletinRead(_Read):
     period: str | None = None
     unit_id: str | None = None
     published_at: datetime
+    status: str = "published"
     data: dict = {}
+
+
+class BulletinPublish(BaseModel):
+    """The reviewed wording (either may be left out to publish the draft as composed)."""
+
+    title: str | None = Field(None, min_length=2, max_length=200)
+    body: str | None = Field(None, min_length=2, max_length=20000)
 
 
 class BulletinList(BaseModel):

@@ -398,6 +398,15 @@ async def test_the_monthly_bulletin_sums_the_daily_sheets_and_names_the_months_t
                                                           published_at=datetime.now(UTC))
         assert not await service.compose_monthly_bulletin(session, month=date(2026, 8, 1),  # nothing happened
                                                           published_at=datetime.now(UTC))
+    # Composed for review: the public sees it once an officer has published it.
+    response = await stack.client.get("/api/v1/notification/bulletins", params={"kind": "monthly"},
+                                      headers=ids.as_public())
+    assert response.json()["items"] == []
+    drafts = await stack.client.get("/api/v1/notification/bulletins/drafts", headers=ids.as_staff("triage_officer"))
+    [draft] = drafts.json()["items"]
+    published = await stack.client.post(f"/api/v1/notification/bulletins/{draft['id']}:publish",
+                                        headers=ids.as_staff("triage_officer"))
+    assert published.status_code == 200, published.text
     response = await stack.client.get("/api/v1/notification/bulletins", params={"kind": "monthly"},
                                       headers=ids.as_public())
     [monthly] = response.json()["items"]

@@ -146,7 +146,7 @@ async def test_the_daily_run_screens_clues_once_per_date_and_publishes_the_sheet
     as_csv = await suite.gateway.get(f"/api/v1/triage/daily-sheets/{today}.csv", headers=ids.bearer("auditor"))
     assert as_csv.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
-    assert {"channel", "type", "unit", "decision", "total"} <= {r["dimension"] for r in rows}
+    assert {"渠道", "问题类型", "责任单位", "处置方式", "合计"} <= {r["维度"] for r in rows}
 
     prefix, bootstrap = infra["KAFKA_TOPIC_PREFIX"], infra["KAFKA_BOOTSTRAP_SERVERS"]
     triaged = await read_topic(bootstrap, ClueTriaged.topic(prefix),

@@ -123,4 +123,4 @@ def test_svg_has_a_panel_per_category_and_a_bar_per_unit():
     assert len(titles) == 24
     assert "A" in [t.text for t in svg.iter(f"{ns}text")]
     csv_text = charts.rankings_csv(results)
-    assert csv_text.startswith("\ufeffcategory,rank") and len(csv_text.strip().splitlines()) == 25
+    assert csv_text.startswith("\ufeff评议类别,名次,单位代码,单位名称") and len(csv_text.strip().splitlines()) == 25

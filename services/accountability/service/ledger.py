@@ -47,7 +47,7 @@ async def assign_rectification(
                        details={"case_id": str(case_id), "unit_id": unit_id, "deadline": deadline.isoformat()})
     await outbox.publish(session, RectificationAssigned(
         rectification_id=rectification_id, case_id=case_id, unit_id=unit_id, task=task, deadline=deadline,
-        responsible=responsible))
+        responsible=responsible, case_number=case.case_number))
     return rectification_id
 
 

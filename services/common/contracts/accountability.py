@@ -67,6 +67,7 @@ class RectificationAssigned(EventContract):
     task: str
     deadline: date
     responsible: str | None = None
+    case_number: str | None = None  # the case the task comes from, for the unit's notice
 
 
 class RectificationOverdue(EventContract):

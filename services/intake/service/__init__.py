@@ -30,8 +30,10 @@ from .records import (
     open_identity,
     receipt_status,
     record_feedback,
+    record_unit_name,
     update_poster,
 )
+from .hotline import ticket_status
 from .reveal import approve_reveal, claim_approval
 
 __all__ = [
@@ -40,6 +42,6 @@ __all__ = [
     "create_poster", "find_receipt_clue", "format_tracking_number", "get_clue", "get_poster", "hotline_clue",
     "invalid_detail",
     "list_attachments", "list_posters", "map_hotline_fields", "move_status", "next_tracking_numbers",
-    "open_identity", "parse_hotline_report", "receipt_status", "record_feedback", "safe_errors", "seal_reporter",
-    "tracking_sequence_name", "update_poster",
+    "open_identity", "parse_hotline_report", "receipt_status", "record_feedback", "record_unit_name", "safe_errors", "seal_reporter",
+    "ticket_status", "tracking_sequence_name", "update_poster",
 ]

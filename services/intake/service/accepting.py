@@ -120,6 +120,7 @@ class NewClue:
     lat: float | None = None
     long: float | None = None
     address: str | None = None
+    media_url: str | None = None
     attachments: list[StagedFile] = field(default_factory=list)
 
 
@@ -178,6 +179,7 @@ _CLUE_COLUMNS = (
     ("unit_id", "text"), ("place", "text"), ("enterprise_related", "boolean"), ("anonymous", "boolean"),
     ("attachment_count", "integer"), ("received_at", "timestamptz"), ("poster_code", "text"),
     ("category_hint", "text"), ("recorded_by", "text"), ("lat", "float8"), ("long", "float8"), ("address", "text"),
+    ("media_url", "text"),
 )
 
 
@@ -238,6 +240,7 @@ async def accept_clues(
         "lat": [p.item.lat for p in prepared],
         "long": [p.item.long for p in prepared],
         "address": [p.item.address for p in prepared],
+        "media_url": [p.item.media_url for p in prepared],
     }
     statement = _insert_clues(sequence, f"{received_at.astimezone(SHANGHAI):%Y%m%d}")
     inserted = {row.id: row for row in (await session.execute(statement, columns)).all()}

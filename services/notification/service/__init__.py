@@ -6,7 +6,9 @@
 
 from .bulletins import (
     compose_monthly_bulletin,
+    list_drafts,
     previous_month,
+    publish_draft,
     publish_bulletin,
     publish_results,
     publish_typical_case,
@@ -45,7 +47,7 @@ __all__ = [
     "addresses_for", "answer_rating", "assign_rectification", "close_case", "compose_monthly_bulletin",
     "conclude_case", "escalate", "feedback_to_reporter", "get_bulletin", "get_rating_request", "list_bulletins",
     "list_deliveries", "list_inbox", "mark_read", "notify_office", "notify_unit", "now_utc", "open_contact",
-    "previous_month", "publish_bulletin", "publish_results", "publish_typical_case", "queue_message",
+    "list_drafts", "previous_month", "publish_bulletin", "publish_draft", "publish_results", "publish_typical_case", "queue_message",
     "record_daily_sheet", "record_unit", "rectification_overdue", "remind_and_escalate", "route_clue",
     "today_local", "unit_name", "watch_deadline",
 ]

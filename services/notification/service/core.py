@@ -245,8 +245,8 @@ async def notify_office(
 async def record_unit(session: AsyncSession, *, event: UnitUpserted, data: dict) -> None:
     """单位名录 read model. Official contacts ride along if the directory carries them."""
     contacts = {k: str(data[k]) for k in UNIT_CONTACT_CHANNELS if data.get(k)}
-    values = {"name": event.name, "parent_id": event.parent_id, "active": event.active, "contacts": contacts,
-              "updated_at": now_utc()}
+    values = {"name": event.name, "parent_id": event.parent_id, "level": event.level, "active": event.active,
+              "contacts": contacts, "updated_at": now_utc()}
     await session.execute(
         pg_insert(units).values(unit_id=event.unit_id, **values)
         .on_conflict_do_update(index_elements=["unit_id"], set_=values)

@@ -15,6 +15,7 @@ from services.common.contracts.intake import ClueReceived
 from services.common.contracts.notification import FeedbackReceived
 from services.common.contracts.triage import ClueTriaged
 
+from ..catalog import problem_type_label
 from ..models import deadlines, deliveries, ratings, reporters
 from ..rendering import Rendered
 from .core import (
@@ -99,7 +100,8 @@ async def route_clue(session: AsyncSession, *, notifier: Notifier, event: ClueTr
                     if event.deadline else None)
     await notify_unit(session, notifier=notifier, unit_id=event.unit_id, template="transfer_assigned",
                       source=source, clue_id=event.clue_id, unit_name=name, tracking_number=event.tracking_number,
-                      deadline=event.deadline, working_days=working_days, type_label=event.type_code,
+                      deadline=event.deadline, working_days=working_days,
+                      type_label=problem_type_label(event.type_code),
                       must_investigate=event.must_investigate)
     if event.deadline:
         await watch_deadline(session, kind="transfer", ref_id=event.clue_id, unit_id=event.unit_id,
