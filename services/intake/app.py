@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from services.common.app import ServiceSpec, build_service_app
 from services.common.contracts.intake import ClueReceived
 
-from . import open311, pages
+from . import citizen_pages, open311, pages
 from .api import router
 from .attachments import blob_store, staging_dir
 from .handlers import HANDLERS
@@ -32,7 +32,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             name="intake",
             settings=settings or get_settings(),
             metadata=metadata,
-            routers=[router, pages.router, open311.router],
+            routers=[router, pages.router, citizen_pages.router, open311.router],
             produces=[ClueReceived],
             handlers=HANDLERS,
             on_startup=[prepare_storage],

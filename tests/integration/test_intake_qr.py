@@ -127,7 +127,7 @@ async def test_qr_page_form_submits_text_photo_and_audio_to_the_posters_unit(sui
     status = await suite.gateway.get(f"/api/v1/intake/receipts/{code}")
     assert status.status_code == 200, status.text
     assert status.json()["tracking_number"] == tracking and status.json()["status"] == "received"
-    assert status.json()["status_label"] == "已受理登记"
+    assert status.json()["status_label"] == "已登记"
 
 
 async def test_qr_submit_as_json_client_gets_the_receipt_once(suite, ids):
