@@ -221,3 +221,38 @@ async def _resolved(watch):
 async def _open(watch):
     row = await watch()
     return row if row is not None and row.resolved_at is None else None
+
+
+async def test_an_unrated_handling_is_reminded_once_with_a_link_that_answers_the_same_request(suite, ids):
+    await directory(suite, ids)
+    report = await citizen_reports(suite, ids)
+    clue_id, code = report["id"], report["receipt_code"]
+    await transferred(suite, ids, clue_id)
+    assert (await unit_files(suite, ids, clue_id)).status_code == 201
+    assert (await suite.gateway.post(f"/api/v1/triage/transfers/{clue_id}/review", headers=ids.bearer("triage_officer"),
+                                     json={"decision": "accept", "outcome_summary": "已整改。"})).status_code == 200
+
+    async def asked():
+        async with suite.apps["notification"].state.sessions() as session:
+            return (await session.execute(select(ratings).where(ratings.c.clue_id == clue_id))).first()
+    await eventually(asked)
+    notifier = suite.apps["notification"].state.notifier
+
+    async def reminder_pass(today: date) -> int:
+        async with session_scope(suite.apps["notification"].state.sessions) as session:
+            return await notification.remind_unrated(session, notifier=notifier, today=today)
+    today = notification.today_local()
+    assert await reminder_pass(today) == 0  # just asked: too early
+    later = date.fromordinal(today.toordinal() + 10)  # well past 3 working days
+    assert await reminder_pass(later) >= 1
+    assert (await asked()).reminded_on == later
+    assert await reminder_pass(later) == 0  # once only
+
+    async def reminded():
+        status = await receipt(suite, code)
+        return [f for f in status["feedback"] if f["stage"] == "rating-reminder"]
+    [message] = await eventually(reminded)
+    token = re.search(r"/api/v1/notification/ratings/(\S+)", message["message"]).group(1)
+    rated = await suite.gateway.post(f"/api/v1/notification/ratings/{token}", json={"rating": 5})
+    assert rated.status_code == 201, rated.text
+    assert (await asked()).rating == 5
