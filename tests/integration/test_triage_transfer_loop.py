@@ -1,7 +1,9 @@
 """The transfer's way back through the gateway (转办 → 办理结果 → 审核 → 反馈), as its users play it:
 a citizen reports by a poster's QR page, the officer transfers the clue, the unit handler files its result
 with evidence, the officer returns it once (退回重办) and then accepts it, the citizen reads the outcome
-by the receipt code and rates the handling by the link, and the officer can still open a case."""
+by the receipt code and rates the handling by the link, and the officer can still open a case.
+
+Runs after ``test_triage_daily`` (it imports the unit directory, which that module must find empty)."""
 
 from __future__ import annotations
 
