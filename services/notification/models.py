@@ -112,6 +112,8 @@ deadlines = Table(
     Column("reminded_on", Date),
     Column("escalated_on", Date),
     Column("resolved_at", DateTime(timezone=True)),
+    # A transfer's round (退回重办 starts the next): a stale event of an earlier round never reopens it.
+    Column("round", Integer),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("kind", "ref_id"),
     Index("ix_deadlines_open", "resolved_at", "deadline"),

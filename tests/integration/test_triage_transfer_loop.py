@@ -258,3 +258,25 @@ async def test_an_unrated_handling_is_reminded_once_with_a_link_that_answers_the
     rated = await suite.gateway.post(f"/api/v1/notification/ratings/{token}", json={"rating": 5})
     assert rated.status_code == 201, rated.text
     assert (await asked()).rating == 5
+
+
+async def test_a_late_return_event_never_reopens_a_round_the_unit_already_answered(suite):
+    """The transfer's events travel on three topics, not ordered with each other: handled out of order,
+    a round's filing before its return, the deadline stays settled and nothing escalates."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from services.common.contracts.transfers import TransferResultFiled, TransferReturned
+    from services.notification.service import transfers as loop
+
+    clue_id, now = uuid.uuid4(), datetime.now(UTC)
+    common = dict(clue_id=clue_id, result_id=uuid.uuid4(), tracking_number="ZF-20261201-999999", unit_id=UNIT)
+    notifier = suite.apps["notification"].state.notifier
+    async with session_scope(suite.apps["notification"].state.sessions) as session:
+        await loop.transfer_result_filed(session, notifier=notifier, source=f"t-{clue_id}-2", event=TransferResultFiled(
+            **common, round=2, deadline=date(2026, 12, 8), on_time=True, filed_at=now))
+        await loop.transfer_returned(session, notifier=notifier, source=f"t-{clue_id}-r", event=TransferReturned(
+            **common, round=2, reason="补充材料", deadline=date(2026, 12, 8), working_days=5, returned_at=now))
+    async with suite.apps["notification"].state.sessions() as session:
+        row = (await session.execute(select(deadlines).where(deadlines.c.ref_id == clue_id))).one()
+    assert row.resolved_at is not None and row.round == 2

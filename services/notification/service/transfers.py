@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +20,7 @@ from services.common.contracts.triage import ClueTriaged
 from services.common.ids import new_id
 
 from ..models import deadlines
-from .core import Notifier, feedback_to_reporter, notify_unit, now_utc
+from .core import Notifier, feedback_to_reporter, notify_office, notify_unit, now_utc, unit_name
 from .ratings import request_rating
 
 
@@ -33,7 +33,25 @@ async def _settle(session: AsyncSession, clue_id: uuid.UUID) -> None:
 
 async def transfer_result_filed(session: AsyncSession, *, notifier: Notifier, event: TransferResultFiled,
                                 source: str) -> None:
-    await _settle(session, event.clue_id)
+    """The unit answered: its deadline is settled, and the office is asked to review the result."""
+    now = now_utc()
+    # Settled even if an earlier event of this clue (other topics, not ordered with this one) has not yet
+    # made or reopened the watch: those find this round settled and leave it so.
+    if event.deadline is not None:
+        insert = pg_insert(deadlines).values(
+            id=new_id(), kind="transfer", ref_id=event.clue_id, unit_id=event.unit_id, deadline=event.deadline,
+            label=event.tracking_number, clue_id=event.clue_id, resolved_at=now, round=event.round)
+        await session.execute(insert.on_conflict_do_update(
+            index_elements=["kind", "ref_id"],
+            set_={"resolved_at": func.coalesce(deadlines.c.resolved_at, now),
+                  "round": func.greatest(func.coalesce(deadlines.c.round, 0), event.round)}))
+    else:
+        await _settle(session, event.clue_id)
+    name = await unit_name(session, event.unit_id)
+    await notify_office(session, notifier=notifier, template="transfer_result_filed", source=source,
+                        unit_id=event.unit_id, clue_id=event.clue_id, unit_name=name,
+                        tracking_number=event.tracking_number, round=event.round, on_time=event.on_time,
+                        deadline=event.deadline)
 
 
 async def transfer_returned(session: AsyncSession, *, notifier: Notifier, event: TransferReturned,
@@ -44,10 +62,12 @@ async def transfer_returned(session: AsyncSession, *, notifier: Notifier, event:
                       reason=event.reason, deadline=event.deadline, working_days=event.working_days,
                       round=event.round)
     values = {"unit_id": event.unit_id, "deadline": event.deadline, "label": event.tracking_number,
-              "clue_id": event.clue_id, "reminded_on": None, "escalated_on": None, "resolved_at": None}
+              "clue_id": event.clue_id, "reminded_on": None, "escalated_on": None, "resolved_at": None,
+              "round": event.round}
     await session.execute(
         pg_insert(deadlines).values(id=new_id(), kind="transfer", ref_id=event.clue_id, **values)
-        .on_conflict_do_update(index_elements=["kind", "ref_id"], set_=values))
+        .on_conflict_do_update(index_elements=["kind", "ref_id"], set_=values,
+                               where=func.coalesce(deadlines.c.round, 0) < event.round))
 
 
 async def transfer_concluded(session: AsyncSession, *, notifier: Notifier, event: TransferConcluded,

@@ -1,4 +1,5 @@
-"""ratings: comment, reminder, one request per clue without a case; rating links for reminders
+"""ratings: comment, reminder, one request per clue without a case; rating links for reminders;
+the round of a transfer's deadline
 
 Revision ID: 0003_ratings
 Revises: 0002
@@ -16,6 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.add_column('deadlines', sa.Column('round', sa.Integer(), nullable=True), schema='notification')
     op.add_column('ratings', sa.Column('comment', sa.Text(), nullable=True), schema='notification')
     op.add_column('ratings', sa.Column('reminded_on', sa.Date(), nullable=True), schema='notification')
     op.create_index('ux_ratings_clue_without_case', 'ratings', ['clue_id'], unique=True, schema='notification',
@@ -39,3 +41,4 @@ def downgrade() -> None:
                   postgresql_where=sa.text('case_id IS NULL'))
     op.drop_column('ratings', 'reminded_on', schema='notification')
     op.drop_column('ratings', 'comment', schema='notification')
+    op.drop_column('deadlines', 'round', schema='notification')
