@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
 from services.common.auth import Principal, require_roles
 from services.common.calendar import default_calendar
@@ -27,6 +28,16 @@ UnitHandler = Annotated[Principal, require_roles("unit_handler")]
 Officer = Annotated[Principal, require_roles("triage_officer")]
 StatsReader = Annotated[Principal, require_roles("triage_officer", "investigator", "auditor")]
 State = Literal["assigned", "filed", "returned", "concluded"]
+
+
+async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    """Refuse a body as soon as it grows past ``limit`` (through the gateway it streams, without a length)."""
+    seen = 0
+    async for chunk in stream:
+        seen += len(chunk)
+        if seen > limit:
+            raise Problem(413, "办理结果连同佐证材料过大。", slug="result-too-large")
+        yield chunk
 
 
 @router.get("", response_model=TransferList)
@@ -63,10 +74,16 @@ async def post_transfer_result(clue_id: uuid.UUID, request: Request, session: Se
     ``evidence`` files), by a handler of the unit the clue was transferred to."""
     settings = request.app.state.settings
     content_type = request.headers.get("content-type", "")
-    if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        raise Problem(415, "办理结果请以 multipart/form-data 表单提交。", slug="unsupported-media-type")
+    body_limit = settings.evidence_max_count * settings.evidence_max_bytes + 1024 * 1024
+    stream = _limited(request.stream(), body_limit)
     try:
-        form = await request.form(max_files=settings.evidence_max_count, max_fields=20)
+        if content_type.startswith("multipart/form-data"):
+            form = await MultiPartParser(request.headers, stream, max_files=settings.evidence_max_count,
+                                         max_fields=20, max_part_size=256 * 1024).parse()
+        elif content_type.startswith("application/x-www-form-urlencoded"):
+            form = await FormParser(request.headers, stream).parse()
+        else:
+            raise Problem(415, "办理结果请以 multipart/form-data 表单提交。", slug="unsupported-media-type")
     except MultiPartException as exc:
         raise Problem(413 if "Too many" in str(exc) else 422, f"表单无法读取：{exc}", slug="form-invalid") from None
     try:
