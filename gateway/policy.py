@@ -50,6 +50,10 @@ RULES: tuple[Rule, ...] = (
     _rule("GET HEAD", r"^/api/v1/notification/bulletins(\.atom|\.json)?(/.*)?$", "public", "bulletin"),
     # The enumerations the docs offer to anyone (channels, statuses, stages and their Chinese labels).
     _rule("GET HEAD", r"^/api/v1/(intake/catalog|notification/enumerations)$", "public", "catalog"),
+    # The rating link sent by SMS / e-mail: its token is the authorisation; the page and its form post.
+    _rule("GET HEAD POST", rf"^/api/v1/notification/ratings/{_SEGMENT}$", "public", "rating"),
+    # The citizens' lookup page (办理进度查询): the form, and its answer (the code in the body, not the URL).
+    _rule("GET HEAD POST", r"^/api/v1/intake/receipts$", "public", "receipt"),
     _rule("POST", r"^/open311/v2/requests\.(json|xml)$", "public", "open311-report"),
     _rule("GET HEAD", r"^/open311/v2/(services|requests|tokens)(/.*)?(\.json|\.xml)?$", "public", "open311-read"),
     # Accountability (issue 16), staff only and never a machine key: the proposals queue and its decisions,

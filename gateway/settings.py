@@ -24,6 +24,7 @@ def _default_rate_limits() -> dict[str, str]:
         "qr-report": "10/minute",
         "qr-page": "60/minute",
         "receipt": "10/minute",
+        "rating": "20/minute",
         "ballot": "30/minute",
         "bulletin": "120/minute",
         "results": "120/minute",

@@ -21,6 +21,10 @@ have_cmd python3 || need+=(python3)
 # Debian splits venv/ensurepip out of python3; `make` creates .venv with it. (A pyenv or other non-Debian
 # python3 brings its own.)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+# The citizen pages' browser tests drive Debian's chromium (through Playwright's Python package, never its
+# own downloaded browsers), with CJK fonts so the Chinese pages render and their screenshots can be read.
+have_cmd chromium || need+=(chromium)
+have_pkg fonts-noto-cjk || need+=(fonts-noto-cjk)
 
 if ((${#need[@]} == 0)); then
   echo "install-deps: everything is present" >&2

@@ -23,7 +23,7 @@ from services.common.errors import Problem
 from services.common.scope import Scope, scope_of
 from services.common.text import ensure_storable
 
-from . import catalog, service
+from . import catalog, citizen_pages, service
 from .attachments import StagedFile, stage_upload, staging_dir
 from .models import audit_log
 from .pages import render_receipt_page, wants_html
@@ -352,6 +352,8 @@ async def post_qr_report(poster_code: str, request: Request, session: SessionDep
     if poster is None:
         raise Problem(404, "该二维码不存在或已停用。", slug="unknown-poster")
     form = await _read_form(request, settings)
+    form_token = form.get("form_token") if wants_html(request) else None
+    form_token = form_token if isinstance(form_token, str) and 16 <= len(form_token) <= 64 else None
     try:
         try:
             fields = QrFormFields.model_validate({k: v for k, v in form.multi_items() if isinstance(v, str)})
@@ -377,8 +379,15 @@ async def post_qr_report(poster_code: str, request: Request, session: SessionDep
         enterprise_related=fields.enterprise_related, reporter=fields.reporter(), issue_receipt=True,
         attachments=staged,
     )
+    # Post/Redirect/Get: the form's one-time token files once; a reload or a resubmission is redirected.
+    if form_token is not None and not await citizen_pages.reserve(session, token=form_token, poster_code=poster.code):
+        return citizen_pages.qr_done_redirect(poster.code, form_token)
     [outcome] = await service.accept_clues(session, request.app.state.outbox, settings, new=[clue])
     accepted = ClueAccepted(**outcome.read().model_dump(), receipt_code=outcome.receipt_code)
+    if form_token is not None:
+        await citizen_pages.remember(session, settings, token=form_token, clue_id=accepted.id,
+                                     tracking_number=accepted.tracking_number, receipt_code=outcome.receipt_code)
+        return citizen_pages.qr_done_redirect(poster.code, form_token)
     if wants_html(request):
         return render_receipt_page(request, accepted, poster)
     return accepted

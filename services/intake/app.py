@@ -10,7 +10,7 @@ from services.common.app import ServiceSpec, build_service_app
 from services.common.contracts.intake import ClueReceived
 from services.common.limits import BodyLimit
 
-from . import open311, pages
+from . import citizen_pages, open311, pages
 from .api import router
 from .attachments import blob_store, staging_dir
 from .callbacks import callback_worker
@@ -45,7 +45,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             name="intake",
             settings=settings,
             metadata=metadata,
-            routers=[router, pages.router, open311.router, open311.discovery_router],
+            routers=[router, pages.router, citizen_pages.router, open311.router, open311.discovery_router],
             produces=[ClueReceived],
             handlers=HANDLERS,
             workers=[callback_worker],

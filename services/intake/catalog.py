@@ -31,7 +31,7 @@ STAFF_INTAKE_ROLES: tuple[str, ...] = ("triage_officer", "investigator", "org_of
 
 # A clue's status as the reporter sees it; driven by triage and accountability events.
 STATUS_LABELS: dict[str, str] = {
-    "received": "已受理登记",
+    "received": "已登记",
     "accepted": "已纳入督办",
     "transferred": "已转办责任单位",
     "merged": "已与相同线索合并办理",

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.contracts.accountability import CaseClosed, CaseConcluded
 from services.common.contracts.notification import ReporterFeedbackIssued
+from services.common.contracts.transfers import TransferConcluded
 from services.common.contracts.triage import ClueTriaged, UnitUpserted
 from services.common.events import CloudEvent
 
@@ -26,6 +27,11 @@ async def on_case_closed(session: AsyncSession, event: CaseClosed, envelope: Clo
     await service.move_status(session, clue_ids=event.clue_ids, to="closed", at=event.closed_at)
 
 
+async def on_transfer_concluded(session: AsyncSession, event: TransferConcluded, envelope: CloudEvent) -> None:
+    """The unit's result was accepted: the clue is concluded as the reporter sees it."""
+    await service.move_status(session, clue_ids=[event.clue_id], to="concluded", at=event.concluded_at)
+
+
 async def on_reporter_feedback(session: AsyncSession, event: ReporterFeedbackIssued, envelope: CloudEvent) -> None:
     await service.record_feedback(session, clue_id=event.clue_id, stage=event.stage, message=event.message,
                                   issued_at=event.issued_at)
@@ -40,5 +46,6 @@ HANDLERS = {
     ClueTriaged: on_clue_triaged,
     CaseConcluded: on_case_concluded,
     CaseClosed: on_case_closed,
+    TransferConcluded: on_transfer_concluded,
     ReporterFeedbackIssued: on_reporter_feedback,
 }

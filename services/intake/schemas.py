@@ -219,6 +219,7 @@ class QrFormFields(StorableModel):
     name: str | None = Field(None, max_length=100, repr=False)
     phone: str | None = Field(None, max_length=40, repr=False)
     id_number: str | None = Field(None, max_length=40, repr=False)
+    email: str | None = Field(None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", repr=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -228,7 +229,7 @@ class QrFormFields(StorableModel):
         return data
 
     def reporter(self) -> ReporterIdentity | None:
-        identity = ReporterIdentity(name=self.name, phone=self.phone, id_number=self.id_number)
+        identity = ReporterIdentity(name=self.name, phone=self.phone, id_number=self.id_number, email=self.email)
         return None if identity.is_empty() else identity
 
 

@@ -1,4 +1,6 @@
-"""Notification's HTTP routes: the unit inbox, deliveries, public bulletins (JSON and Atom), ratings."""
+"""Notification's HTTP routes: the unit inbox, deliveries, public bulletins (JSON and Atom).
+
+The rating link's routes (JSON and the reporter's page) are in ``rating_api``."""
 
 from __future__ import annotations
 
@@ -23,8 +25,6 @@ from .schemas import (
     DeliveryRead,
     InboxList,
     InboxMessageRead,
-    RatingCreate,
-    RatingRequestRead,
 )
 
 router = APIRouter(prefix="/api/v1/notification", tags=["notification"])
@@ -146,36 +146,3 @@ async def get_bulletin(bulletin_id: uuid.UUID, session: SessionDep, principal: C
     if row is None:
         raise Problem(404, "没有这份通报。", slug="not-found")
     return BulletinRead.model_validate(row)
-
-
-def _rating_problem(exc: Exception) -> Problem:
-    if isinstance(exc, service.RatingAlreadyGiven):
-        return Problem(409, "This handling has already been rated.", slug="rating-already-given")
-    if isinstance(exc, service.RatingExpired):
-        return Problem(410, "This rating link has expired.", slug="rating-expired")
-    return Problem(404, "No such rating request.", slug="not-found")
-
-
-@router.get("/ratings/{token}", response_model=RatingRequestRead)
-async def get_rating_request(token: str, session: SessionDep, principal: CurrentPrincipal) -> RatingRequestRead:
-    """满意度回访: what the link is for. The token in the link is the only authorisation."""
-    try:
-        row = await service.get_rating_request(session, token=token)
-    except service.RatingNotFound as exc:
-        raise _rating_problem(exc) from None
-    return RatingRequestRead(case_number=row.case_number, expires_at=row.expires_at,
-                             answered=row.answered_at is not None, rating=row.rating)
-
-
-@router.post("/ratings/{token}", response_model=RatingRequestRead, status_code=201)
-async def answer_rating(
-    token: str, body: RatingCreate, request: Request, session: SessionDep, principal: CurrentPrincipal
-) -> RatingRequestRead:
-    """The reporter's rating (1–5); emits ``feedback-received``. One answer per link."""
-    try:
-        row = await service.answer_rating(session, notifier=request.app.state.notifier, token=token,
-                                          rating=body.rating)
-    except (service.RatingNotFound, service.RatingAlreadyGiven, service.RatingExpired) as exc:
-        raise _rating_problem(exc) from None
-    return RatingRequestRead(case_number=row.case_number, expires_at=row.expires_at, answered=True,
-                             rating=row.rating)

@@ -9,11 +9,13 @@ import yaml
 
 # Stages a reporter hears about (the ``stage`` of ReporterFeedbackIssued).
 REPORTER_STAGES: dict[str, str] = {
-    "received": "已受理",
+    "received": "已收到",
     "triaged": "已分办",
+    "transfer-concluded": "承办单位办结（经审核）",
     "concluded": "已办结",
     "closed": "已结案",
     "rating-request": "满意度回访",
+    "rating-reminder": "满意度回访提醒",
 }
 
 # Channels behind the one Channel interface; "receipt" is the anonymous receipt page (via an event).

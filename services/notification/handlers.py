@@ -15,6 +15,7 @@ from services.common.contracts.accountability import (
 )
 from services.common.contracts.evaluation import ResultsPublished
 from services.common.contracts.intake import ClueReceived
+from services.common.contracts.transfers import TransferConcluded, TransferResultFiled, TransferReturned
 from services.common.contracts.triage import (
     ClueTriaged,
     DailySheetPublished,
@@ -24,6 +25,7 @@ from services.common.events import CloudEvent
 
 from . import service
 from .service import Notifier
+from .service import transfers as transfer_loop
 
 
 def build_handlers(notifier: Notifier) -> dict[type, Handler]:
@@ -35,6 +37,7 @@ def build_handlers(notifier: Notifier) -> dict[type, Handler]:
 
     async def on_clue_triaged(session: AsyncSession, event: ClueTriaged, envelope: CloudEvent) -> None:
         await service.route_clue(session, notifier=notifier, event=event, source=envelope.id)
+        await transfer_loop.transfer_superseded(session, event=event)
 
     async def on_case_concluded(session: AsyncSession, event: CaseConcluded, envelope: CloudEvent) -> None:
         await service.conclude_case(session, notifier=notifier, event=event, source=envelope.id)
@@ -65,6 +68,16 @@ def build_handlers(notifier: Notifier) -> dict[type, Handler]:
     async def on_results_published(session: AsyncSession, event: ResultsPublished, envelope: CloudEvent) -> None:
         await service.publish_results(session, notifier=notifier, event=event, source=envelope.id)
 
+    async def on_transfer_result_filed(session: AsyncSession, event: TransferResultFiled,
+                                       envelope: CloudEvent) -> None:
+        await transfer_loop.transfer_result_filed(session, notifier=notifier, event=event, source=envelope.id)
+
+    async def on_transfer_returned(session: AsyncSession, event: TransferReturned, envelope: CloudEvent) -> None:
+        await transfer_loop.transfer_returned(session, notifier=notifier, event=event, source=envelope.id)
+
+    async def on_transfer_concluded(session: AsyncSession, event: TransferConcluded, envelope: CloudEvent) -> None:
+        await transfer_loop.transfer_concluded(session, notifier=notifier, event=event, source=envelope.id)
+
     return {
         UnitUpserted: on_unit_upserted,
         ClueReceived: on_clue_received,
@@ -76,4 +89,7 @@ def build_handlers(notifier: Notifier) -> dict[type, Handler]:
         TypicalCasePublished: on_typical_case_published,
         DailySheetPublished: on_daily_sheet_published,
         ResultsPublished: on_results_published,
+        TransferResultFiled: on_transfer_result_filed,
+        TransferReturned: on_transfer_returned,
+        TransferConcluded: on_transfer_concluded,
     }

@@ -117,6 +117,8 @@ deadlines = Table(
     Column("reminded_on", Date),
     Column("escalated_on", Date),
     Column("resolved_at", DateTime(timezone=True)),
+    # A transfer's round (退回重办 starts the next): a stale event of an earlier round never reopens it.
+    Column("round", Integer),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("kind", "ref_id"),
     Index("ix_deadlines_open", "resolved_at", "deadline"),
@@ -135,7 +137,11 @@ ratings = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("rating", SmallInteger),
     Column("answered_at", DateTime(timezone=True)),
+    Column("comment", Text),  # the reporter's own words, optional
+    Column("reminded_on", Date),  # 回访提醒 sent (once) when unrated after N working days
     UniqueConstraint("clue_id", "case_id"),
+    # A transfer concluded without a case: one request per clue (NULLs are distinct in the constraint above).
+    Index("ux_ratings_clue_without_case", "clue_id", unique=True, postgresql_where=text("case_id IS NULL")),
 )
 
 # Daily sheet totals, kept for the monthly bulletin.

@@ -26,6 +26,8 @@ async def run_schedule_once(app: FastAPI) -> dict[str, int]:
     today = service.today_local(now)
     async with session_scope(app.state.sessions) as session:
         counts = await service.remind_and_escalate(session, notifier=notifier, today=today)
+    async with session_scope(app.state.sessions) as session:
+        counts["rating_reminders"] = await service.remind_unrated(session, notifier=notifier, today=today)
     # Counted once committed, so a rolled-back pass is not counted. A unit's transfer deadline is watched
     # only here; rectification deadlines are accountability's, which counts them when it detects them.
     record_sla_breach("notification", "transfer-deadline", counts["escalated_transfer"])

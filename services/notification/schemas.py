@@ -80,7 +80,9 @@ class RatingRequestRead(BaseModel):
     expires_at: datetime
     answered: bool
     rating: int | None = None
+    comment: str | None = None
 
 
 class RatingCreate(BaseModel):
     rating: int = Field(ge=1, le=5, description="1 非常不满意 … 5 非常满意")
+    comment: str | None = Field(None, max_length=1000, description="意见建议（选填）")

@@ -142,7 +142,7 @@ async def test_named_reporter_is_acknowledged_once_even_when_the_event_is_redeli
 
     assert sorted((r.channel, r.status) for r in rows) == [("email", "sent"), ("receipt", "sent"), ("sms", "sent")]
     [mail] = stack.smtp.mailbox.to(email)
-    assert mail["Subject"] == f"您反映的问题已受理（{clue.tracking_number}）"
+    assert mail["Subject"] == f"您反映的问题已收到（{clue.tracking_number}）"
     [sms] = stack.receiver.to("sms", phone)
     assert clue.tracking_number in sms["text"]
     await asyncio.sleep(0.3)  # a few more worker passes: still nothing sent twice

@@ -216,7 +216,9 @@ async def accept_clues(
     for p in prepared:
         if p.item.reporter is not None and not p.item.reporter.is_empty():
             p.identity, p.contact = seal_reporter(settings, p.id, p.item.reporter)
-    wanting = [p for p in prepared if p.item.issue_receipt and p.identity is None]
+    # A named QR reporter gets a code too, to read feedback on the lookup page without SMS or e-mail
+    # (staff channels hand a code to anonymous reporters only, as before).
+    wanting = [p for p in prepared if p.item.issue_receipt and (p.identity is None or p.item.channel == "qr_code")]
     if wanting:
         hashed = await asyncio.gather(*(_hash_receipt(settings) for _ in wanting))
         for p, receipt in zip(wanting, hashed, strict=True):
