@@ -38,7 +38,7 @@ async def test_videos_and_recordings_are_stored_and_served_without_metadata(suit
         assert [leak for leak in LEAKS if leak in kept] == [], a.media_type
         assert len(kept) == a.size
         served = await suite.gateway.get(f"/api/v1/intake/clues/{clue_id}/attachments/{a.id}",
-                                         headers=ids.bearer("unit_handler", unit="U-MEDIA-1"))
+                                         headers=ids.bearer("investigator"))
         assert served.status_code == 200 and served.content == kept
 
 
@@ -95,7 +95,7 @@ async def test_blobs_stored_before_the_remux_are_recleaned_once(suite, ids):
     assert row.sha256 != hashlib.sha256(raw).hexdigest()
     assert not state.blobs.path_of(hashlib.sha256(raw).hexdigest()).exists()
     served = await suite.gateway.get(f"/api/v1/intake/clues/{clue_id}/attachments/{row.id}",
-                                     headers=ids.bearer("unit_handler", unit="U-MEDIA-OLD"))
+                                     headers=ids.bearer("investigator"))
     assert served.status_code == 200 and len(served.content) == row.size
     assert [leak for leak in LEAKS if leak in served.content] == []
 

@@ -205,7 +205,7 @@ async def test_an_officer_turns_a_transferred_clue_into_a_case(suite, ids):
 
     async def case():
         listed = await suite.gateway.get("/api/v1/accountability/cases", headers=ids.bearer("investigator"),
-                                         params={"limit": 500})
+                                         params={"clue_id": clue_id})
         assert listed.status_code == 200, listed.text
         return [c for c in listed.json()["items"] if report["tracking_number"] in c["title"]]
     assert await eventually(case)

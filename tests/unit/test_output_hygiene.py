@@ -32,7 +32,7 @@ def test_the_daily_sheet_csv_never_carries_a_formula():
     sheet = {"run_date": "2026-12-01", "total": 6, "by_channel": [], "by_type": [], "by_decision": [],
              "by_unit": [{"key": f, "count": 1} for f in FORMULAS]}
     rows = list(csv.reader(io.StringIO(sheet_csv({"sheet": sheet}))))
-    units = [r[2] for r in rows if r[1] == "unit"]
+    units = [r[2] for r in rows if r[1] == "责任单位"]
     assert units == ["'" + f for f in FORMULAS]
 
 
@@ -41,8 +41,8 @@ def test_the_rankings_csv_never_carries_a_formula():
                 "grade_label": "", "vetoed": True, "veto_reasons": ["@危险"], "ballots": 3, "sources": {}}]
     text = rankings_csv({"categories": [{"category": "+机关", "top_ten": [], "bottom_ten": [], "ranking": ranking}]})
     (row,) = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
-    assert row["unit_name"] == "'=cmd|' /C calc'!A0" and row["veto_reasons"] == "'@危险"
-    assert row["category"] == "'+机关" and row["score"] == "-1.50"
+    assert row["单位名称"] == "'=cmd|' /C calc'!A0" and row["否决原因"] == "'@危险"
+    assert row["评议类别"] == "'+机关" and row["得分"] == "-1.50"
 
 
 def test_a_pre_routed_unit_the_directory_does_not_know_is_not_taken_on_trust():

@@ -1,7 +1,7 @@
 """QR page one-time form tokens (Post/Redirect/Get)
 
 Revision ID: 0004_qr_submissions
-Revises: 0003
+Revises: 0004_hotline_updates
 Create Date: 2026-12-01 20:50:00
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0004_qr_submissions'
-down_revision: str | None = '0003'
+down_revision: str | None = '0004_hotline_updates'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,7 +2,7 @@
 the round of a transfer's deadline
 
 Revision ID: 0003_ratings
-Revises: 0002
+Revises: 0003_bulletin_review
 Create Date: 2026-12-01 20:20:00
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0003_ratings'
-down_revision: str | None = '0002'
+down_revision: str | None = '0003_bulletin_review'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
