@@ -105,7 +105,7 @@ async def test_a_days_clues_are_all_screened_cased_and_notified_exactly_once(
         notification = suite.apps["notification"].state.settings
         expected = expect(day, sent, channels=configured_channels(notification),
                           unit_contacts=notification.unit_contacts, units=units,
-                          sheet_units={e["key"] for e in sheet["by_unit"] if e["key"] != "unrouted"},
+                          sheet_units={e["key"] for e in sheet["transferred_by_unit"]},
                           arrival=await arrivals(db, clue_ids))
 
         async def settled():
