@@ -533,8 +533,8 @@ def expect(day: Day, sent: Sent, *, channels: frozenset[str], unit_contacts: dic
            taxonomy: Taxonomy | None = None) -> dict[str, Any]:
     """Every count the day should leave behind, from what intake accepted and the services' rules.
 
-    ``sheet_units``: the units the sheet names, when the sheet holds more than this day (a shared test
-    database); by default the units this day's clues are routed to. ``arrival``: clue id → (received_at,
+    ``sheet_units``: the units the sheet's notice goes to (``transferred_by_unit``), when the sheet holds
+    more than this day (a shared test database); by default the units this day's clues are transferred to. ``arrival``: clue id → (received_at,
     id) as intake stored them; of a clue and its repeats, the first to arrive is the one triage keeps (the
     daily run reads in that order), and a repeat may arrive first when the lines push at once."""
     taxonomy = taxonomy or default_taxonomy()
@@ -608,7 +608,9 @@ def expect(day: Day, sent: Sent, *, channels: frozenset[str], unit_contacts: dic
         if looks[r.key].decision == "transfer":
             for ch in unit_channels(looks[r.key].routed):
                 deliveries[("unit/transfer_assigned", ch)] += 1
-    for unit_id in sheet_units if sheet_units is not None else {o.routed for o in looks.values() if o.routed}:
+    # Only the units something was transferred to hear of the sheet (a count of kept clues would tip them off).
+    transferred_to = {o.routed for o in looks.values() if o.routed and o.decision == "transfer"}
+    for unit_id in sheet_units if sheet_units is not None else transferred_to:
         for ch in unit_channels(unit_id):
             deliveries[("unit/daily_sheet", ch)] += 1
     for (template, ch), n in sorted(deliveries.items()):

@@ -18,6 +18,7 @@ from sqlalchemy import MetaData
 
 from . import audit, telemetry
 from .consumer import EventConsumer, Handler, inbox_table
+from .contracts.audit import AuditCheckpointed
 from .contracts.base import EventContract
 from .db import create_engine, create_session_factory, request_gate, session_scope
 from .errors import install_problem_handlers
@@ -89,7 +90,9 @@ async def _checkpoint_worker(app: FastAPI, table, checkpoints) -> None:
     while True:
         try:
             async with session_scope(app.state.sessions) as session:
-                await audit.record_checkpoint(session, table, checkpoints)
+                # Also published (through the outbox, so Kafka being down delays it, never loses it).
+                outbox = app.state.outbox if app.state.settings.kafka_enabled else None
+                await audit.record_checkpoint(session, table, checkpoints, outbox=outbox)
         except Exception as exc:  # noqa: BLE001 — the next pass tries again
             log.warning("audit checkpoint failed", extra={"error": type(exc).__name__})
         await asyncio.sleep(app.state.settings.audit_checkpoint_seconds)
@@ -120,7 +123,8 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
         for hook in spec.on_startup:
             await hook(app)
         if settings.kafka_enabled:
-            produced = topics_for(spec.produces, settings.topic_prefix)
+            produced = topics_for([*spec.produces, *([AuditCheckpointed] if checkpoints_tbl is not None else [])],
+                                  settings.topic_prefix)
             relay = OutboxRelay(
                 service=spec.name, table=outbox_tbl, engine=engine, settings=settings, topics=produced
             )

@@ -22,6 +22,7 @@ Appends to one chain are serialised with a transaction advisory lock, which is c
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -209,8 +210,10 @@ async def record(
     return digest
 
 
-async def record_checkpoint(session: AsyncSession, table: Table, checkpoints: Table) -> dict[str, Any] | None:
-    """Note the chain's head (seq, hash, count) in ``checkpoints``; nothing when it has not moved."""
+async def record_checkpoint(session: AsyncSession, table: Table, checkpoints: Table,
+                            outbox: Any = None) -> dict[str, Any] | None:
+    """Note the chain's head (seq, hash, count) in ``checkpoints`` and, with an ``outbox``, publish it
+    (``AuditCheckpointed``, in the same transaction); nothing when the head has not moved."""
     keys = current_keys()
     await _lock_chain(session, table)
     head = (await session.execute(select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1))).first()
@@ -225,7 +228,52 @@ async def record_checkpoint(session: AsyncSession, table: Table, checkpoints: Ta
               "mac": keys.mac(keys.current, _checkpoint_message(table.fullname, head.seq, entries, head.hash, at,
                                                                 keys.current))}
     await session.execute(checkpoints.insert().values(**values))
+    if outbox is not None:
+        from .contracts.audit import AuditCheckpointed
+
+        await outbox.publish(session, AuditCheckpointed(chain=table.fullname, **values))
     return values
+
+
+async def published_checkpoint(settings: Any, chain: str, timeout_seconds: float = 20.0):
+    """The latest checkpoint of ``chain`` on the Kafka topic (read from the start to its end), or None."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from .contracts.audit import AuditCheckpointed
+    from .events import CloudEvent
+
+    topic = AuditCheckpointed.topic(settings.topic_prefix)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+    if not partitions:
+        return None
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    latest = None
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        remaining = {tp for tp in partitions if ends[tp] > 0}
+        deadline = asyncio.get_running_loop().time() + timeout_seconds
+        while remaining and asyncio.get_running_loop().time() < deadline:
+            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
+                for r in records:
+                    event = AuditCheckpointed.from_cloudevent(CloudEvent.from_bytes(r.value))
+                    if event.chain == chain and (latest is None or event.head_seq > latest.head_seq):
+                        latest = event
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+    finally:
+        await consumer.stop()
+    return latest
 
 
 @dataclass(frozen=True)
@@ -241,12 +289,15 @@ class ChainReport:
 
 
 async def verify_chain(conn: AsyncConnection | AsyncSession, table: Table, checkpoints: Table | None = None,
-                       keys: AuditKeys | None = None) -> ChainReport:
-    """Recompute every link; then, if given, check the chain still reaches every checkpoint."""
+                       keys: AuditKeys | None = None, published: Any = None) -> ChainReport:
+    """Recompute every link; then check the chain still reaches every checkpoint in ``checkpoints`` and the
+    ``published`` one (an ``AuditCheckpointed`` read from Kafka), if given."""
     keys = keys or current_keys()
     marks = []
     if checkpoints is not None:
-        marks = (await conn.execute(select(checkpoints).order_by(checkpoints.c.id))).all()
+        marks = list((await conn.execute(select(checkpoints).order_by(checkpoints.c.id))).all())
+    if published is not None:
+        marks.append(published)
     wanted = {m.head_seq for m in marks}
     seen: dict[int, tuple[str, int]] = {}  # checkpointed seq → (hash, entries up to it)
     prev_hash = GENESIS
@@ -273,11 +324,11 @@ async def verify_chain(conn: AsyncConnection | AsyncSession, table: Table, check
             seen[row.seq] = (row.hash, count)
         prev_hash = row.hash
     for mark in marks:
+        name = f"checkpoint {mark.id}" if hasattr(mark, "id") else "the checkpoint published on Kafka"
         if not keys.knows(mark.key_id) or not hmac.compare_digest(mark.mac, keys.mac(mark.key_id, _checkpoint_message(
                 table.fullname, mark.head_seq, mark.entries, mark.head_hash, mark.at, mark.key_id))):
-            return ChainReport(count, None, f"checkpoint {mark.id} is not authentic", len(marks))
+            return ChainReport(count, None, f"{name} is not authentic", len(marks))
         if seen.get(mark.head_seq) != (mark.head_hash, mark.entries):
-            return ChainReport(count, None, f"TRUNCATED or rewritten: checkpoint {mark.id} recorded seq "
-                                            f"{mark.head_seq} with {mark.entries} entries, which the chain no "
-                                            f"longer holds", len(marks))
+            return ChainReport(count, None, f"TRUNCATED or rewritten: {name} recorded seq {mark.head_seq} with "
+                                            f"{mark.entries} entries, which the chain no longer holds", len(marks))
     return ChainReport(count, None, None, len(marks))

@@ -103,11 +103,17 @@ def cmd_dev_token(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _verify_audit_chain(database_url: str, schema: str, keys) -> tuple[bool, str]:
+async def _verify_audit_chain(database_url: str, schema: str, keys, kafka_settings=None) -> tuple[bool, str]:
     from sqlalchemy import MetaData, text
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from .audit import audit_table, checkpoint_table, verify_chain
+    from .audit import audit_table, checkpoint_table, published_checkpoint, verify_chain
+
+    published = None
+    if kafka_settings is not None:
+        published = await published_checkpoint(kafka_settings, f"{schema}.audit_log")
+        if published is None:
+            return False, f"{schema}: no checkpoint of this chain on Kafka (is the service running?)"
 
     engine = create_async_engine(database_url, hide_parameters=True)
     try:
@@ -119,7 +125,8 @@ async def _verify_audit_chain(database_url: str, schema: str, keys) -> tuple[boo
                                                 {"name": f"{schema}.audit_checkpoints"})
             metadata = MetaData(schema=schema)
             report = await verify_chain(conn, audit_table(metadata),
-                                        checkpoint_table(metadata) if has_checkpoints else None, keys=keys)
+                                        checkpoint_table(metadata) if has_checkpoints else None, keys=keys,
+                                        published=published)
     finally:
         await engine.dispose()
     if report.intact:
@@ -133,8 +140,8 @@ async def _verify_audit_chain(database_url: str, schema: str, keys) -> tuple[boo
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Recompute a service's keyed chain (AUDIT_KEYRING) and check it against its checkpoints; exit 1 on
-    the first broken link or a checkpoint the chain no longer reaches (a cut-off tail), 2 when there is
-    no audit log."""
+    the first broken link or a checkpoint the chain no longer reaches (a cut-off tail; ``--kafka`` also the
+    one published outside the database), 2 when there is no audit log."""
     import re
 
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", args.service):
@@ -142,7 +149,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         return 2
     settings = _settings()
     intact, message = asyncio.run(_verify_audit_chain(args.database_url or settings.database_url, args.service,
-                                                      settings.audit_keys))
+                                                      settings.audit_keys, settings if args.kafka else None))
     print(message, file=sys.stdout if intact else sys.stderr)
     if intact:
         return 0
@@ -192,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("audit-verify", help="verify a service's hash-chained audit log (exit 1 on a break)")
     p.add_argument("service", help="the service whose schema holds the audit log, e.g. intake")
     p.add_argument("--database-url", default=None, help="default: DATABASE_URL")
+    p.add_argument("--kafka", action="store_true",
+                   help="also check the chain against its latest checkpoint published on Kafka (outside the database)")
     p.set_defaults(func=cmd_audit_verify)
 
     p = sub.add_parser("export-schemas", help="write the event contracts' JSON Schemas")

@@ -20,14 +20,13 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from pydantic import ValidationError
 from sqlalchemy import Column, DateTime, MetaData, Table, Text, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import telemetry
 from .contracts import contract_for
 from .contracts.base import EventContract
 from .db import session_scope
-from .errors import database_error_fields, describe_error
+from .errors import database_error_fields, describe_error, is_database_error
 from .events import CloudEvent, dlq_name
 from .kafka import ensure_topics, new_producer, topics_for
 from .logs import trace_id_var, traceparent_var
@@ -203,7 +202,7 @@ class EventConsumer:
                     return
                 except Exception as exc:  # noqa: BLE001 — retried, then dead-lettered with the reason
                     if attempt == self.settings.consumer_max_retries:
-                        if isinstance(exc, DBAPIError):  # its message may quote the event's text
+                        if is_database_error(exc):  # its message may quote the event's text
                             log.error("event failed after retries",
                                       extra={"event_id": event.id, **database_error_fields(exc)})
                         else:

@@ -6,6 +6,7 @@ import logging
 import traceback
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -108,24 +109,30 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def database_error_fields(exc: DBAPIError) -> dict[str, Any]:
+def is_database_error(exc: BaseException) -> bool:
+    """SQLAlchemy's wrapper, or asyncpg's own (raw connections: COPY, LISTEN)."""
+    return isinstance(exc, (DBAPIError, asyncpg.PostgresError))
+
+
+def database_error_fields(exc: BaseException) -> dict[str, Any]:
     """What to log of a database error: never its message.
 
     Engines hide bound parameters (``hide_parameters=True``), but the driver's own message can still quote
     a value ('invalid input syntax …: "<report text>"', 'invalid input for query argument $1: …'), and the
     chained exceptions of a traceback repeat it. The statement (placeholders only), the SQLSTATE and the
     stack (frames, no messages) locate the fault; the request id or event id on the line correlates it."""
+    orig = getattr(exc, "orig", None) or exc
     return {
-        "error": type(exc.orig or exc).__name__,
-        "sqlstate": getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None),
-        "statement": (exc.statement or "")[:2000],
+        "error": type(orig).__name__,
+        "sqlstate": getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None),
+        "statement": (getattr(exc, "statement", None) or "")[:2000],
         "stack": "".join(traceback.format_tb(exc.__traceback__)),
     }
 
 
 def describe_error(exc: BaseException) -> str:
     """A one-line account of an error fit for logs and dead-letter headers (see database_error_fields)."""
-    if isinstance(exc, DBAPIError):
+    if is_database_error(exc):
         fields = database_error_fields(exc)
         return f"{fields['error']} (SQLSTATE {fields['sqlstate']}) in: {fields['statement'][:300]}"
     return repr(exc)
@@ -161,6 +168,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.error("database error", extra={"path": request.url.path, **database_error_fields(exc)})
         return problem_response(Problem(500, "An internal error occurred; it has been logged."), request.url.path)
 
+    async def on_raw_database_error(request: Request, exc: asyncpg.PostgresError) -> JSONResponse:
+        # A raw connection's (COPY, LISTEN): its message may quote a value too. Registered by class, so it
+        # is answered here and not re-raised to the server, which would log it whole.
+        log.error("database error", extra={"path": request.url.path, **database_error_fields(exc)})
+        return problem_response(Problem(500, "An internal error occurred; it has been logged."), request.url.path)
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(Problem(500, "An internal error occurred; it has been logged."), request.url.path)
@@ -169,5 +182,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(DBAPIError, on_dbapi_error)  # type: ignore[arg-type]
+    app.add_exception_handler(asyncpg.PostgresError, on_raw_database_error)  # type: ignore[arg-type]
     app.add_exception_handler(ConnectionError, on_database_unavailable)
     app.add_exception_handler(Exception, on_unexpected)

@@ -66,6 +66,7 @@ class DailySheetRead(BaseModel):
     by_type: list[dict[str, Any]]
     by_unit: list[dict[str, Any]]
     by_decision: list[dict[str, Any]]
+    transferred_by_unit: list[dict[str, Any]] = []  # what each unit is told of (sheets run before: empty)
     triggered_by: str
     started_at: datetime
     finished_at: datetime
@@ -79,7 +80,8 @@ class DailySheetRead(BaseModel):
         return cls(
             run_date=run["run_date"], window_end=run["window_end"], total=run["total"],
             by_channel=sheet["by_channel"], by_type=sheet["by_type"], by_unit=sheet["by_unit"],
-            by_decision=sheet["by_decision"], triggered_by=run["triggered_by"], started_at=run["started_at"],
+            by_decision=sheet["by_decision"], transferred_by_unit=sheet.get("transferred_by_unit", []),
+            triggered_by=run["triggered_by"], started_at=run["started_at"],
             finished_at=run["finished_at"], confirmed_by=run.get("confirmed_by"),
             confirmed_at=run.get("confirmed_at"), created=created,
         )

@@ -20,13 +20,19 @@ from services.common import audit
 from services.common.auth import Principal
 from services.common.suite import SERVICES
 
+from ..support import eventually
+
 INVESTIGATOR = Principal(kind="staff", subject="inv-1", roles=frozenset({"investigator"}))
 
 
-def verify(schema: str, url: str, keyring: str = audit.DEV_AUDIT_KEYRING) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "services.common.cli", "audit-verify", schema],
-                          env={**os.environ, "DATABASE_URL": url, "AUDIT_KEYRING": keyring},
-                          capture_output=True, text=True, timeout=60)
+def verify(schema: str, url: str, keyring: str = audit.DEV_AUDIT_KEYRING, *, kafka: dict | None = None,
+           ) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": url, "AUDIT_KEYRING": keyring}
+    if kafka:
+        env |= {"KAFKA_BOOTSTRAP_SERVERS": kafka["KAFKA_BOOTSTRAP_SERVERS"],
+                "KAFKA_TOPIC_PREFIX": kafka["KAFKA_TOPIC_PREFIX"]}
+    return subprocess.run([sys.executable, "-m", "services.common.cli", "audit-verify", schema,
+                           *(["--kafka"] if kafka else [])], env=env, capture_output=True, text=True, timeout=90)
 
 
 @pytest.fixture
@@ -121,6 +127,34 @@ async def test_a_cut_off_tail_no_longer_matches_the_checkpoint(chain):
     truncated = verify(schema, url)
     assert truncated.returncode == 1, truncated.stdout
     assert "TRUNCATED" in truncated.stderr and "seq 4 with 4 entries" in truncated.stderr
+
+
+async def test_a_tail_cut_with_its_checkpoints_is_caught_by_the_one_published_on_kafka(chain, suite, infra):
+    engine, url, schema, table, checkpoints = chain
+    intake = suite.apps["intake"]
+    async with AsyncSession(engine) as session, session.begin():
+        await audit.record(session, table, actor=INVESTIGATOR, action="case.open", entity_type="case",
+                           entity_id="c-9")
+        # through a service's outbox and relay, as the services' checkpoint worker does
+        async with intake.state.sessions() as outbox_session, outbox_session.begin():
+            published = await audit.record_checkpoint(session, table, checkpoints, outbox=None)
+            from services.common.contracts.audit import AuditCheckpointed
+
+            await intake.state.outbox.publish(outbox_session, AuditCheckpointed(chain=table.fullname, **published))
+
+    async def on_kafka():
+        found = await audit.published_checkpoint(intake.state.settings, table.fullname, timeout_seconds=5)
+        return found if found is not None and found.head_seq == published["head_seq"] else None
+
+    await eventually(on_kafka, timeout=30)
+    assert verify(schema, url, kafka=infra).returncode == 0
+
+    # Whoever can switch the triggers off cuts the last entry and the checkpoint that names it …
+    await as_attacker(engine, f'DELETE FROM "{schema}".audit_log WHERE seq = {published["head_seq"]}')
+    await as_attacker(engine, f'DELETE FROM "{schema}".audit_checkpoints WHERE head_seq = {published["head_seq"]}')
+    assert verify(schema, url).returncode == 0  # … which the database alone cannot show,
+    caught = verify(schema, url, kafka=infra)  # but the copy outside it does
+    assert caught.returncode == 1 and "TRUNCATED" in caught.stderr and "published on Kafka" in caught.stderr
 
 
 async def test_keys_rotate_and_old_entries_still_verify(chain):

@@ -85,7 +85,7 @@ def test_every_contract_topic_and_its_dlq_is_a_kafka_topic(overlay):
     assert set(declared) == expected
     for name, topic in declared.items():
         assert re.fullmatch(r"zuofeng\.[a-z]+\.[a-z0-9-]+\.v1(\.dlq)?", name)
-        compacted = name == "zuofeng.triage.units.v1"
+        compacted = name in ("zuofeng.triage.units.v1", "zuofeng.audit.checkpoints.v1")
         assert (topic["spec"]["config"]["cleanup.policy"] == "compact") is compacted, name
         if not compacted:
             assert topic["spec"]["config"]["retention.ms"] > 0
@@ -93,8 +93,9 @@ def test_every_contract_topic_and_its_dlq_is_a_kafka_topic(overlay):
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == named(docs, "Kafka", "zuofeng")["metadata"]["name"]
 
 
-def test_registry_marks_only_the_unit_directory_as_compacted():
-    assert {c.topic() for c in REGISTRY.values() if c.compacted} == {"zuofeng.triage.units.v1"}
+def test_registry_marks_only_the_unit_directory_and_the_audit_checkpoints_as_compacted():
+    assert {c.topic() for c in REGISTRY.values() if c.compacted} == {"zuofeng.triage.units.v1",
+                                                                      "zuofeng.audit.checkpoints.v1"}
 
 
 # --- schema validation ---------------------------------------------------------------------------------

@@ -248,3 +248,32 @@ def test_a_production_service_needs_its_own_audit_keys():
             ServiceSettings(**production, audit_keyring=keyring).audit_keys  # noqa: B018
     key = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
     assert ServiceSettings(**production, audit_keyring=key).audit_keys.current == "k1"
+
+
+async def test_a_raw_database_error_is_logged_without_its_message(caplog):
+    """A raw asyncpg error (COPY, LISTEN) quotes values in its message: answered as a problem, and logged
+    by class, SQLSTATE and stack only, never re-raised to the server that would log it whole."""
+    import logging
+
+    import asyncpg
+    import httpx
+    from fastapi import FastAPI
+
+    from services.common.errors import install_problem_handlers
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    place = "和平路" + "十八号"  # as data would be: not in the source line the stack shows
+
+    @app.get("/boom")
+    async def boom():
+        raise asyncpg.exceptions.InvalidTextRepresentationError(f'invalid input syntax for type uuid: "{place}"')
+
+    caplog.set_level(logging.INFO)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=True),
+                                 base_url="http://t") as client:
+        response = await client.get("/boom")
+    assert response.status_code == 500 and response.headers["content-type"] == "application/problem+json"
+    [logged] = [r for r in caplog.records if r.getMessage() == "database error"]
+    assert logged.sqlstate == "22P02" and logged.error == "InvalidTextRepresentationError"
+    assert "和平路十八号" not in caplog.text and "和平路十八号" not in str(vars(logged))
