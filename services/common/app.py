@@ -21,6 +21,7 @@ from .consumer import EventConsumer, Handler, inbox_table
 from .contracts.base import EventContract
 from .db import create_engine, create_session_factory, request_gate
 from .errors import install_problem_handlers
+from .headers import SecurityHeaders
 from .kafka import kafka_reachable, topics_for
 from .logs import configure_logging
 from .observability import RequestContextMiddleware, ReadinessCheck, database_ready, health_router
@@ -120,6 +121,7 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestContextMiddleware, service=spec.name)
     app.include_router(health_router(checks))
     for router in spec.routers:
