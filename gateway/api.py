@@ -50,9 +50,22 @@ async def openapi(request: Request) -> JSONResponse:
     return JSONResponse(await request.app.state.openapi.document(request.app.state.http))
 
 
+# Served by the gateway itself (gateway/static/swagger-ui, from swagger-ui-dist): a government network
+# often has no route to a CDN, and the page would be blank.
+SWAGGER_UI_VERSION = "5.35.0"
+SWAGGER_ASSETS = "/docs/assets"
+
+
 @router.get("/docs", include_in_schema=False)
 async def docs() -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="zuofeng API")
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json", title="zuofeng API 接口文档",
+        swagger_js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js?v={SWAGGER_UI_VERSION}",
+        swagger_css_url=f"{SWAGGER_ASSETS}/swagger-ui.css?v={SWAGGER_UI_VERSION}",
+        swagger_favicon_url=f"{SWAGGER_ASSETS}/favicon-32x32.png",
+        # The default would fetch a badge from validator.swagger.io, which an offline network cannot reach.
+        swagger_ui_parameters={"validatorUrl": None},
+    )
 
 
 async def to_service(request: Request):

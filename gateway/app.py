@@ -7,18 +7,21 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common.errors import install_problem_handlers
+from services.common.headers import SecurityHeaders
 from services.common.logs import configure_logging
 from services.common.observability import RequestContextMiddleware
 
-from .api import router
+from .api import SWAGGER_ASSETS, router
 from .auth import Authenticator
 from .edge import RefuseAmbiguousTargets
 from .openapi import OpenApiAggregator
@@ -26,6 +29,7 @@ from .proxy import InternalTokens, new_client
 from .ratelimit import RateLimits
 from .settings import GatewaySettings, get_settings
 
+STATIC = Path(__file__).parent / "static"
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -113,7 +117,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(router)
+    app.mount(SWAGGER_ASSETS, StaticFiles(directory=STATIC / "swagger-ui"), name="swagger-ui")
     app.add_middleware(RefuseAmbiguousTargets)
+    app.add_middleware(SecurityHeaders)  # outside the refusal, so its 400s carry the headers too
     app.add_middleware(RequestContextMiddleware, service="gateway")
     app.add_middleware(SanitiseRequestId)
     return app

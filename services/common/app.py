@@ -22,6 +22,7 @@ from .contracts.audit import AuditCheckpointed
 from .contracts.base import EventContract
 from .db import create_engine, create_session_factory, request_gate, session_scope
 from .errors import install_problem_handlers
+from .headers import SecurityHeaders
 from .kafka import kafka_reachable, topics_for
 from .limits import BodyLimit, BodyLimitMiddleware
 from .logs import configure_logging
@@ -177,6 +178,7 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
     install_problem_handlers(app)
     if spec.body_limits:  # inside the request context: a 413 still carries the request id and is counted
         app.add_middleware(BodyLimitMiddleware, limits=spec.body_limits)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestContextMiddleware, service=spec.name)
     app.add_middleware(RelativeRedirects)
     app.include_router(health_router(checks))

@@ -235,3 +235,47 @@ async def test_a_content_length_without_a_body_is_not_a_500(edge, method):
                                             f"Authorization: {bearer('admin')}\r\nContent-Length: 10")
     assert status == 200, payload
     assert echo.seen == ["/api/v1/intake/receipts/R-1"]
+
+
+# ---- item 14: security headers, and /docs without a CDN ----------------------------------------------
+
+
+async def test_api_responses_say_nosniff_and_html_pages_refuse_framing(edge):
+    port, _ = edge
+    status, headers, _ = await raw(port, "GET /api/v1/intake/receipts/R-1 HTTP/1.1")
+    assert status == 200 and headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in headers  # JSON is not a page
+    for target in ("GET /api/v1/nowhere HTTP/1.1", "GET /qr/x/../y HTTP/1.1"):  # problems too
+        assert (await raw(port, target))[1]["x-content-type-options"] == "nosniff"
+    status, headers, page = await raw(port, "GET /docs HTTP/1.1")
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
+
+
+def test_html_from_a_service_gets_frame_ancestors_added_to_its_own_policy():
+    from services.common.headers import secure
+
+    added = dict(secure([(b"content-type", b"text/html; charset=utf-8"),
+                         (b"content-security-policy", b"default-src 'self'")]))
+    assert added[b"content-security-policy"] == b"default-src 'self'; frame-ancestors 'none'"
+    kept = dict(secure([(b"content-type", b"text/html"), (b"content-security-policy", b"frame-ancestors 'self'")]))
+    assert kept[b"content-security-policy"] == b"frame-ancestors 'self'"
+
+
+async def test_docs_load_swagger_ui_from_the_gateway_not_a_cdn(edge):
+    import re
+
+    port, _ = edge
+    _, _, page = await raw(port, "GET /docs HTTP/1.1")
+    html = page.decode()
+    assert "cdn" not in html.lower() and not re.search(r"""(src|href)=["']https?://""", html)
+    assets = re.findall(r"""(?:src|href)=["'](/docs/assets/[^"']+)["']""", html)
+    assert {a.split("?")[0].rsplit("/", 1)[1] for a in assets} == {"swagger-ui-bundle.js", "swagger-ui.css",
+                                                                   "favicon-32x32.png"}
+    for asset in assets:
+        status, headers, body = await raw(port, f"GET {asset} HTTP/1.1")
+        assert status == 200 and len(body) > 500, asset
+        assert headers["x-content-type-options"] == "nosniff"
+    _, headers, script = await raw(port, "GET /docs/assets/swagger-ui-bundle.js HTTP/1.1")
+    assert "javascript" in headers["content-type"] and b"SwaggerUIBundle" in script

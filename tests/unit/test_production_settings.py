@@ -11,7 +11,12 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.settings import GatewaySettings
-from services.common.auth import generate_keypair, mint_internal_token, verify_internal_token, Principal
+from services.common.auth import (
+    Principal,
+    generate_keypair,
+    mint_internal_token,
+    verify_internal_token,
+)
 from services.common.cli import cmd_dev_keys
 from services.common.crypto import KeyRing
 from services.intake.settings import DEV_RECEIPT_LOOKUP_KEY, IntakeSettings
