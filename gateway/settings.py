@@ -25,6 +25,8 @@ def _default_rate_limits() -> dict[str, str]:
         "qr-page": "60/minute",
         "receipt": "10/minute",
         "ballot": "30/minute",
+        "ballot-code": "5/minute",
+        "ballot-page": "60/minute",
         "bulletin": "120/minute",
         "results": "120/minute",
         "open311-report": "10/minute",

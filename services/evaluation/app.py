@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.common.app import ServiceSpec, build_service_app
-from services.common.contracts.evaluation import ResultsPublished
+from services.common.contracts.evaluation import ResultsPublished, VoterCodeRequested
 
 from .api import router
 from .handlers import HANDLERS
@@ -20,7 +20,7 @@ def create_app(settings: EvaluationSettings | None = None) -> FastAPI:
             settings=settings or get_settings(),
             metadata=metadata,
             routers=[router],
-            produces=[ResultsPublished],
+            produces=[ResultsPublished, VoterCodeRequested],
             handlers=HANDLERS,
             title="zuofeng evaluation",
             description="万人评机关 campaigns, ballots, scores, rankings (十优/十差), grades, consequences.",

@@ -34,6 +34,8 @@ async def create_campaign(session: AsyncSession, *, campaign_in: CampaignCreate,
         "categories": campaign_in.categories,
         "weights": {**{s: 0.0 for s in domain.SOURCES}, **campaign_in.weights},
         "thresholds": campaign_in.thresholds.model_dump(), "veto_rules": campaign_in.veto_rules,
+        "instrument": campaign_in.instrument, "rule_set": campaign_in.rule_set(),
+        "min_ballots": campaign_in.min_ballots,
         "stuffing_rules": campaign_in.stuffing_rules.model_dump(),
         "indicator_rules": campaign_in.indicator_rules.model_dump(),
         "top_n": campaign_in.top_n, "exemplars_per_category": campaign_in.exemplars_per_category,
@@ -46,7 +48,9 @@ async def create_campaign(session: AsyncSession, *, campaign_in: CampaignCreate,
         raise Problem(409, f"The series {campaign_in.series!r} already has a campaign for {period}.",
                       slug="campaign-exists")
     await audit.record(session, audit_log, actor=actor, action="campaign.create", entity_type="campaign",
-                       entity_id=str(campaign_id), details={"period": period, "series": campaign_in.series})
+                       entity_id=str(campaign_id), details={"period": period, "series": campaign_in.series,
+                                                            "instrument": campaign_in.instrument,
+                                                            "rule_preset": campaign_in.rule_preset})
     return dict(row._mapping)
 
 
@@ -154,12 +158,14 @@ async def transition(session: AsyncSession, outbox: Outbox, *, campaign_id: uuid
 def _results_event(campaign: dict, results: dict, now: datetime) -> ResultsPublished:
     return ResultsPublished(
         campaign_id=campaign["id"], name=campaign["name"], period=campaign["period"], published_at=now,
+        instrument=campaign["instrument"], rule_set=campaign["rule_set"],
         categories=[
             CategoryResult(
                 category=c["category"],
                 ranking=[RankedUnit(unit_id=u["unit_id"], unit_name=u["unit_name"], rank=u["rank"],
                                     score=u["score"], grade=u["grade"], vetoed=u["vetoed"]) for u in c["ranking"]],
                 top_ten=c["top_ten"], bottom_ten=c["bottom_ten"],
+                insufficient_data=[u["unit_id"] for u in c["insufficient_data"]],
             ) for c in results["categories"]
         ],
         consequences=[Consequence(**c) for c in results["consequences"]],
