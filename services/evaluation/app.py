@@ -8,6 +8,7 @@ from services.common.app import ServiceSpec, build_service_app
 from services.common.contracts.evaluation import ResultsPublished, VoterCodeRequested
 
 from .api import router
+from .pages import router as pages_router
 from .handlers import HANDLERS
 from .models import metadata
 from .settings import EvaluationSettings, get_settings
@@ -19,7 +20,7 @@ def create_app(settings: EvaluationSettings | None = None) -> FastAPI:
             name="evaluation",
             settings=settings or get_settings(),
             metadata=metadata,
-            routers=[router],
+            routers=[router, pages_router],
             produces=[ResultsPublished, VoterCodeRequested],
             handlers=HANDLERS,
             title="zuofeng evaluation",
