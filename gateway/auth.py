@@ -14,7 +14,7 @@ from fastapi import Request
 from services.common.auth import ROLES, Principal
 from services.common.errors import Problem
 
-from .hotline import KEY_HEADER, HotlineVerifier, NonceCache
+from .hotline import KEY_HEADER, HotlineVerifier, NonceCache, RedisNonceCache
 from .settings import GatewaySettings
 
 _BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
@@ -105,7 +105,8 @@ class Authenticator:
         self.hotline = HotlineVerifier(
             keys=settings.hotline_keys,
             window_seconds=settings.hotline_window_seconds,
-            nonces=NonceCache(settings.hotline_nonce_capacity),
+            nonces=RedisNonceCache(settings.redis_url) if settings.redis_url
+            else NonceCache(settings.hotline_nonce_capacity),
         )
         self._trusted = [ipaddress.ip_network(cidr, strict=False) for cidr in settings.trusted_proxies]
 
@@ -140,7 +141,7 @@ class Authenticator:
             target = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
             if query := request.scope.get("query_string", b""):
                 target += "?" + query.decode("latin-1")
-            principal = self.hotline.verify(method=request.method, target=target, headers=request.headers,
+            principal = await self.hotline.averify(method=request.method, target=target, headers=request.headers,
                                             body=body, client=client)
             return principal, body
         scheme, _, token = authorization.partition(" ")

@@ -1,8 +1,8 @@
 """Per-client limits on the public endpoints (QR reports, receipt lookups, ballots, bulletins, Open311).
 
-Moving windows from the ``limits`` library. The default storage is in memory, so each gateway replica
-counts on its own (N replicas let a client through N times the limit); point
-``GATEWAY_RATE_LIMIT_STORAGE`` at a shared store (e.g. ``async+redis://…``) to count across replicas.
+Moving windows from the ``limits`` library. With ``REDIS_URL`` the counters live in Redis and every gateway
+replica counts against the same window; without it each replica counts in memory on its own (N replicas
+let a client through N times the limit). ``GATEWAY_RATE_LIMIT_STORAGE`` names another storage outright.
 """
 
 from __future__ import annotations
@@ -20,7 +20,11 @@ from services.common.errors import Problem
 class RateLimits:
     def __init__(self, limits: dict[str, str], storage_uri: str) -> None:
         self.items = {group: parse(spec) for group, spec in limits.items()}
-        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        # redis-py (the ``redis`` package), not limits' default coredis: one Redis client library for the
+        # suite, the same the nonce cache uses.
+        options = {"implementation": "redispy"} if storage_uri.startswith("async+redis") else {}
+        self.storage = storage_from_string(storage_uri, **options)
+        self.limiter = MovingWindowRateLimiter(self.storage)
 
     async def hit(self, group: str, client: str) -> None:
         item = self.items.get(group)

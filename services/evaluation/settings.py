@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field, model_validator
 
@@ -19,6 +20,7 @@ class EvaluationSettings(ServiceSettings):
     # Seals the phone number and one-time code for notification's SMS (the same ring intake uses for
     # reporters' contacts); without it codes cannot be sent and web voting is closed.
     contact_keyring: str = Field("", validation_alias="CONTACT_KEYRING")
+    contact_keyring_file: Path | None = Field(None, validation_alias="CONTACT_KEYRING_FILE")
     code_ttl_seconds: int = Field(300, validation_alias="EVALUATION_CODE_TTL_SECONDS")
     code_max_attempts: int = Field(5, validation_alias="EVALUATION_CODE_MAX_ATTEMPTS")
     code_interval_seconds: int = Field(60, validation_alias="EVALUATION_CODE_INTERVAL_SECONDS")  # per phone

@@ -74,8 +74,8 @@ async def test_a_citizen_votes_on_a_phone_without_javascript(site, ids, settings
         code = await _code(settings_kwargs, keys, cid)
         # Step 2: rate two units, one opinion, submit.
         await page.fill("#code", code)
-        await page.check(f'input[name="r1"][value="5"]')
-        await page.check(f'input[name="r3"][value="2"]')
+        await page.check('input[name="r1"][value="5"]')
+        await page.check('input[name="r3"][value="2"]')
         await page.fill("#o3", "夜间出警较慢, 希望改进。")
         SHOTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(SHOTS / "vote-390.png"), full_page=True)
