@@ -262,6 +262,14 @@ async def test_web_ballots_need_a_verified_phone_and_the_server_sets_source_chan
         r = await gw.post(vote, json={"voter": "13800138000", "code": "000000", "ratings": {u0: 1}, **extra})
         assert r.status_code == 422 and "服务器设定" in r.json()["detail"], extra
     code = await sms_code(gw, settings_kwargs, keys, cid, "+86 138-0013-8000", "+8613800138000")
+
+    async def sms_queued():
+        async with suite.apps["notification"].state.sessions() as session:
+            return (await session.execute(text(
+                "SELECT channel, recipient, body FROM notification.deliveries "
+                "WHERE template = 'evaluation/voter-code' AND body LIKE :c"), {"c": f"%{code}%"})).first()
+    sms = await eventually(sms_queued)  # notification turns the event into one SMS to the sealed phone
+    assert sms.channel == "sms" and sms.recipient.startswith("voter:") and "13800138000" not in sms.recipient
     assert (await gw.post(f"{API}/campaigns/{cid}/verification-codes",
                           json={"phone": "13800138000"})).status_code == 429  # one code a minute per phone
     wrong = await gw.post(vote, json={"voter": "13800138000", "code": "999999" if code != "999999" else "111111",
