@@ -51,7 +51,7 @@ def bodies(n_ballots: int, batch: int, unit_ids: list[str], marks_per_ballot: in
             rated = rng.sample(unit_ids, marks_per_ballot)
             ballots.append({
                 "voter": f"139{n:08d}",
-                "channel": ("sms", "wechat", "web")[n % 3],
+                "channel": ("sms", "wechat")[n % 2],
                 "source": f"cell-{n % 5000}",
                 "submitted_at": (start + timedelta(seconds=n * 0.6)).isoformat(),
                 "ratings": {u: max(1, min(5, round(quality[u] + rng.uniform(-1, 1)))) for u in rated},
