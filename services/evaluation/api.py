@@ -93,7 +93,10 @@ async def get_campaigns(session: SessionDep, principal: CurrentPrincipal,
 @router.get("/campaigns/{campaign_id}", response_model=CampaignRead)
 async def get_campaign(campaign_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal):
     campaign = await _visible_campaign(session, campaign_id, principal)
-    return {**campaign, "imports": await service.list_imports(session, campaign_id)}
+    imports = await service.list_imports(session, campaign_id)
+    if not _is_office(principal):  # the public sees that, when and how much was imported; the office, by whom
+        imports = [{k: v for k, v in i.items() if k != "imported_by"} for i in imports]
+    return {**campaign, "imports": imports}
 
 
 @router.post("/campaigns/{campaign_id}/units", status_code=200)

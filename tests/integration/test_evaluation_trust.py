@@ -4,6 +4,7 @@ exact scores. An Ezhou and a Jintan campaign are checked against ranks, grades a
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -338,11 +339,14 @@ async def test_platform_ballots_are_checked_and_the_office_cannot_inject(gw, ids
     r = await gw.post(f"{API}/campaigns/{cid}/ballots:import", content=raw,
                       headers={"content-type": "application/json", **ids.bearer("evaluation_admin", subject="李考评")})
     assert r.status_code == 201, r.text
-    import hashlib
     assert r.json()["file_sha256"] == hashlib.sha256(raw).hexdigest() and r.json()["accepted"] == 30
     campaign = (await gw.get(f"{API}/campaigns/{cid}", headers=ids.bearer("auditor"))).json()
     (imp,) = campaign["imports"]
     assert (imp["imported_by"], imp["ballots"], imp["file_sha256"]) == ("李考评", 30, hashlib.sha256(raw).hexdigest())
+    (public_view,) = (await gw.get(f"{API}/campaigns/{cid}")).json()["imports"]
+    assert public_view["ballots"] == 30 and "imported_by" not in public_view
+    csv_text = (await gw.get(f"{API}/campaigns/{cid}/rankings.csv", headers=ids.bearer("auditor"))).text
+    assert f"{u1}," in csv_text and "数据不足" in csv_text  # the unit with no counted ballot, listed as such
     preview = (await gw.get(f"{API}/campaigns/{cid}/rankings", headers=ids.bearer("auditor"))).json()
     counted = {u["unit_id"]: u["ballots"] for u in preview["categories"][0]["ranking"]}
     assert counted.get(u1, 0) == 0 and counted[u0] == 1  # neither the burst nor the import counts yet
