@@ -119,27 +119,36 @@ def proposals(results) -> set[tuple]:
 async def test_ezhou_quarterly_assessment_and_poll_produce_the_hand_computed_results(gw, ids, suite,
                                                                                       settings_kwargs):
     tag = secrets.token_hex(3)
-    A, B, C, D, E, F = (f"EZ{tag}-{x}" for x in "ABCDEF")
-    units = [{"unit_id": u, "name": f"鄂州{u[-1]}局", "category": "机关科室"} for u in (A, B, C, D, E, F)]
+    A, B, C, D, E, F, G = (f"EZ{tag}-{x}" for x in "ABCDEFG")
+    units = [{"unit_id": u, "name": f"鄂州{u[-1]}局", "category": "机关科室"} for u in (A, B, C, D, E, F, G)]
     year = 2031  # a year of its own: 不合格 bars 优秀 across every campaign of the year
+    sessions = suite.apps["evaluation"].state.sessions
+
+    async def overdue(unit, month):  # what accountability's rectification-overdue event records
+        async with sessions() as session, session.begin():
+            await service.put_fact(session, key=f"overdue:{uuid.uuid4()}", unit_id=unit,
+                                   kind="overdue_rectification", value=1, occurred_on=datetime(year, month, 1).date())
 
     # 1. The quarterly 作风建设 assessment: its own instrument, scores entered, grades at 90/75/60.
-    q1 = await new_campaign(gw, ids, [u for u in units if u["unit_id"] in (A, D, E)], instrument="assessment",
+    #    G has a rectification overdue in Q1 (整改不到位 → yellow card).
+    series = f"鄂州季度考核-{tag}"
+    q1 = await new_campaign(gw, ids, [u for u in units if u["unit_id"] in (A, D, E, G)], instrument="assessment",
                             quarter=1, year=year, rule_preset="ezhou", categories=["机关科室"],
-                            name="鄂州作风建设2031年一季度考核", series=f"鄂州季度考核-{tag}",
-                            weights={"department": 1.0})
+                            name="鄂州作风建设2031年一季度考核", series=series, weights={"department": 1.0})
+    await overdue(G, 2)
     await act(gw, ids, q1, "open")
     r = await platform_post(gw, "sms-platform", f"{API}/campaigns/{q1}/ballots:batch",
                             {"ballots": [{"voter": phone(1), "channel": "sms", "ratings": {E: 5}}]})
     assert r.status_code == 409 and "不接受投票" in r.json()["detail"]
-    await scores(gw, ids, q1, "department", "市督查考评办", {E: 55.0, D: 70.0})  # A: no score → 数据不足
+    await scores(gw, ids, q1, "department", "市督查考评办", {E: 55.0, D: 70.0, G: 80.0})  # A: none → 数据不足
     await act(gw, ids, q1, "close")
     await act(gw, ids, q1, "publish")
     q1_results = (await gw.get(f"{API}/campaigns/{q1}/rankings")).json()
-    assert table(q1_results) == [(D, 1, "70.00", "基本合格"), (E, 2, "55.00", "不合格")]
+    assert table(q1_results) == [(G, 1, "80.00", "合格"), (D, 2, "70.00", "基本合格"), (E, 3, "55.00", "不合格")]
     assert [u["unit_id"] for u in q1_results["categories"][0]["insufficient_data"]] == [A]
     assert q1_results["categories"][0]["top_ten"] == [] and q1_results["instrument_label"].startswith("作风建设")
-    assert proposals(q1_results) == {("yellow_card", E, ("unqualified",))}
+    assert proposals(q1_results) == {("yellow_card", E, ("unqualified",)),
+                                     ("yellow_card", G, ("rectification_not_done",))}
 
     # 2. The public poll (万人评机关) under Ezhou's rules. Hand computation, citizen = (mean − 1) × 25,
     #    composite = 0.5 × citizen + 0.5 × department, 四舍五入 to 2 decimals:
@@ -150,7 +159,7 @@ async def test_ezhou_quarterly_assessment_and_poll_produce_the_hand_computed_res
     #    D: 2,2,3 → 33.333…; 50 → 41.666… → 41.67 不合格 → yellow card
     #    F: one ballot (min 3) → 数据不足: no rank, no grade, no proposal
     #    Top/bottom: 5 ranked → 2 each: [B, E] and [C, D]. Jintan's last-place rule does not run here.
-    poll = await new_campaign(gw, ids, units, year=year, rule_preset="ezhou", categories=["机关科室"],
+    poll = await new_campaign(gw, ids, [u for u in units if u["unit_id"] != G], year=year, rule_preset="ezhou", categories=["机关科室"],
                               name="鄂州市2031年万人评机关", weights={"citizen": 0.5, "department": 0.5},
                               min_ballots=3)
     await act(gw, ids, poll, "open")
@@ -162,9 +171,7 @@ async def test_ezhou_quarterly_assessment_and_poll_produce_the_hand_computed_res
     r = await gw.put(f"{API}/campaigns/{poll}/units/{B}/veto", json={"reason": "发生重大安全生产责任事故"},
                      headers=ids.bearer("evaluation_admin"))
     assert r.status_code == 204
-    async with suite.apps["evaluation"].state.sessions() as session, session.begin():
-        await service.put_fact(session, key=f"overdue:{uuid.uuid4()}", unit_id=C, kind="overdue_rectification",
-                               value=1, occurred_on=datetime(year, 5, 1).date())
+    await overdue(C, 5)
     await act(gw, ids, poll, "close")
     await act(gw, ids, poll, "publish")
     results = (await gw.get(f"{API}/campaigns/{poll}/rankings")).json()
@@ -187,6 +194,24 @@ async def test_ezhou_quarterly_assessment_and_poll_produce_the_hand_computed_res
     assert {(c["kind"], c["unit_id"]) for c in event["consequences"]} == {
         ("recall_management", B), ("yellow_card", D), ("yellow_card", C)}
     assert all(c["title"] and c["held_to_account"] for c in event["consequences"])
+
+    # 3. Q2 of the assessment series: E 不合格 again → yellow card and recall (连续两次); G still has an overdue
+    #    rectification after its Q1 yellow card → yellow card and recall (no improvement); D 76.00 合格.
+    q2 = await new_campaign(gw, ids, [u for u in units if u["unit_id"] in (D, E, G)], instrument="assessment",
+                            quarter=2, year=year, rule_preset="ezhou", categories=["机关科室"],
+                            name="鄂州作风建设2031年二季度考核", series=series, weights={"department": 1.0})
+    await overdue(G, 5)
+    await act(gw, ids, q2, "open")
+    await scores(gw, ids, q2, "department", "市督查考评办", {E: 58.0, D: 76.0, G: 85.0})
+    await act(gw, ids, q2, "close")
+    await act(gw, ids, q2, "publish")
+    q2_results = (await gw.get(f"{API}/campaigns/{q2}/rankings")).json()
+    assert table(q2_results) == [(G, 1, "85.00", "合格"), (D, 2, "76.00", "合格"), (E, 3, "58.00", "不合格")]
+    assert proposals(q2_results) == {
+        ("yellow_card", E, ("unqualified",)), ("recall_management", E, ("consecutive_unqualified",)),
+        ("yellow_card", G, ("rectification_not_done",)), ("recall_management", G, ("no_improvement",))}
+    titles = {c["unit_id"]: c["title"] for c in q2_results["consequences"] if c["kind"] == "recall_management"}
+    assert titles[E].startswith("连续两次") and "无起色" in titles[G]
 
 
 async def test_jintan_campaign_ranks_key_sections_among_key_sections(gw, ids):
