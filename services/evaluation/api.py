@@ -53,7 +53,7 @@ def _is_office(principal: Principal) -> bool:
 async def _visible_campaign(session, campaign_id: uuid.UUID, principal: Principal) -> dict:
     campaign = await service.get_campaign(session, campaign_id)
     if campaign["state"] not in PUBLIC_STATES and not _is_office(principal):
-        raise Problem(404, "No such campaign.", slug="not-found")
+        raise Problem(404, "没有这项测评。", slug="not-found")
     return campaign
 
 
@@ -245,9 +245,9 @@ async def post_ballot_batch(campaign_id: uuid.UUID, request: Request, session: S
     try:
         batch = BATCH_ADAPTER.validate_json(raw)
     except ValidationError as exc:
-        raise Problem(422, "The request does not match the schema.", errors=validation_errors(exc)) from exc
+        raise Problem(422, "请求内容不符合格式要求。", errors=validation_errors(exc)) from exc
     if len(batch.ballots) > limit:
-        raise Problem(413, f"A batch holds at most {limit} ballots; this one has {len(batch.ballots)}.",
+        raise Problem(413, f"每批最多{limit}张选票, 本批有{len(batch.ballots)}张。",
                       slug="batch-too-large", limit=limit)
     return await service.ingest_ballots(
         session, campaign_id=campaign_id, ballots_in=batch.ballots,
@@ -260,7 +260,7 @@ async def post_scan(campaign_id: uuid.UUID, session: SessionDep, principal: Admi
     """Run stuffing detection now (it also runs on close)."""
     campaign = await service.get_campaign(session, campaign_id, lock="update")
     if campaign["state"] not in ("open", "closed"):
-        raise Problem(409, f"The campaign is {campaign['state']}.", slug="campaign-state")
+        raise Problem(409, f"测评当前状态为{domain.STATE_LABELS[campaign['state']]}, 不能检测刷票。", slug="campaign-state")
     return {"quarantined": await service.scan_for_stuffing(session, campaign=campaign)}
 
 
@@ -270,7 +270,7 @@ async def get_ballots(campaign_id: uuid.UUID, session: SessionDep, principal: Re
                       limit: Annotated[int, Query(ge=1, le=500)] = 100):
     """Suspect (or rejected) ballots with their reasons, for review. Never the voter's identity."""
     if status not in ("quarantined", "rejected"):
-        raise Problem(422, "status is quarantined or rejected.", slug="validation")
+        raise Problem(422, "status 只能是 quarantined(待复核) 或 rejected(已剔除)。", slug="validation")
     items, next_cursor = await service.list_quarantine(session, campaign_id=campaign_id, status=status,
                                                        cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}

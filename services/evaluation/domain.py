@@ -22,6 +22,7 @@ import phonenumbers
 EZHOU_CATEGORIES = ["机关科室", "基层站所", "科教文卫事业单位", "公共服务企业"]
 
 STATES = ["draft", "open", "closed", "published"]
+STATE_LABELS = {"draft": "草稿", "open": "投票中", "closed": "已截止", "published": "已公布"}
 # (state, action) → next state. A closed campaign never reopens: its ballots are final (R-EV-3).
 TRANSITIONS: dict[tuple[str, str], str] = {
     ("draft", "open"): "open",
@@ -147,6 +148,7 @@ TIE_BREAK_RULE = (
 def enumerations() -> dict:
     return {
         "states": STATES,
+        "state_labels": STATE_LABELS,
         "transitions": [{"from": s, "action": a, "to": t} for (s, a), t in TRANSITIONS.items()],
         "scale": [{"score": k, "label": v, "points": float(mark_points(k))} for k, v in SCALE.items()],
         "channels": CHANNELS,
@@ -166,6 +168,9 @@ def enumerations() -> dict:
     }
 
 
+ACTION_LABELS = {"open": "开始投票", "close": "截止投票", "publish": "公布结果"}
+
+
 class TransitionError(ValueError):
     pass
 
@@ -174,7 +179,7 @@ def next_state(state: str, action: str) -> str:
     try:
         return TRANSITIONS[(state, action)]
     except KeyError:
-        raise TransitionError(f"A campaign that is {state} cannot {action}.") from None
+        raise TransitionError(f"处于“{STATE_LABELS.get(state, state)}”状态的测评不能执行“{ACTION_LABELS.get(action, action)}”。") from None
 
 
 def period_of(year: int, quarter: int | None) -> tuple[str, date, date]:

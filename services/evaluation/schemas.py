@@ -26,7 +26,7 @@ class Thresholds(BaseModel):
     @model_validator(mode="after")
     def _descending(self) -> "Thresholds":
         if not self.excellent > self.qualified > self.basically_qualified:
-            raise ValueError("thresholds must fall: excellent > qualified > basically_qualified")
+            raise ValueError("等次分数线须依次降低: 优秀 > 合格 > 基本合格")
         return self
 
 
@@ -78,13 +78,13 @@ class CampaignCreate(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> "CampaignCreate":
         if len(set(self.categories)) != len(self.categories) or any(not c.strip() for c in self.categories):
-            raise ValueError("categories must be distinct and non-empty")
+            raise ValueError("类别不能重复或为空")
         if any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0:
-            raise ValueError("weights must be non-negative and not all zero")
+            raise ValueError("权重不能为负数, 也不能全为 0")
         if self.rules is not None and self.rule_preset != "custom":
-            raise ValueError("rules are given only with rule_preset custom; a preset brings its own")
+            raise ValueError("只有自定义规则集(rule_preset custom)才能列出 rules; 预设规则集自带规则")
         if self.instrument == "assessment" and self.quarter is None:
-            raise ValueError("the 作风建设 assessment is quarterly: give quarter")
+            raise ValueError("作风建设综合考核按季度进行: 请填写季度(quarter)")
         return self
 
     def rule_set(self) -> dict:
@@ -245,7 +245,7 @@ class ScoresIn(BaseModel):
     @model_validator(mode="after")
     def _range(self) -> "ScoresIn":
         if any(not 0 <= v <= 100 for v in self.scores.values()):
-            raise ValueError("scores are on 0–100")
+            raise ValueError("分数须在 0–100 之间")
         return self
 
 

@@ -87,7 +87,7 @@ async def ingest_ballots(
     Returns accepted, duplicate indexes and rejections with reasons. The campaign row is held FOR SHARE, so a
     close waits for this batch and nothing is accepted after close."""
     campaign = await get_campaign(session, campaign_id, lock="share")
-    require_state(campaign, "open", doing="voting")
+    require_state(campaign, "open", doing="投票")
     if campaign["instrument"] != "poll":
         raise Problem(409, "作风建设综合考核由考评办录入分数, 不接受投票。", slug="not-a-poll")
     refs = dict((await session.execute(
@@ -254,7 +254,7 @@ async def list_quarantine(session: AsyncSession, *, campaign_id: uuid.UUID, stat
         try:
             query = query.where(ballots.c.id > int(decode_cursor(cursor)))
         except ValueError as exc:
-            raise Problem(400, "The cursor is not valid.", slug="bad-cursor") from exc
+            raise Problem(400, "分页游标无效。", slug="bad-cursor") from exc
     rows = (await session.execute(query)).all()
     items = [{"id": r.id, "channel": r.channel, "source": r.source, "submitted_at": r.submitted_at,
               "status": r.status, "reasons": r.reasons,
@@ -266,7 +266,7 @@ async def review_ballot(session: AsyncSession, *, campaign_id: uuid.UUID, ballot
                         note: str | None, actor: Principal) -> dict:
     """The evaluation office decides a quarantined ballot: counted after all, or rejected. Until publication."""
     campaign = await get_campaign(session, campaign_id, lock="update")
-    require_state(campaign, "open", "closed", doing="reviewing ballots")
+    require_state(campaign, "open", "closed", doing="复核选票")
     status = "counted" if decision == "count" else "rejected"
     row = (await session.execute(
         update(ballots)
@@ -275,7 +275,7 @@ async def review_ballot(session: AsyncSession, *, campaign_id: uuid.UUID, ballot
         .returning(ballots.c.id, ballots.c.status)
     )).first()
     if row is None:
-        raise Problem(404, "No quarantined ballot with that id in this campaign.", slug="not-found")
+        raise Problem(404, "本测评中没有这张待复核的选票。", slug="not-found")
     await audit.record(session, audit_log, actor=actor, action=f"ballot.{decision}", entity_type="ballot",
                        entity_id=str(ballot_id), details={"campaign": str(campaign_id), "note": note or ""})
     return {"id": row.id, "status": row.status}

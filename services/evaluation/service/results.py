@@ -138,5 +138,5 @@ async def rankings(session: AsyncSession, *, campaign_id: uuid.UUID, principal: 
     if campaign["state"] == "published":
         return campaign["results"]
     if not (principal.kind == "staff" and principal.has_role("evaluation_admin", "auditor")):
-        raise Problem(404, "No published rankings for this campaign.", slug="not-found")
+        raise Problem(404, "本测评尚未公布排名。", slug="not-found")
     return await compute_results(session, campaign=campaign)

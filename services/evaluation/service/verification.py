@@ -40,7 +40,9 @@ def _voter(key: bytes, campaign_id: uuid.UUID, phone: str) -> tuple[bytes, str]:
 async def request_code(session: AsyncSession, outbox: Outbox, *, campaign_id: uuid.UUID, phone: str,
                        client: str | None, key: bytes, keyring: KeyRing | None, settings) -> dict:
     campaign = await get_campaign(session, campaign_id, lock="share")
-    require_state(campaign, "open", doing="voting")
+    require_state(campaign, "open", doing="投票")
+    if campaign["instrument"] != "poll":
+        raise Problem(409, "作风建设综合考核不接受市民投票。", slug="not-a-poll")
     if keyring is None:
         raise Problem(503, "短信验证暂不可用, 请稍后再试。", slug="sms-unavailable")
     voter, e164 = _voter(key, campaign_id, phone)
