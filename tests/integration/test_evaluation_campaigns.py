@@ -318,8 +318,8 @@ async def test_stuffing_is_quarantined_with_reasons_and_reviewable(suite, ids):
                                    params={"cursor": page.json()["next_cursor"]}, headers=ids.bearer("auditor"))
     items = page.json()["items"] + rest.json()["items"]
     assert len(items) == 20 and rest.json()["next_cursor"] is None
-    assert sum("burst" in i["reasons"][0] for i in items) == 8
-    assert sum("identical pattern" in i["reasons"][0] for i in items) == 12
+    assert sum("同一来源集中投票" in i["reasons"][0] for i in items) == 8
+    assert sum("相同评分集中出现" in i["reasons"][0] for i in items) == 12
     assert all("voter" not in i for i in items)
 
     released, rejected = items[0]["id"], items[1]["id"]

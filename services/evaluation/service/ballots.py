@@ -206,9 +206,9 @@ WITH w AS (
 ), flagged AS (
     SELECT id, array_remove(ARRAY[
         CASE WHEN burst > $3 THEN
-            format('burst: %s ballots from source %s within ±%s s', burst, source, $2) END,
+            format('同一来源集中投票: 来源 %s 在 ±%s 秒内投出 %s 张', source, $2, burst) END,
         CASE WHEN n >= $6 AND same > $5 THEN
-            format('identical pattern: %s ballots rating the same %s units alike within ±%s s', same, n, $4) END
+            format('相同评分集中出现: ±%s 秒内 %s 张选票对同样 %s 个单位打分完全相同', $4, same, n) END
     ], NULL) AS reasons
     FROM w
     WHERE status = 'counted' AND reviewed_at IS NULL AND (burst > $3 OR (n >= $6 AND same > $5))
