@@ -233,3 +233,22 @@ def test_svg_has_a_panel_per_category_and_a_bar_per_unit():
     assert "A" in [t.text for t in svg.iter(f"{ns}text")]
     csv_text = charts.rankings_csv(results)
     assert csv_text.startswith("\ufeffcategory,rank") and len(csv_text.strip().splitlines()) == 25
+
+
+def test_the_fast_path_for_plain_mobile_numbers_agrees_with_phonenumbers():
+    import random
+
+    import phonenumbers
+
+    rng = random.Random(17)
+    for _ in range(3000):
+        digits = "1" + "".join(rng.choice("0123456789") for _ in range(10))
+        for form in (digits, "+86" + digits):
+            try:
+                ours = domain.normalise_phone(form)
+            except domain.InvalidIdentity:
+                ours = None
+            number = phonenumbers.parse(form, "CN")
+            theirs = (phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+                      if phonenumbers.is_valid_number(number) else None)
+            assert ours == theirs, form
