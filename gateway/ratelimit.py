@@ -7,14 +7,21 @@ let a client through N times the limit). ``GATEWAY_RATE_LIMIT_STORAGE`` names an
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+
+from prometheus_client import Counter
 
 from limits import parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from services.common.errors import Problem
+
+log = logging.getLogger(__name__)
+STORE_ERRORS = Counter("zuofeng_gateway_rate_limit_store_errors_total",
+                       "Rate-limit checks skipped because the shared store did not answer")
 
 
 class RateLimits:
@@ -30,7 +37,14 @@ class RateLimits:
         item = self.items.get(group)
         if item is None:
             return
-        if await self.limiter.hit(item, group, client):
+        try:
+            if await self.limiter.hit(item, group, client):
+                return
+        except Exception as exc:  # noqa: BLE001 — the shared store is down: serve, and say so
+            # Failing open: a Redis outage must not shut the city's reporting and voting; evaluation still
+            # limits codes per phone in its database, and signed requests fail closed on the nonce check.
+            STORE_ERRORS.inc()
+            log.warning("rate-limit store unavailable, request let through", extra={"error": repr(exc)})
             return
         stats = await self.limiter.get_window_stats(item, group, client)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))

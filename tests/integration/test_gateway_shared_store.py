@@ -73,3 +73,20 @@ async def test_limits_and_nonces_hold_across_replicas(settings_kwargs, keys, red
         for client, mgr in ((a, a_mgr), (b, b_mgr)):
             await client.aclose()
             await mgr.__aexit__(None, None, None)
+
+
+async def test_a_redis_outage_lets_public_requests_through_but_refuses_signed_ones(settings_kwargs, keys):
+    # Nothing listens on port 1: the store is down from the start.
+    mgr, client = await replica(settings_kwargs, keys, "redis://127.0.0.1:1/0", "10.250.0.2")
+    try:
+        path = f"/api/v1/evaluation/campaigns/{secrets.token_hex(4)}/verification-codes"
+        for _ in range(5):  # over the 3/minute limit, yet never 429 nor a gateway error of its own
+            r = await client.post(path, json={"phone": "13800138000"}, headers={"x-forwarded-for": "203.0.113.9"})
+            assert r.status_code not in (429, 500), r.text
+        batch = f"/api/v1/evaluation/campaigns/{secrets.token_hex(4)}/ballots:batch"
+        headers = {"content-type": "application/json", **sign("sms-platform", SECRET, "POST", batch, b"{}")}
+        r = await client.post(batch, content=b"{}", headers=headers)
+        assert r.status_code == 503 and r.json()["type"].endswith("/nonce-store-down")
+    finally:
+        await client.aclose()
+        await mgr.__aexit__(None, None, None)
