@@ -49,21 +49,43 @@ async def _page(request, session, campaign, *, status=200, **context) -> HTMLRes
     }, status_code=status, headers=_HEADERS)
 
 
+class _Missing(Exception):
+    pass
+
+
 async def _campaign(session, campaign_id: uuid.UUID) -> dict:
-    campaign = await service.get_campaign(session, campaign_id)
+    try:
+        campaign = await service.get_campaign(session, campaign_id)
+    except Problem:
+        raise _Missing from None
     if campaign["state"] not in ("open", "published"):
-        raise Problem(404, "没有这项测评。", slug="not-found")
+        raise _Missing
     return campaign
+
+
+def _missing_page() -> HTMLResponse:
+    return HTMLResponse('<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+                        '<meta name="viewport" content="width=device-width, initial-scale=1"><title>没有这项测评</title>'
+                        '</head><body><main style="max-width:36rem;margin:2rem auto;padding:1rem;font-family:sans-serif">'
+                        '<h1 style="font-size:1.2rem">没有这项测评</h1><p>链接可能有误, 或测评尚未开始。</p></main></body></html>',
+                        status_code=404, headers=_HEADERS)
 
 
 @router.get("/vote/{campaign_id}", response_class=HTMLResponse)
 async def vote_page(campaign_id: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal):
-    return await _page(request, session, await _campaign(session, campaign_id))
+    try:
+        campaign = await _campaign(session, campaign_id)
+    except _Missing:
+        return _missing_page()
+    return await _page(request, session, campaign)
 
 
 @router.post("/vote/{campaign_id}/code", response_class=HTMLResponse)
 async def vote_code(campaign_id: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal):
-    campaign = await _campaign(session, campaign_id)
+    try:
+        campaign = await _campaign(session, campaign_id)
+    except _Missing:
+        return _missing_page()
     phone = str((await request.form()).get("phone", "")).strip()[:40]
     settings = request.app.state.settings
     try:
@@ -82,7 +104,10 @@ async def vote_code(campaign_id: uuid.UUID, request: Request, session: SessionDe
 async def vote_submit(campaign_id: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal):
     from .api import cast_ballot  # the JSON route's rules, exactly
 
-    campaign = await _campaign(session, campaign_id)
+    try:
+        campaign = await _campaign(session, campaign_id)
+    except _Missing:
+        return _missing_page()
     form = await request.form()
     phone = str(form.get("phone", "")).strip()[:40]
     by_ref = {str(r.ref): r.unit_id for r in await _units(session, campaign_id)}

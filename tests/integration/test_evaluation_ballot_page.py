@@ -57,6 +57,8 @@ async def test_a_citizen_votes_on_a_phone_without_javascript(site, ids, settings
         [("市行政审批局", "机关科室"), ("市不动产登记中心", "机关科室"), ("城东派出所", "基层站所")])]
     cid = await new_campaign(http, ids, units, categories=["机关科室", "基层站所"], min_ballots=1,
                              name="鄂州市2026年万人评机关")
+    draft = await http.get(f"/vote/{cid}")
+    assert draft.status_code == 404 and "没有这项测评" in draft.text  # a draft is not shown to the public
     await act(http, ids, cid, "open")
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
