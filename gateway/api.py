@@ -81,7 +81,13 @@ async def to_intake(request: Request):
         return open311_error(problem, request.url.path)
 
 
+async def to_evaluation(request: Request):
+    return await _route(request, "evaluation")
+
+
 # Plain Starlette routes for the proxied paths: no FastAPI dependency solving on the hot path.
 router.add_route("/api/v1/{service}/{path:path}", to_service, methods=_METHODS, include_in_schema=False)
 for _root in _INTAKE_ROOTS:
     router.add_route(f"/{_root}/{{path:path}}", to_intake, methods=_METHODS, include_in_schema=False)
+# The citizens' ballot page (H5) belongs to evaluation.
+router.add_route("/vote/{path:path}", to_evaluation, methods=_METHODS, include_in_schema=False)

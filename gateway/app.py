@@ -86,13 +86,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.http.aclose()
+            nonces = app.state.authenticator.hotline.nonces
+            if hasattr(nonces, "aclose"):
+                await nonces.aclose()
 
     # The gateway's own OpenAPI is the aggregated one (gateway/openapi.py), served by its router.
     app = FastAPI(title="zuofeng gateway", version="1.0.0", lifespan=lifespan, openapi_url=None,
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings)
-    app.state.rate_limits = RateLimits(settings.rate_limits, settings.rate_limit_storage)
+    app.state.rate_limits = RateLimits(settings.rate_limits, settings.limit_storage_uri())
     app.state.tokens = InternalTokens(settings.internal_token_private_key, settings.internal_token_ttl_seconds)
     app.state.openapi = OpenApiAggregator(settings.upstreams, settings.openapi_cache_seconds)
     health = UpstreamHealth(settings)

@@ -15,7 +15,7 @@ from services.common.auth import ROLES, Principal
 from services.common.errors import Problem
 
 from .edge import bounded, check_declared
-from .hotline import KEY_HEADER, HotlineVerifier, NonceCache
+from .hotline import KEY_HEADER, HotlineVerifier, NonceCache, RedisNonceCache
 from .settings import GatewaySettings
 
 _BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
@@ -106,7 +106,8 @@ class Authenticator:
         self.hotline = HotlineVerifier(
             keys=settings.hotline_keys,
             window_seconds=settings.hotline_window_seconds,
-            nonces=NonceCache(settings.hotline_nonce_capacity),
+            nonces=RedisNonceCache(settings.redis_url) if settings.redis_url
+            else NonceCache(settings.hotline_nonce_capacity),
         )
         self._trusted = [ipaddress.ip_network(cidr, strict=False) for cidr in settings.trusted_proxies]
 
@@ -141,7 +142,7 @@ class Authenticator:
             # Key, header shapes and clock first: an unknown key must not make the gateway buffer 16 MiB.
             self.hotline.precheck(request.headers)
             body = await self._bounded_body(request)
-            principal = self.hotline.verify(method=request.method, target=target, headers=request.headers,
+            principal = await self.hotline.averify(method=request.method, target=target, headers=request.headers,
                                             body=body, client=client)
             return principal, body
         scheme, _, token = authorization.partition(" ")

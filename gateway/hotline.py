@@ -65,7 +65,7 @@ def sign(key_id: str, secret: str, method: str, target: str, body: bytes = b"", 
 
 
 class NonceCache:
-    """Nonces seen in the replay window, per key; in memory, so per gateway replica (docs/security.md)."""
+    """Nonces seen in the replay window, per key; in memory, so per gateway replica (without REDIS_URL)."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -95,11 +95,37 @@ class NonceCache:
         return True
 
 
+    async def aclaim(self, key_id: str, nonce: str, *, expires: float, now: float) -> bool:
+        return self.claim(key_id, nonce, expires=expires, now=now)
+
+
+class RedisNonceCache:
+    """Nonces in Redis, shared by every gateway replica: a replay sent to another replica is still one.
+    ``SET NX`` with the nonce's remaining lifetime, so Redis forgets it when the window has passed."""
+
+    def __init__(self, url: str, prefix: str = "zuofeng:nonce:") -> None:
+        import redis.asyncio as aioredis
+
+        self.client = aioredis.from_url(url)
+        self.prefix = prefix
+
+    async def aclaim(self, key_id: str, nonce: str, *, expires: float, now: float) -> bool:
+        ttl_ms = max(1, int((expires - now) * 1000))
+        try:
+            return bool(await self.client.set(f"{self.prefix}{key_id}:{nonce}", b"1", nx=True, px=ttl_ms))
+        except Exception as exc:  # noqa: BLE001 — no replay check, no signed request: fail closed
+            raise Problem(503, "The replay check is unavailable; retry shortly.", slug="nonce-store-down",
+                          headers={"Retry-After": "5"}) from exc
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
 @dataclass
 class HotlineVerifier:
     keys: dict[str, HotlineKey]
     window_seconds: int
-    nonces: NonceCache
+    nonces: NonceCache | RedisNonceCache
 
     def precheck(self, headers, *, now: float | None = None) -> HotlineKey:
         """Everything that can be checked without the body: the key, the headers' shapes, the clock.
@@ -121,7 +147,23 @@ class HotlineVerifier:
 
     def verify(self, *, method: str, target: str, headers, body: bytes, client: str | None,
                now: float | None = None) -> Principal:
+        """In-memory nonces only (the unit tests' path); the gateway calls ``averify``."""
         now = time.time() if now is None else now
+        principal, key_id, nonce, expires = self._check(method, target, headers, body, client, now)
+        if not self.nonces.claim(key_id, nonce, expires=expires, now=now):
+            raise _unauthenticated("此 nonce 已被使用过（疑似重放）。", "signature-replayed")
+        return principal
+
+    async def averify(self, *, method: str, target: str, headers, body: bytes, client: str | None,
+                      now: float | None = None) -> Principal:
+        now = time.time() if now is None else now
+        principal, key_id, nonce, expires = self._check(method, target, headers, body, client, now)
+        if not await self.nonces.aclaim(key_id, nonce, expires=expires, now=now):
+            raise _unauthenticated("此 nonce 已被使用过（疑似重放）。", "signature-replayed")
+        return principal
+
+    def _check(self, method: str, target: str, headers, body: bytes, client: str | None,
+               now: float) -> tuple[Principal, str, str, float]:
         key = self.precheck(headers, now=now)
         key_id = headers.get(KEY_HEADER, "")
         timestamp = headers.get(TIMESTAMP_HEADER, "")
@@ -131,10 +173,9 @@ class HotlineVerifier:
         expected = signature(key.secret, method, target, timestamp, nonce, body)
         if not hmac.compare_digest(expected.encode(), given.encode()):
             raise _unauthenticated("签名与请求内容不符。", "signature-invalid")
-        # Only after the signature holds: an unsigned request must not be able to burn nonces.
-        if not self.nonces.claim(key_id, nonce, expires=signed_at + self.window_seconds + 1, now=now):
-            raise _unauthenticated("此 nonce 已被使用过（疑似重放）。", "signature-replayed")
-        return Principal(kind=key.kind, subject=f"{key.kind}:{key_id}", line=key.line, client=client)
+        # The nonce is claimed by the caller only after this: an unsigned request must not burn nonces.
+        principal = Principal(kind=key.kind, subject=f"{key.kind}:{key_id}", line=key.line, client=client)
+        return principal, key_id, nonce, signed_at + self.window_seconds + 1
 
 
 def _unauthenticated(detail: str, slug: str) -> Problem:

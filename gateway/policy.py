@@ -43,6 +43,12 @@ RULES: tuple[Rule, ...] = (
     _rule("GET HEAD", rf"^/qr/{_SEGMENT}(/.*)?$", "public", "qr-page"),
     _rule("GET HEAD", rf"^/api/v1/intake/receipts/{_SEGMENT}$", "public", "receipt"),
     _rule("POST", rf"^/api/v1/evaluation/campaigns/{_SEGMENT}/ballots$", "public", "ballot", machines="service"),
+    # A web voter's one-time SMS code; evaluation limits per phone too, in its database (shared by replicas).
+    _rule("POST", rf"^/api/v1/evaluation/campaigns/{_SEGMENT}/verification-codes$", "public", "ballot-code"),
+    # The citizens' ballot page (H5, no JavaScript): the page, the code request and the ballot form.
+    _rule("GET HEAD", rf"^/vote/{_SEGMENT}$", "public", "ballot-page"),
+    _rule("POST", rf"^/vote/{_SEGMENT}/code$", "public", "ballot-code"),
+    _rule("POST", rf"^/vote/{_SEGMENT}$", "public", "ballot"),
     _rule("POST", rf"^/api/v1/evaluation/campaigns/{_SEGMENT}/ballots:batch$", "staff", machines="service"),
     # Published campaigns and their rankings (十优/十差) are public; evaluation hides drafts itself.
     _rule("GET HEAD", r"^/api/v1/evaluation/(enumerations|campaigns)$", "public", "results"),

@@ -26,6 +26,8 @@ def _default_rate_limits() -> dict[str, str]:
         "receipt": "10/minute",
         "rating": "20/minute",
         "ballot": "30/minute",
+        "ballot-code": "5/minute",
+        "ballot-page": "60/minute",
         "bulletin": "120/minute",
         "results": "120/minute",
         "catalog": "60/minute",
@@ -102,6 +104,9 @@ class GatewaySettings(ServiceSettings):
     rate_limit_storage: str = Field("async+memory://", validation_alias="GATEWAY_RATE_LIMIT_STORAGE")
     # Request body limits per route group (413 above them), GATEWAY_BODY_LIMITS='{"ballot": 65536, …}'.
     body_limits: dict[str, int] = Field(default_factory=_default_body_limits, validation_alias="GATEWAY_BODY_LIMITS")
+    # A Redis shared by every gateway replica: rate-limit counters and hotline nonces live there when set
+    # (deploy/local/redis.sh locally); without it each replica counts and remembers on its own.
+    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
     # Proxies (CIDRs) whose X-Forwarded-For the gateway believes, e.g. the ingress controller's pod range.
     trusted_proxies: list[str] = Field(default_factory=list, validation_alias="GATEWAY_TRUSTED_PROXIES")
     openapi_cache_seconds: float = Field(30.0, validation_alias="GATEWAY_OPENAPI_CACHE_SECONDS")
@@ -146,7 +151,20 @@ class GatewaySettings(ServiceSettings):
                                  f"not the development issuer {DEV_STAFF_ISSUER!r}")
             if is_development_key(self.staff_jwt_public_key):
                 raise ValueError("STAFF_JWT_PUBLIC_KEY is a key made by `zuofeng dev-keys`; refused in production")
+            # Behind an ingress every citizen shares its address: without trusted proxies one city's voters
+            # and QR reporters would share one rate limit. With several replicas, limits and nonces must be
+            # shared too.
+            if not self.trusted_proxies:
+                raise ValueError("GATEWAY_TRUSTED_PROXIES must be set in production (the ingress's CIDRs)")
+            if not self.redis_url and self.rate_limit_storage.startswith("async+memory"):
+                raise ValueError("REDIS_URL must be set in production (rate limits and nonces across replicas)")
         return self
+
+    def limit_storage_uri(self) -> str:
+        """Where rate-limit counters live: REDIS_URL when set (unless a storage URI was given explicitly)."""
+        if self.redis_url and self.rate_limit_storage.startswith("async+memory"):
+            return "async+" + self.redis_url
+        return self.rate_limit_storage
 
     @model_validator(mode="after")
     def _read_hotline_keys_file(self) -> "GatewaySettings":

@@ -142,9 +142,14 @@ def rankings_csv(results: dict) -> str:
         top, bottom = set(cat["top_ten"]), set(cat["bottom_ten"])
         for u in cat["ranking"]:
             writer.writerow([
-                cat["category"], u["rank"], u["unit_id"], u["unit_name"], f'{u["score"]:.2f}', u["grade"],
+                cat["category"], u["rank"], u["unit_id"], u["unit_name"], u.get("score_text", f'{u["score"]:.2f}'),
+                u["grade"],
                 u["grade_label"], int(u["vetoed"]), "; ".join(u["veto_reasons"]), int(u["unit_id"] in top),
                 int(u["unit_id"] in bottom), u["ballots"],
                 *[("" if s not in u["sources"] else f'{u["sources"][s]:.2f}') for s in CSV_SOURCES],
             ])
+        # 数据不足: listed, with no rank, score or grade of their own.
+        for u in cat.get("insufficient_data", []):
+            writer.writerow([cat["category"], "", u["unit_id"], u["unit_name"], "", u["grade"], u["grade_label"],
+                             0, "", 0, 0, u["ballots"], *[""] * len(CSV_SOURCES)])
     return out.getvalue()

@@ -13,7 +13,7 @@ from services.common.contracts.accountability import (
     RectificationOverdue,
     TypicalCasePublished,
 )
-from services.common.contracts.evaluation import ResultsPublished
+from services.common.contracts.evaluation import ResultsPublished, VoterCodeRequested
 from services.common.contracts.intake import ClueReceived
 from services.common.contracts.transfers import TransferConcluded, TransferResultFiled, TransferReturned
 from services.common.contracts.triage import (
@@ -26,6 +26,7 @@ from services.common.events import CloudEvent
 from . import service
 from .service import Notifier
 from .service import transfers as transfer_loop
+from .service.voters import send_voter_code
 
 
 def build_handlers(notifier: Notifier) -> dict[type, Handler]:
@@ -78,7 +79,12 @@ def build_handlers(notifier: Notifier) -> dict[type, Handler]:
     async def on_transfer_concluded(session: AsyncSession, event: TransferConcluded, envelope: CloudEvent) -> None:
         await transfer_loop.transfer_concluded(session, notifier=notifier, event=event, source=envelope.id)
 
+    async def on_voter_code_requested(session: AsyncSession, event: VoterCodeRequested,
+                                      envelope: CloudEvent) -> None:
+        await send_voter_code(session, notifier=notifier, event=event, source=envelope.id)
+
     return {
+        VoterCodeRequested: on_voter_code_requested,
         UnitUpserted: on_unit_upserted,
         ClueReceived: on_clue_received,
         ClueTriaged: on_clue_triaged,

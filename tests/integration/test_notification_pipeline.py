@@ -475,3 +475,21 @@ async def test_every_opening_of_a_sealed_contact_is_audited(stack):
     assert phone not in repr(opened) and email not in repr(opened)
     async with stack.sessions() as session:
         assert (await verify_chain(session, audit_log, audit_checkpoints)).intact
+
+
+async def test_a_web_voters_code_goes_out_as_one_sms_to_the_sealed_phone(stack):
+    from datetime import timedelta
+
+    from services.common.contracts.evaluation import SealedText, VoterCodeRequested
+
+    phone, code = f"+86{a_phone()}", f"{secrets.randbelow(10**6):06d}"
+    sealed = stack.keyring.seal(json.dumps({"phone": phone, "code": code}).encode(), b"voter-code").as_text()
+    event = VoterCodeRequested(campaign_id=uuid.uuid4(), campaign_name="鄂州市2026年万人评机关",
+                               sealed=SealedText(**sealed), expires_at=datetime.now(UTC) + timedelta(minutes=5))
+    await stack.publish(event)
+    sent = await eventually(lambda: asyncio.sleep(0, stack.receiver.to("sms", phone)), timeout=30)
+    (body,) = sent
+    assert code in json.dumps(body, ensure_ascii=False) and "鄂州市2026年万人评机关" in json.dumps(body, ensure_ascii=False)
+    rows = await stack.rows(select(deliveries).where(deliveries.c.template == "evaluation/voter-code",
+                                                     deliveries.c.body.contains(code)))
+    assert len(rows) == 1 and rows[0].channel == "sms" and phone not in rows[0].recipient

@@ -122,7 +122,7 @@ MATRIX: tuple[Family, ...] = (
     Family("evaluation rankings (public once published)", "GET",
            f"/api/v1/evaluation/campaigns/{UNKNOWN}/rankings", STAFF | {"public"}),
     Family("evaluation ballot batches", "POST", f"/api/v1/evaluation/campaigns/{UNKNOWN}/ballots:batch",
-           frozenset({"evaluation_admin", "admin", "service:sms-gateway"}), lambda: {"ballots": []}),
+           frozenset({"service:sms-gateway"}), lambda: {"ballots": []}),
     Family("notification unit inbox", "GET", "/api/v1/notification/inbox", frozenset({"unit_handler", "admin"})),
     Family("notification deliveries", "GET", "/api/v1/notification/deliveries", frozenset({"auditor", "admin"})),
     Family("notification bulletins (public)", "GET", "/api/v1/notification/bulletins", STAFF | {"public"}),

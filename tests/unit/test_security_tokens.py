@@ -148,4 +148,9 @@ def test_a_production_gateway_refuses_to_start_without_its_keys():
         GatewaySettings(**base, staff_jwt_public_key=PUBLIC)
     with pytest.raises(ValidationError, match="STAFF_JWT_PUBLIC_KEY or STAFF_JWKS_URL"):
         GatewaySettings(**base, internal_token_private_key=PRIVATE)
-    assert GatewaySettings(**base, internal_token_private_key=PRIVATE, staff_jwks_url="https://idp/jwks")
+    armed = {"internal_token_private_key": PRIVATE, "staff_jwks_url": "https://idp/jwks"}
+    with pytest.raises(ValidationError, match="GATEWAY_TRUSTED_PROXIES"):
+        GatewaySettings(**base, **armed, redis_url="redis://redis:6379/0")
+    with pytest.raises(ValidationError, match="REDIS_URL"):
+        GatewaySettings(**base, **armed, trusted_proxies=["10.0.0.0/8"])
+    assert GatewaySettings(**base, **armed, trusted_proxies=["10.0.0.0/8"], redis_url="redis://redis:6379/0")

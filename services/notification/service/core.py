@@ -113,6 +113,10 @@ async def addresses_for(session: AsyncSession, notifier: Notifier, recipient: st
         contacts = {**stored, **notifier.settings.unit_contacts.get(ref, {})}
         found = {UNIT_CONTACT_CHANNELS[k]: v for k, v in contacts.items() if k in UNIT_CONTACT_CHANNELS and v}
         found["inbox"] = ref
+    elif kind == "voter":  # a web voter's sealed phone (evaluation's one-time code): SMS only
+        from .voters import open_voter
+
+        found = {"sms": open_voter(notifier, ref)["phone"]}
     elif kind == "office":
         s = notifier.settings
         found = {"email": s.supervising_office_email, "sms": s.supervising_office_phone,
