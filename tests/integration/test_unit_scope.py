@@ -90,7 +90,7 @@ async def test_a_unit_handler_sees_only_what_was_transferred_to_it(suite, ids):
     await ok(await suite.gateway.post(f"{ACC}/cases/{cid}/transitions", headers=investigator, json={"action": "file"}))
     person = (await ok(await suite.gateway.post(f"{ACC}/cases/{cid}/persons", headers=investigator, json={
         "name": "张三", "post": "科长", "rank": "township", "party_member": True, "responsibility": "direct"}),
-        201))["persons"][0]["id"]
+        201))["id"]  # creating a person answers with that person
     await ok(await suite.gateway.post(f"{ACC}/cases/{cid}/findings", headers=investigator, json={
         "finding": "substantiated", "summary": "张三收受购物卡", "outcome_summary": "反映问题属实，已依规处理。"}))
     await ok(await suite.gateway.post(f"{ACC}/cases/{cid}/persons/{person}/measures", headers=investigator,

@@ -36,7 +36,8 @@ def dev_keys(tmp_path_factory) -> Path:
 def gateway(**values) -> GatewaySettings:
     base = dict(environment="production", database_url=DB, internal_token_public_key=PUBLIC,
                 internal_token_private_key=PRIVATE, staff_jwt_public_key=PUBLIC,
-                staff_jwt_issuer="https://idp.city.example")
+                staff_jwt_issuer="https://idp.city.example", trusted_proxies=["10.0.0.0/8"],
+                redis_url="redis://127.0.0.1:56379/0")
     return GatewaySettings(**{**base, **values})
 
 
