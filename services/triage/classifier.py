@@ -79,7 +79,9 @@ class Classifier:
         self._trigger_heads = [h for h in heads if h.startswith("trigger:")]
         self._tag_heads = [h for h in heads if h.startswith("tag:")]
         # where the phrase layer's precision on the training corpus lets it name a trigger on its own
-        self._layer_confirms: dict[str, bool] = model.meta.get("layer_confirms", {})
+        self._layer_confirms: dict[str, float] = model.meta.get("layer_confirms", {})
+        # 涉企 markers precise enough on the training corpus to make a clue 涉企 by themselves
+        self._strong_markers = frozenset(model.meta.get("strong_enterprise_markers", {}))
 
     def classify(self, text: str, *, enterprise_flag: bool = False, explain: bool = True) -> Verdict:
         """``explain=False`` skips the evidence (the benchmark measures both)."""
@@ -124,7 +126,7 @@ class Classifier:
         for hit in self.layer.hits(text, found, conduct=conduct):
             if hit.code in triggers:
                 pass
-            elif self._layer_confirms.get(hit.code, False):
+            elif hit.rule in self._layer_confirms:
                 triggers[hit.code] = None
             else:
                 candidates[hit.code] = None
@@ -132,7 +134,7 @@ class Classifier:
 
         markers = tuple(self.layer.enterprise_marker(text, found))
         p_enterprise = float(m.probabilities(scores, "enterprise")[0]) if "enterprise" in m.heads else 0.0
-        enterprise = enterprise_flag or p_enterprise >= 0.5
+        enterprise = enterprise_flag or p_enterprise >= 0.5 or not self._strong_markers.isdisjoint(markers)
         if enterprise and explain:
             evidence += [(g, "enterprise", w) for g, w in m.evidence(scores, "enterprise", 0, limit=3, original=text)]
 

@@ -113,6 +113,7 @@ def numeric_over_budget_schedule(text: str, *, budget_factor: float = 1.1, extra
 class LayerHit:
     code: str
     phrases: tuple[str, ...]
+    rule: str = ""  # which alternative met it, e.g. "investor_withdrawal/0"; "…/numbers" for 双超 by numbers
 
 
 @dataclass
@@ -146,10 +147,10 @@ class MustInvestigateLayer:
         for code, alternatives in self.triggers.items():
             if any(present[g] for g in self.unless.get(code, ())):
                 continue
-            for groups in alternatives:
+            for n, groups in enumerate(alternatives):
                 if all(present[g] for g in groups):
                     phrases = set().union(*(present[g] for g in groups)) - {"@conduct"}
-                    out.append(LayerHit(code, tuple(sorted(phrases))))
+                    out.append(LayerHit(code, tuple(sorted(phrases)), f"{code}/{n}"))
                     break
             else:
                 if code == "over_budget_schedule" and present["government_investment"]:
@@ -157,7 +158,8 @@ class MustInvestigateLayer:
                         text, budget_factor=self.numeric.get("budget_factor", 1.1),
                         extra=self.numeric.get("schedule_extra_fraction", 0.2))
                     if numbers:
-                        out.append(LayerHit(code, (*sorted(present["government_investment"]), numbers)))
+                        out.append(LayerHit(code, (*sorted(present["government_investment"]), numbers),
+                                            f"{code}/numbers"))
         return out
 
     def enterprise_marker(self, text: str, found: set[str] | None = None) -> list[str]:

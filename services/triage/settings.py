@@ -23,6 +23,8 @@ class TriageSettings(ServiceSettings):
     duplicate_threshold: float = Field(0.6, validation_alias="TRIAGE_DUPLICATE_THRESHOLD")
     # A unit directory file (YAML or CSV) imported at start-up when the directory is still empty.
     units_file: Path | None = Field(None, validation_alias="TRIAGE_UNITS_FILE")
+    # Where `zuofeng triage train` writes retrained models; the newest version here or shipped is loaded.
+    classifier_dir: Path = Field(Path(".run/models"), validation_alias="TRIAGE_MODEL_DIR")
 
 
 @lru_cache

@@ -23,7 +23,7 @@ from ..support import eventually
 DUPLICATE = "南关街道便民服务中心窗口人员推诿扯皮，材料齐全仍要求反复跑腿，前后跑了五趟还是没办成。"
 MUST = "我公司的招商项目审批迟迟不批，手续反复被退回，投资方已经表示要撤资。"
 LAWLESS = "南关市场监管所执法人员向商户索要好处费两千元，不给就故意刁难，不让营业。"
-VAGUE = "镇政府周五下午没人上班，办事群众只能在门口等着。"
+VAGUE = "村里的事情一直没人管，干部也不知道在忙什么。"  # no type stands out: the human queue
 
 
 async def post(suite, ids, line: str, text: str, **extra) -> dict:
@@ -129,7 +129,9 @@ async def test_the_daily_run_screens_clues_once_per_date_and_publishes_the_sheet
     assert again.json()["by_decision"] == ran.json()["by_decision"]
 
     got = {c["id"]: await triage_clue(suite, ids, c["id"]) for c in (first, second, must, lawless, vague)}
-    assert got[first["id"]]["decision"] == "transfer" and got[first["id"]]["routed_unit_id"] == "dt-pc-ng-bm"
+    # the complaint is about the 便民服务中心: it goes to its supervising 街道, never to the centre itself
+    assert got[first["id"]]["decision"] == "transfer" and got[first["id"]]["routed_unit_id"] == "dt-pc-ng"
+    assert got[first["id"]]["route_reason"] == "accused:dt-pc-ng-bm"
     assert got[first["id"]]["sources"][0]["channel"] == "hotline_12388"
     assert got[second["id"]]["decision"] == "merge" and got[second["id"]]["merged_into"] == first["id"]
     assert got[must["id"]]["decision"] == "accept" and got[must["id"]]["must_investigate"]
@@ -137,8 +139,9 @@ async def test_the_daily_run_screens_clues_once_per_date_and_publishes_the_sheet
     assert got[lawless["id"]]["family"] == "misconduct" and got[lawless["id"]]["evidence"]
     assert got[vague["id"]]["state"] == "review" and got[vague["id"]]["decision"] is None
 
+    assert all(got[c["id"]]["model_version"] == ran.json()["model_version"] for c in (first, must, lawless))
     sheet = await suite.gateway.get(f"/api/v1/triage/daily-sheets/{today}", headers=ids.bearer("auditor"))
-    assert sheet.status_code == 200 and sheet.json()["total"] >= 5
+    assert sheet.status_code == 200 and sheet.json()["total"] >= 5 and sheet.json()["model_version"]
     as_csv = await suite.gateway.get(f"/api/v1/triage/daily-sheets/{today}.csv", headers=ids.bearer("auditor"))
     assert as_csv.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
@@ -179,17 +182,17 @@ async def test_the_daily_run_screens_clues_once_per_date_and_publishes_the_sheet
 async def test_a_unit_handler_sees_only_its_own_units_clues(suite, ids):
     today = datetime.now(SHANGHAI).date().isoformat()
     mine = await suite.gateway.get("/api/v1/triage/clues", params={"run_date": today, "limit": 500},
-                                   headers=ids.bearer("unit_handler", unit="dt-pc-ng-bm"))
+                                   headers=ids.bearer("unit_handler", unit="dt-pc-ng"))
     assert mine.status_code == 200
-    assert mine.json()["items"] and all(c["routed_unit_id"] == "dt-pc-ng-bm" for c in mine.json()["items"])
+    assert mine.json()["items"] and all(c["routed_unit_id"] == "dt-pc-ng" for c in mine.json()["items"])
     other_id = next(c["id"] for c in (await suite.gateway.get(
         "/api/v1/triage/clues", params={"run_date": today, "decision": "accept", "limit": 500},
-        headers=ids.bearer("triage_officer"))).json()["items"] if c["routed_unit_id"] != "dt-pc-ng-bm")
+        headers=ids.bearer("triage_officer"))).json()["items"] if c["routed_unit_id"] != "dt-pc-ng")
     hidden = await suite.gateway.get(f"/api/v1/triage/clues/{other_id}",
-                                     headers=ids.bearer("unit_handler", unit="dt-pc-ng-bm"))
+                                     headers=ids.bearer("unit_handler", unit="dt-pc-ng"))
     assert hidden.status_code == 404
     cannot_override = await suite.gateway.patch(f"/api/v1/triage/clues/{other_id}", json={
-        "decision": "accept", "reason": "试图越权"}, headers=ids.bearer("unit_handler", unit="dt-pc-ng-bm"))
+        "decision": "accept", "reason": "试图越权"}, headers=ids.bearer("unit_handler", unit="dt-pc-ng"))
     assert cannot_override.status_code == 403
 
 

@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:  # noqa: BLE001 — no database: train on the corpus alone, and say so
             print(f"overrides not read ({type(exc).__name__}: {exc}); training on the corpus alone")
     calibration = read_legacy(Path(args.calibration)) if args.calibration else None
-    meta, arrays = train(examples + overrides, use_words=args.words, C=args.C, calibration=calibration)
+    meta, arrays = train(examples + overrides, use_words=args.words, C=args.C, calibration=calibration,
+                         trigger_recall=args.trigger_recall)
     held_out = eval_examples(Path(args.eval))
     out = Path(args.out or os.environ.get("TRIAGE_MODEL_DIR", ".run/models"))
     directory = write(meta, arrays, out)
@@ -80,4 +81,6 @@ def add_parser(sub) -> None:
                         "threshold ('' to use the corpus's own out-of-fold scores)")
     t.add_argument("--words", action="store_true", help="add jieba words to the character n-grams")
     t.add_argument("--C", type=float, default=20.0, help="inverse regularisation strength")
+    t.add_argument("--trigger-recall", type=float, default=0.99,
+                   help="out-of-fold recall each 五必查 detector's threshold keeps (a low, second net)")
     t.set_defaults(func=run)

@@ -15,8 +15,8 @@ from typing import Any, Iterable
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[3]
-TRAIN_FILE = ROOT / "services" / "triage" / "data" / "corpus" / "train.jsonl"
+ROOT = Path(__file__).resolve().parents[3]  # the repository, when run from a checkout
+TRAIN_FILE = Path(__file__).resolve().parents[1] / "data" / "corpus" / "train.jsonl"  # ships with the package
 EVAL_FILE = ROOT / "tests" / "data" / "triage_eval.jsonl"
 LEGACY_FILE = ROOT / "tests" / "data" / "triage_labelled_clues.yaml"
 
