@@ -23,7 +23,7 @@ from ..support import eventually
 DUPLICATE = "南关街道便民服务中心窗口人员推诿扯皮，这个说归那个管，那个说归这个管，材料齐全仍要求反复跑腿，前后跑了五趟。"
 MUST = "我公司的招商项目审批迟迟不批，手续反复被退回，投资方已经表示要撤资。"
 LAWLESS = "南关市场监管所执法人员向商户索要好处费两千元，不给就故意刁难，不让营业。"
-VAGUE = "村里的事情一直没人管，干部也不知道在忙什么。"  # no type stands out: the human queue
+VAGUE = "窗口人员上班玩手机，还收了好处费，材料也一拖再拖，几个部门互相推。"  # several problems at once: the human queue
 
 
 async def post(suite, ids, line: str, text: str, **extra) -> dict:
