@@ -15,6 +15,7 @@ from sqlalchemy import select
 from services.common.audit import verify_chain
 from services.common.contracts.triage import ClueTriaged, DailySheetPublished, UnitUpserted
 from services.triage.daily_run import SHANGHAI
+from services.triage.model.cli import read_overrides
 from services.triage.models import audit_log
 from services.triage.units import DEMO_UNITS_FILE
 
@@ -173,6 +174,9 @@ async def test_the_daily_run_screens_clues_once_per_date_and_publishes_the_sheet
         entries = (await session.execute(select(audit_log).where(audit_log.c.entity_id == vague["id"]))).all()
         assert entries[0].actor == "officer-7" and entries[0].details["reason"] == "核实为乡便民服务站脱岗"
         assert (await verify_chain(session, audit_log)).intact
+    # the override teaches the classifier: `zuofeng triage train` reads it as a labelled example
+    taught = [e for e in await read_overrides(infra["DATABASE_URL"]) if e.text == VAGUE]
+    assert [(e.conduct, e.family, e.type, e.source) for e in taught] == [(True, "inaction", "idle", "override")]
 
     confirmed = await suite.gateway.post(f"/api/v1/triage/daily-sheets/{today}/confirm",
                                          headers=ids.bearer("triage_officer", subject="officer-7"))

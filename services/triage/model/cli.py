@@ -15,7 +15,7 @@ from .linear import LinearModel
 from .train import train, write
 
 
-async def _overrides(database_url: str | None) -> list[Example]:
+async def read_overrides(database_url: str | None) -> list[Example]:
     from sqlalchemy import select
 
     from services.common.db import create_engine, create_session_factory, session_scope
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     overrides: list[Example] = []
     if not args.no_overrides:
         try:
-            overrides = asyncio.run(_overrides(args.database_url))
+            overrides = asyncio.run(read_overrides(args.database_url))
         except Exception as exc:  # noqa: BLE001 — no database: train on the corpus alone, and say so
             print(f"overrides not read ({type(exc).__name__}: {exc}); training on the corpus alone")
     calibration = read_legacy(Path(args.calibration)) if args.calibration else None
