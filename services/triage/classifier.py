@@ -76,6 +76,9 @@ class Classifier:
         self._types = list(heads["type"].classes)
         self._type_family = np.array([self.taxonomy.family_of(t) for t in self._types])
         self._families = list(heads["family"].classes)
+        # (families × types): 1 where the type belongs to the family
+        self._family_of_type = np.array([[float(self._type_family[j] == fam) for j in range(len(self._types))]
+                                         for fam in self._families])
         self._trigger_heads = [h for h in heads if h.startswith("trigger:")]
         self._tag_heads = [h for h in heads if h.startswith("tag:")]
         # where the phrase layer's precision on the training corpus lets it name a trigger on its own
@@ -90,18 +93,18 @@ class Classifier:
         p_conduct = float(m.probabilities(scores, "conduct")[0]) if "conduct" in m.heads else 1.0
         conduct = p_conduct >= m.heads["conduct"].threshold if "conduct" in m.heads else True
 
-        # family: the family head and the type head's mass per family, averaged (measured better than
-        # either alone); type: the best type inside that family; confidence: its calibrated probability
+        # family: the average of the family head and the type head's mass per family (the variant the
+        # evaluation measured); type: the best type inside that family; confidence: P(family) × P(type |
+        # family), both calibrated
         p_type = m.probabilities(scores, "type")
-        p_family_head = m.probabilities(scores, "family")
-        by_family = {f: float(p_type[self._type_family == f].sum()) for f in self._families}
-        family_scores = {f: round(0.5 * float(p_family_head[i]) + 0.5 * by_family[f], 4)
-                         for i, f in enumerate(self._families)}
-        family = max(family_scores, key=lambda f: (family_scores[f], f))
-        inside = np.where(self._type_family == family, p_type, 0.0)
+        combined = 0.5 * m.probabilities(scores, "family") + 0.5 * (self._family_of_type @ p_type)
+        f = int(combined.argmax())
+        family = self._families[f]
+        family_scores = dict(zip(self._families, np.round(combined, 4).tolist(), strict=True))
+        inside = p_type * self._family_of_type[f]
         t = int(inside.argmax())
         type_code = self._types[t]
-        confidence = round(float(inside[t] / max(inside.sum(), 1e-9)) * family_scores[family], 3)
+        confidence = round(float(inside[t] / max(inside.sum(), 1e-9)) * float(combined[f]), 3)
 
         evidence: list[tuple[str, str, float]] = []
         if explain and conduct:
@@ -115,28 +118,33 @@ class Classifier:
         # still keeps the clue in front of an officer
         triggers: dict[str, None] = {}
         candidates: dict[str, None] = {}
+        found = self.layer.scan(text)
+        hits = self.layer.hits(text, found, conduct=conduct)
         for head in self._trigger_heads:
             h = m.heads[head]
             if scores.probs[h.start] >= h.threshold:
-                code = head.removeprefix("trigger:")
-                triggers[code] = None
-                if explain:
-                    evidence += [(g, code, w) for g, w in m.evidence(scores, head, 0, limit=3, original=text)]
-        found = self.layer.scan(text)
-        for hit in self.layer.hits(text, found, conduct=conduct):
+                triggers[head.removeprefix("trigger:")] = None
+        learned = set(triggers)
+        for hit in hits:
             if hit.code in triggers:
                 pass
             elif hit.rule in self._layer_confirms:
                 triggers[hit.code] = None
             else:
                 candidates[hit.code] = None
-            evidence += [(p, hit.code, 1.0) for p in hit.phrases]
+            if explain:  # the layer's own words, the longest only
+                evidence += [(p, hit.code, 1.0) for p in hit.phrases
+                             if not any(p != q and p in q for q in hit.phrases)]
+        if explain:
+            shown = {hit.code for hit in hits}
+            for code in sorted(learned - shown):  # a trigger the detector found alone: its strongest n-grams
+                evidence += [(g, code, w) for g, w in m.top_grams(scores, "trigger:" + code)]
 
         markers = tuple(self.layer.enterprise_marker(text, found))
         p_enterprise = float(m.probabilities(scores, "enterprise")[0]) if "enterprise" in m.heads else 0.0
         enterprise = enterprise_flag or p_enterprise >= 0.5 or not self._strong_markers.isdisjoint(markers)
         if enterprise and explain:
-            evidence += [(g, "enterprise", w) for g, w in m.evidence(scores, "enterprise", 0, limit=3, original=text)]
+            evidence += [(g, "enterprise", w) for g, w in m.top_grams(scores, "enterprise")]
 
         tags = tuple(sorted(h.removeprefix("tag:") for h in self._tag_heads
                             if scores.probs[m.heads[h].start] >= m.heads[h].threshold))

@@ -46,6 +46,13 @@ class Scores:
     idx: np.ndarray  # distinct vocabulary indices present
     values: np.ndarray  # their TF-IDF values
     probs: np.ndarray  # per output column: a probability (softmax within a head, sigmoid per binary column)
+    _at: np.ndarray | None = None  # per occurrence: its position in ``idx`` (len(idx) when not in the vocabulary)
+
+    def positions(self) -> np.ndarray:
+        if self._at is None:
+            occ = self.occurrences
+            self._at = np.where(occ >= 0, np.searchsorted(self.idx, occ), len(self.idx))  # idx is sorted
+        return self._at
 
 
 def _key(gram: str) -> int:
@@ -59,11 +66,15 @@ def _key(gram: str) -> int:
 
 
 @lru_cache(maxsize=512)
-def _layout(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """For a text of n characters: the start and the length of each n-gram in ``char_ngrams`` order."""
+def _layout(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For a text of n characters, each n-gram in ``char_ngrams`` order: its length, and every (character
+    position, n-gram) pair it covers — so spreading contributions over characters is one bincount."""
     starts = np.concatenate([np.arange(n - k + 1) for k in (1, 2, 3) if n - k + 1 > 0] or [np.zeros(0, int)])
     lengths = np.concatenate([np.full(max(0, n - k + 1), k) for k in (1, 2, 3)])
-    return starts.astype(np.int64), lengths.astype(np.float64)
+    gram = np.arange(len(starts))
+    cover_pos = np.concatenate([starts[lengths > d] + d for d in range(3)])
+    cover_gram = np.concatenate([gram[lengths > d] for d in range(3)])
+    return lengths.astype(np.float64), cover_pos.astype(np.int64), cover_gram.astype(np.int64)
 
 
 class LinearModel:
@@ -163,9 +174,23 @@ class LinearModel:
         w = self.weights[scores.idx, h.start : h.stop]
         col = w[:, column] - w.mean(axis=1) if h.kind == "softmax" and w.shape[1] > 1 else w[:, column]
         contrib = np.append(sign * scores.values * col, 0.0)  # the last slot: n-grams not in the vocabulary
-        occ = scores.occurrences
-        at = np.where(occ >= 0, np.searchsorted(scores.idx, occ), len(scores.idx))  # idx is sorted (unique)
-        return spans(scores.text, contrib[at], limit=limit, original=original)
+        return spans(scores.text, contrib[scores.positions()], limit=limit, original=original)
+
+    def top_grams(self, scores: Scores, head: str, column: int = 0, limit: int = 3) -> list[tuple[str, float]]:
+        """The cheaper explanation for a secondary head (a 五必查 detector, 涉企): its strongest n-grams of
+        two or three characters, without spreading them over the text."""
+        if not len(scores.idx):
+            return []
+        h = self.heads[head]
+        contrib = scores.values * self.weights[scores.idx, h.start + column]
+        out: list[tuple[str, float]] = []
+        for k in np.argsort(-contrib)[: 4 * limit]:
+            gram = self.names[scores.idx[k]]
+            if contrib[k] <= 0 or len(out) == limit:
+                break
+            if len(gram) >= 2 and "0" not in gram and not any(gram in g or g in gram for g, _ in out):
+                out.append((gram, round(float(contrib[k]), 4)))
+        return out
 
 
 def spans(norm: str, per_gram: np.ndarray, *, limit: int, original: str | None = None,
@@ -174,12 +199,9 @@ def spans(norm: str, per_gram: np.ndarray, *, limit: int, original: str | None =
     n = len(norm)
     if not n:
         return []
-    starts, lengths = _layout(n)
+    lengths, cover_pos, cover_gram = _layout(n)
     share = per_gram / lengths
-    per_char = np.bincount(starts, weights=share, minlength=n)
-    per_char[:-1] += np.bincount(starts[lengths >= 2], weights=share[lengths >= 2], minlength=n)[: n - 1]
-    per_char[:-2] += np.bincount(starts[lengths >= 3], weights=share[lengths >= 3], minlength=n)[: n - 2] \
-        if n > 2 else 0
+    per_char = np.bincount(cover_pos, weights=share[cover_gram], minlength=n)
     top = per_char.max()
     if top <= 0:
         return []
@@ -188,6 +210,12 @@ def spans(norm: str, per_gram: np.ndarray, *, limit: int, original: str | None =
     cumulative = np.concatenate(([0.0], np.cumsum(per_char)))
     found: list[tuple[float, int, int]] = []
     for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        if b - a == 1:  # one strong character: quote it with its stronger neighbour
+            left = per_char[a - 1] if a > 0 else -np.inf
+            right = per_char[b] if b < n else -np.inf
+            a, b = (a - 1, b) if left > right else (a, b + 1)
+            if a < 0 or b > n:
+                continue
         for lo in range(a, b, max_len):  # a long run is quoted in pieces of at most max_len
             hi = min(b, lo + max_len)
             if hi - lo >= 2:
