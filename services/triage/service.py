@@ -136,7 +136,10 @@ async def override_clue(
         known = {code for code, _, _ in taxonomy.triggers}
         if unknown := sorted(set(change.triggers) - known):
             raise Problem(422, f"未知的五必查情形：{'、'.join(unknown)}。", slug="unknown-trigger")
-        values |= {"triggers": sorted(set(change.triggers)), "must_investigate": bool(change.triggers)}
+        # an officer may add 五必查 triggers, never take one off the clue (that would open the way to 存查);
+        # what the officer says is still what the training example records
+        kept = sorted(set(row.triggers) | set(change.triggers))
+        values |= {"triggers": kept, "must_investigate": bool(kept)}
     if change.enterprise_related is not None:
         values["enterprise_related"] = change.enterprise_related
     if change.unit_id is not None:
@@ -174,7 +177,8 @@ async def override_clue(
         await session.execute(update(clues).where(clues.c.id == merged_into)
                               .values(sources=clues.c.sources.op("||")(cast(_json(source), JSONB))))
     await session.execute(update(clues).where(clues.c.id == row.id).values(**values))
-    await record_training_example(session, row, values, principal=principal, reason=change.reason)
+    await record_training_example(session, row, values, principal=principal, reason=change.reason,
+                                  triggers=change.triggers)
     before = {k: _plain(getattr(row, k)) for k in ("family", "type_code", "routed_unit_id", "decision", "state")}
     after = {k: _plain(values.get(k, getattr(row, k))) for k in before}
     await audit.record(session, audit_log, actor=principal, action="clue.override", entity_type="clue",
@@ -191,7 +195,7 @@ async def override_clue(
 
 
 async def record_training_example(session: AsyncSession, row, values: dict[str, Any], *, principal: Principal,
-                                  reason: str) -> None:
+                                  reason: str, triggers: list[str] | None = None) -> None:
     """人工调整 teaches the classifier: the clue as the officer left it becomes a labelled example."""
     def after(name: str) -> Any:
         return values.get(name, getattr(row, name))
@@ -200,7 +204,8 @@ async def record_training_example(session: AsyncSession, row, values: dict[str, 
     conduct = True if conduct is None else bool(conduct)
     await session.execute(pg_insert(training_examples).values(
         clue_id=row.id, text=row.text, conduct=conduct, family=after("family") if conduct else None,
-        type_code=after("type_code") if conduct else None, triggers=list(after("triggers") or ()),
+        type_code=after("type_code") if conduct else None,
+        triggers=sorted(set(triggers)) if triggers is not None else list(after("triggers") or ()),
         enterprise=bool(after("enterprise_related")), tags=list(after("tags") or ()) if conduct else [],
         channel=row.channel, source="override", reason=reason, labelled_by=principal.subject))
 

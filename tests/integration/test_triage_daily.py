@@ -156,10 +156,16 @@ async def test_the_daily_run_screens_clues_once_per_date_and_publishes_the_sheet
                               lambda seen: any(e["data"]["run_date"] == today for e in seen))
     assert len([e for e in sheets if e["data"]["run_date"] == today]) == 1
 
-    # 五必查 can never be set aside, even by an officer
+    # 五必查 can never be set aside, even by an officer, not even by first taking the trigger off
     aside = await suite.gateway.patch(f"/api/v1/triage/clues/{must['id']}", json={
         "decision": "set_aside", "reason": "重复反映"}, headers=ids.bearer("triage_officer"))
     assert aside.status_code == 409 and aside.json()["type"].endswith("must-investigate-cannot-be-set-aside")
+    relabelled = await suite.gateway.patch(f"/api/v1/triage/clues/{must['id']}", json={
+        "triggers": [], "decision": "accept", "reason": "核实不属于五必查情形"}, headers=ids.bearer("triage_officer"))
+    assert relabelled.status_code == 200 and relabelled.json()["must_investigate"]
+    aside = await suite.gateway.patch(f"/api/v1/triage/clues/{must['id']}", json={
+        "decision": "set_aside", "reason": "重复反映"}, headers=ids.bearer("triage_officer"))
+    assert aside.status_code == 409
     # an officer decides the low-confidence clue, with a reason that is audited
     no_reason = await suite.gateway.patch(f"/api/v1/triage/clues/{vague['id']}", json={"decision": "accept"},
                                           headers=ids.bearer("triage_officer"))
