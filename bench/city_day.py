@@ -46,7 +46,6 @@ from PIL.PngImagePlugin import PngInfo
 
 from services.intake import catalog as intake_catalog
 from services.triage import dedupe
-from services.triage.screen import DISCIPLINE_TAG_PREFIXES
 from services.triage.taxonomy import Taxonomy, default_taxonomy
 from services.triage.units import DEMO_UNITS_FILE, Directory, load_routing_rules
 
@@ -508,23 +507,24 @@ class Outlook:
 
 
 def outlook(report: Report, *, taxonomy: Taxonomy, directory: Directory, merged: bool) -> Outlook:
-    """First match wins: merge a repeat → 五必查 accepted → 存查 → low confidence to review → 乱作为 and
-    discipline matters accepted → transfer to the routed unit → accept."""
-    found = taxonomy.scan(report.text)
-    c = taxonomy.classify(report.text, found)
-    routed, _ = directory.route(text=report.text, subject=report.subject, pre_routed=report.unit_id)
-    must = bool(taxonomy.must_investigate(report.text, found))
+    """What ``services.triage.screen.decide`` does with this report alone, on the classifier the service
+    loads (the newest model): merge a repeat → 五必查 kept by the office → 存查 → review → accept or
+    transfer (never to the unit complained about)."""
+    from services.triage.classifier import default_classifier
+    from services.triage.screen import ClueInput, Outcome, decide
+
+    classifier = default_classifier()
+    verdict = classifier.classify(report.text, enterprise_flag=report.enterprise)
+    routed, why = directory.route(text=report.text, subject=report.subject, pre_routed=report.unit_id)
     if merged:
-        return Outlook("merge", routed, must, c.type_code)
-    if must:
-        return Outlook("accept", routed, True, c.type_code)
-    if taxonomy.set_aside_reason(report.text, c, found):
-        return Outlook("set_aside", routed, False, c.type_code)
-    if c.confidence < taxonomy.review_threshold:
-        return Outlook(None, routed, False, c.type_code)
-    if c.family == "misconduct" or any(t.startswith(DISCIPLINE_TAG_PREFIXES) for t in c.tags):
-        return Outlook("accept", routed, False, c.type_code)
-    return Outlook("transfer" if routed else "accept", routed, False, c.type_code)
+        return Outlook("merge", routed, bool(verdict.triggers), verdict.type_code)
+    clue = ClueInput(id=None, tracking_number="", channel=report.channel, subject=report.subject, text=report.text,
+                     unit_id=report.unit_id, enterprise_related=report.enterprise, received_at=None)
+    outcome = Outcome(clue=clue, classification=verdict, triggers=list(verdict.triggers),
+                      enterprise=verdict.enterprise, routed_unit_id=routed, route_reason=why)
+    _, decision, _ = decide(outcome, taxonomy=taxonomy, primary_tracking=None,
+                            review_threshold=classifier.review_threshold, directory=directory)
+    return Outlook(decision, outcome.routed_unit_id, bool(verdict.triggers), verdict.type_code)
 
 
 def expect(day: Day, sent: Sent, *, channels: frozenset[str], unit_contacts: dict[str, dict[str, str]],

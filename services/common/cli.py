@@ -206,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("export-schemas", help="write the event contracts' JSON Schemas")
     p.set_defaults(func=cmd_export_schemas)
 
+    from services.triage.model.cli import add_parser as add_triage_parser
+
+    add_triage_parser(sub)
+
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -6,11 +6,11 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
 from services.common import audit
-from services.common.auth import Principal, require_roles
+from services.common.auth import CurrentPrincipal, Principal, require_roles
 from services.common.contracts.triage import Decision
 from services.common.db import SessionDep
 from services.common.errors import Problem
@@ -19,8 +19,11 @@ from services.common.scope import scope_of
 from . import competence, service
 from .daily_run import SHANGHAI, run_daily
 from .models import audit_log, units
+from .classifier import default_classifier
 from .schemas import (
     BenchmarkCaseRead,
+    ClassifyRequest,
+    ClassifyResult,
     ClueList,
     ClueOverride,
     ClueRead,
@@ -47,6 +50,27 @@ Admin = Annotated[Principal, require_roles("admin")]
 async def get_taxonomy(principal: Staff) -> dict:
     """作风问题分类: families and the 13 types, secondary tags, 五必查 triggers, decisions (codes + labels)."""
     return default_taxonomy().export()
+
+
+async def _classify_caller(principal: CurrentPrincipal) -> Principal:
+    """Triage officers, and the systems that feed clues in (hotline keys, signed requests)."""
+    if principal.kind == "hotline" or (principal.kind == "staff" and principal.has_role("triage_officer")):
+        return principal
+    raise Problem(403, "预分类仅对线索梳理人员（triage_officer）和对接系统开放。", slug="forbidden-role")
+
+
+@router.post("/classify", response_model=ClassifyResult, response_model_by_alias=True)
+async def classify(body: ClassifyRequest, request: Request,
+                   principal: Annotated[Principal, Depends(_classify_caller)]) -> dict:
+    """预分类: family, type, tags, 五必查 triggers, 涉企, out of scope, confidence and evidence for a text,
+    codes with their Chinese labels. Nothing is stored, routed or transferred."""
+    text = body.text.strip()
+    if not text:
+        raise Problem(422, "线索内容不能为空。", slug="text-required")
+    classifier = default_classifier(request.app.state.settings.classifier_dir)
+    verdict = classifier.classify(f"{body.subject}。{text}" if body.subject else text,
+                                  enterprise_flag=body.enterprise_related)
+    return classifier.labelled(verdict)
 
 
 @router.get("/clues", response_model=ClueList)

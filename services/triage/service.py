@@ -27,7 +27,8 @@ from services.common.scope import scope_of
 
 from .competence import organization_matter, organization_only
 from .daily_run import SHANGHAI, deadlines_of
-from .models import audit_log, benchmark_cases, clues, daily_runs, units
+from .classifier import Verdict, default_classifier
+from .models import audit_log, benchmark_cases, clues, daily_runs, training_examples, units
 from .schemas import BenchmarkCaseRead, ClueOverride, ClueRead
 from .screen import can_move, deadline_for
 from .settings import TriageSettings
@@ -36,8 +37,10 @@ from .taxonomy import DATA_DIR, default_taxonomy
 BENCHMARK_SEED_FILE = DATA_DIR / "benchmark-cases.yaml"
 
 
-async def record_received_clue(session: AsyncSession, event: ClueReceived) -> None:
-    """Keep triage's copy of a clue; a replayed event changes nothing."""
+async def record_received_clue(session: AsyncSession, event: ClueReceived, *, model_dir: Path | None = None) -> None:
+    """Keep triage's copy of a clue, classified on arrival (so an officer sees family, type, 五必查 and
+    涉企 before the daily run, which sorts, dedupes, routes and decides); a replayed event changes nothing."""
+    verdict = default_classifier(model_dir).classify(event.text, enterprise_flag=event.enterprise_related)
     await session.execute(
         pg_insert(clues)
         .values(
@@ -49,11 +52,19 @@ async def record_received_clue(session: AsyncSession, event: ClueReceived) -> No
             unit_id=event.unit_id,
             place=event.place,
             poster_code=event.poster_code,
-            enterprise_related=event.enterprise_related,
+            enterprise_related=event.enterprise_related or verdict.enterprise,
             received_at=event.received_at,
+            **classification_values(verdict),
         )
         .on_conflict_do_nothing(index_elements=["id"])
     )
+
+
+def classification_values(verdict: Verdict) -> dict[str, Any]:
+    return {"family": verdict.family, "type_code": verdict.type_code, "tags": list(verdict.tags),
+            "confidence": verdict.confidence, "evidence": verdict.evidence_json(),
+            "must_investigate": bool(verdict.triggers), "triggers": list(verdict.triggers),
+            "conduct": verdict.conduct, "model_version": verdict.model_version, "classified_at": datetime.now(UTC)}
 
 
 def _unit_of_clue():
@@ -120,7 +131,23 @@ async def override_clue(
     if change.type_code is not None:
         if change.type_code not in taxonomy.types:
             raise Problem(422, f"Unknown problem type {change.type_code}.", slug="unknown-type")
-        values |= {"type_code": change.type_code, "family": taxonomy.family_of(change.type_code)}
+        if change.conduct is False:
+            raise Problem(422, "非作风问题不能同时指定问题类型。", slug="type-without-conduct")
+        values |= {"type_code": change.type_code, "family": taxonomy.family_of(change.type_code), "conduct": True}
+    elif change.conduct is not None:
+        values["conduct"] = change.conduct
+        if change.conduct is False:
+            values |= {"type_code": None, "family": None, "tags": []}
+    if change.triggers is not None:
+        known = {code for code, _, _ in taxonomy.triggers}
+        if unknown := sorted(set(change.triggers) - known):
+            raise Problem(422, f"未知的五必查情形：{'、'.join(unknown)}。", slug="unknown-trigger")
+        # an officer may add 五必查 triggers, never take one off the clue (that would open the way to 存查);
+        # what the officer says is still what the training example records
+        kept = sorted(set(row.triggers) | set(change.triggers))
+        values |= {"triggers": kept, "must_investigate": bool(kept)}
+    if change.enterprise_related is not None:
+        values["enterprise_related"] = change.enterprise_related
     if change.unit_id is not None:
         if await session.scalar(select(func.count()).select_from(units).where(units.c.id == change.unit_id)) == 0:
             raise Problem(422, f"Unknown unit {change.unit_id}.", slug="unknown-unit")
@@ -128,9 +155,10 @@ async def override_clue(
     decision = change.decision or row.decision
     if decision is None:
         raise Problem(422, "This clue has no decision yet: give one.", slug="decision-required")
-    if decision == "set_aside" and row.must_investigate:
+    must_investigate = values.get("must_investigate", row.must_investigate)
+    if decision == "set_aside" and must_investigate:
         raise Problem(409, "A must-investigate (五必查) clue can never be set aside.",
-                      slug="must-investigate-cannot-be-set-aside", triggers=list(row.triggers))
+                      slug="must-investigate-cannot-be-set-aside", triggers=list(values.get("triggers", row.triggers)))
     merged_into = row.merged_into
     if decision == "merge":
         merged_into = change.merged_into or row.merged_into
@@ -144,7 +172,8 @@ async def override_clue(
     if decision == "transfer" and not unit_after:
         raise Problem(422, "A transfer (转办) needs a responsible unit.", slug="unit-required")
     run_date = row.run_date or datetime.now(SHANGHAI).date()
-    deadline = deadline_for(decision, enterprise=row.enterprise_related, run_date=run_date,
+    deadline = deadline_for(decision, enterprise=values.get("enterprise_related", row.enterprise_related),
+                            run_date=run_date,
                             deadlines=deadlines_of(settings), calendar=default_calendar())
     values |= {"decision": decision, "reason": change.reason, "merged_into": merged_into, "deadline": deadline,
                "state": "triaged", "overridden": True, "run_date": run_date, "triaged_at": datetime.now(UTC)}
@@ -154,6 +183,8 @@ async def override_clue(
         await session.execute(update(clues).where(clues.c.id == merged_into)
                               .values(sources=clues.c.sources.op("||")(cast(_json(source), JSONB))))
     await session.execute(update(clues).where(clues.c.id == row.id).values(**values))
+    await record_training_example(session, row, values, principal=principal, reason=change.reason,
+                                  triggers=change.triggers)
     before = {k: _plain(getattr(row, k)) for k in ("family", "type_code", "routed_unit_id", "decision", "state")}
     after = {k: _plain(values.get(k, getattr(row, k))) for k in before}
     await audit.record(session, audit_log, actor=principal, action="clue.override", entity_type="clue",
@@ -167,6 +198,22 @@ async def override_clue(
         reason=change.reason, channel=fresh.channel, received_at=fresh.received_at,
     ))
     return ClueRead.model_validate(fresh._mapping)
+
+
+async def record_training_example(session: AsyncSession, row, values: dict[str, Any], *, principal: Principal,
+                                  reason: str, triggers: list[str] | None = None) -> None:
+    """人工调整 teaches the classifier: the clue as the officer left it becomes a labelled example."""
+    def after(name: str) -> Any:
+        return values.get(name, getattr(row, name))
+
+    conduct = after("conduct")
+    conduct = True if conduct is None else bool(conduct)
+    await session.execute(pg_insert(training_examples).values(
+        clue_id=row.id, text=row.text, conduct=conduct, family=after("family") if conduct else None,
+        type_code=after("type_code") if conduct else None,
+        triggers=sorted(set(triggers)) if triggers is not None else list(after("triggers") or ()),
+        enterprise=bool(after("enterprise_related")), tags=list(after("tags") or ()) if conduct else [],
+        channel=row.channel, source="override", reason=reason, labelled_by=principal.subject))
 
 
 def _json(value: Any) -> str:

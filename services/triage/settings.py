@@ -28,6 +28,8 @@ class TriageSettings(ServiceSettings):
     evidence_max_count: int = Field(10, validation_alias="TRIAGE_EVIDENCE_MAX_COUNT")
     evidence_max_bytes: int = Field(20 * 1024 * 1024, validation_alias="TRIAGE_EVIDENCE_MAX_BYTES")
     data_dir: Path = Field(Path("var/data"), validation_alias="ZUOFENG_DATA_DIR")
+    # Where `zuofeng triage train` writes retrained models; the newest version here or shipped is loaded.
+    classifier_dir: Path = Field(Path(".run/models"), validation_alias="TRIAGE_MODEL_DIR")
 
 
 @lru_cache

@@ -171,6 +171,8 @@ class Directory:
     names: dict[str, tuple[str, int]]  # phrase → (unit id, level rank)
     automaton: Any
     rules: tuple[tuple[str, frozenset[str]], ...] = field(default=())
+    # unit id → (parent id, parent's level, parent active): who may handle a complaint about a unit
+    parents: dict[str, tuple[str | None, str | None, bool]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, rows: list[dict[str, Any]], rules=()) -> "Directory":
@@ -187,7 +189,20 @@ class Directory:
         known = {row["id"] for row in rows}
         usable_rules = tuple((unit, phrases) for unit, phrases in rules if unit in known)
         every = set(names) | {p for _, phrases in usable_rules for p in phrases}
-        return cls(known, names, build_automaton(every) if every else None, usable_rules)
+        by_id = {row["id"]: row for row in rows}
+        parents = {}
+        for row in rows:
+            parent = by_id.get(row.get("parent_id") or "")
+            parents[row["id"]] = (parent["id"], parent["level"], parent.get("active", True)) if parent else (
+                None, None, False)
+        return cls(known, names, build_automaton(every) if every else None, usable_rules, parents)
+
+    def handler_for(self, accused: str) -> str | None:
+        """Who handles a complaint about ``accused``: never the unit itself (R-TR: 谁被反映谁不办), but its
+        supervising agency (主管部门) when it has one; None when only the supervision office is above it
+        (its parent is a region), so the office keeps it."""
+        parent, level, active = self.parents.get(accused, (None, None, False))
+        return parent if parent and active and level in ("agency", "section") else None
 
     def scan(self, text: str) -> set[str]:
         return {phrase for _, phrase in self.automaton.iter(text)} if self.automaton is not None else set()
