@@ -33,11 +33,14 @@ from .events import CloudEvent, dlq_name
 from .failures import Backoff, ErrorPolicy, PermanentError, Verdict, classify
 from .kafka import ensure_topics, new_producer, topics_for
 from .logs import trace_id_var, traceparent_var
-from .observability import CONSUMER_HELD, CONSUMER_LAG, DLQ_EVENTS, EVENTS_CONSUMED
+from .observability import CONSUMER_GROUP_LAG, CONSUMER_HELD, CONSUMER_LAG, DLQ_EVENTS, EVENTS_CONSUMED
 from .settings import ServiceSettings
 from .tracing import child_traceparent, trace_id_of
 
 log = logging.getLogger(__name__)
+
+# How often the group's committed lag is read from the broker (two requests per partition set).
+GROUP_LAG_SECONDS = 15.0
 
 Handler = Callable[[AsyncSession, EventContract, CloudEvent], Awaitable[None]]
 
@@ -128,8 +131,11 @@ class EventConsumer:
 
     async def _loop(self, consumer: AIOKafkaConsumer, producer, done: dict[TopicPartition, int]) -> None:
         interval = self.settings.consumer_commit_interval_ms / 1000
-        last_commit = time.monotonic()
+        last_commit = last_lag = time.monotonic()
         while True:
+            if time.monotonic() - last_lag >= GROUP_LAG_SECONDS:  # measured while held too
+                last_lag = time.monotonic()
+                await self._report_group_lag(consumer)
             batches = await consumer.getmany(timeout_ms=500, max_records=500)
             if batches:
                 try:
@@ -183,6 +189,21 @@ class EventConsumer:
         highwater = consumer.highwater(tp)
         if highwater is not None and next_offset is not None:
             CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(0, highwater - next_offset))
+
+    async def _report_group_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """The broker's view of the lag: partition end minus the group's committed offset (what a restart
+        would replay from), beside ``zuofeng_consumer_lag``, this process's own position."""
+        owned = list(consumer.assignment())
+        if not owned:
+            return
+        try:
+            ends = await consumer.end_offsets(owned)
+            for tp in owned:
+                committed = await consumer.committed(tp)
+                CONSUMER_GROUP_LAG.labels(self.service, tp.topic, str(tp.partition)).set(
+                    max(0, ends[tp] - (committed or 0)))
+        except Exception as exc:  # noqa: BLE001 — a metric must never break the loop
+            log.debug("group lag not measured", extra={"error": type(exc).__name__})
 
     async def _process_batch(self, records: list[ConsumerRecord], producer, done: dict[TopicPartition, int]) -> None:
         """The polled records, each partition's in order. All in one transaction when every one succeeds
