@@ -80,6 +80,8 @@ class EventConsumer:
                                   max_consecutive_dead_letters=max_consecutive_dead_letters)
         self.backoff = Backoff(initial=settings.consumer_hold_initial_ms / 1000,
                                cap=settings.consumer_hold_max_ms / 1000)
+        # Between restarts of the Kafka client (the broker away); reset by the first poll that succeeds.
+        self._restart_backoff = Backoff(initial=0.5, cap=10.0)
         self.held: str | None = None  # why the stream is paused just now (an outage); None while flowing
         self.handled = 0
 
@@ -88,17 +90,14 @@ class EventConsumer:
 
     async def run(self) -> None:
         """Runs until cancelled: a broker or database outage is waited out, never a reason to stop."""
-        backoff = Backoff(initial=0.5, cap=10.0)
         while True:
             try:
                 await self._consume()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 — broker or database outage: back off, start over
+            except Exception as exc:  # noqa: BLE001 — broker outage: back off, start over from the committed offsets
                 log.warning("consumer interrupted, retrying", extra={"error": repr(exc), "group": self.group_id})
-                await asyncio.sleep(backoff.next())
-            else:
-                backoff.reset()
+                await asyncio.sleep(self._restart_backoff.next())
 
     async def _consume(self) -> None:
         await ensure_topics(self.settings, self.topics())
@@ -137,6 +136,7 @@ class EventConsumer:
                 last_lag = time.monotonic()
                 await self._report_group_lag(consumer)
             batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            self._restart_backoff.reset()
             if batches:
                 try:
                     # Every partition's records in one transaction (each partition's in its order, so per-key
