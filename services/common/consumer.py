@@ -174,7 +174,13 @@ class EventConsumer:
         try:
             deadline = time.monotonic() + self.backoff.next()
             while (left := deadline - time.monotonic()) > 0:
-                await consumer.getmany(timeout_ms=max(1, int(min(left, 0.5) * 1000)))
+                arrived = await consumer.getmany(timeout_ms=max(1, int(min(left, 0.5) * 1000)))
+                # Only a partition assigned in a rebalance meanwhile (not paused) can deliver: put its
+                # records back, unhandled, and pause it too.
+                for tp, records in arrived.items():
+                    consumer.seek(tp, records[0].offset)
+                    consumer.pause(tp)
+                    paused.append(tp)
         finally:
             consumer.resume(*[tp for tp in paused if tp in consumer.assignment()])
 
