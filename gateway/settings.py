@@ -81,9 +81,11 @@ class GatewaySettings(ServiceSettings):
     upstream_keepalive_seconds: float = Field(4.0, validation_alias="GATEWAY_UPSTREAM_KEEPALIVE_SECONDS")
     upstream_pool_shards: int = Field(8, ge=1, validation_alias="GATEWAY_UPSTREAM_POOL_SHARDS")
     max_connections_per_upstream: int = Field(200, validation_alias="GATEWAY_MAX_CONNECTIONS")
-    # Services whose readiness gates the gateway's /readyz (default: all). A production overlay may list
-    # only intake, so one slow back-office service does not take the public entry out of rotation.
-    readiness_services: list[str] | None = Field(None, validation_alias="GATEWAY_READINESS_SERVICES")
+    # Services whose readiness gates the gateway's /readyz (default: none). The gateway's readiness is its
+    # own: a route to a service that is down answers its own 502/503 problem, so one service's outage never
+    # takes the whole public entry (every other service's routes) out of rotation. List a service here only
+    # if the gateway is of no use without it.
+    readiness_services: list[str] = Field(default_factory=list, validation_alias="GATEWAY_READINESS_SERVICES")
     # Staff bearer tokens: asymmetric JWTs from the city's identity provider, from a PEM or a JWKS URL.
     staff_jwt_public_key: str = Field("", validation_alias="STAFF_JWT_PUBLIC_KEY")
     staff_jwt_public_key_file: Path | None = Field(None, validation_alias="STAFF_JWT_PUBLIC_KEY_FILE")

@@ -23,7 +23,7 @@ from .contracts.base import EventContract
 from .db import create_engine, create_session_factory, request_gate, session_scope
 from .errors import install_problem_handlers
 from .headers import SecurityHeaders
-from .kafka import kafka_reachable, topics_for
+from .kafka import topics_for
 from .limits import BodyLimit, BodyLimitMiddleware
 from .logs import configure_logging
 from .observability import RequestContextMiddleware, ReadinessCheck, database_ready, health_router
@@ -157,17 +157,10 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
                     await task
             await engine.dispose()
 
-    async def kafka_ready(app: FastAPI) -> str | None:
-        if not settings.kafka_enabled:
-            return None
-        if not await kafka_reachable(settings.kafka_bootstrap_servers):
-            return "kafka: unreachable"
-        consumer = getattr(app.state, "consumer", None)
-        if consumer is not None and consumer.failed:
-            return f"consumer: {consumer.failed}"
-        return None
-
-    checks: list[ReadinessCheck] = [database_ready, kafka_ready]
+    # Ready means able to serve requests: the database only. A broker outage is absorbed by the outbox
+    # (requests keep succeeding, events wait) and waited out by the consumer, so it must not take the
+    # service out of rotation; the consumer's state is in /metrics (zuofeng_consumer_held, _lag).
+    checks: list[ReadinessCheck] = [database_ready]
     app = FastAPI(
         title=spec.title or f"zuofeng {spec.name}",
         description=spec.description,

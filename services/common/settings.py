@@ -61,6 +61,10 @@ class ServiceSettings(BaseSettings):
     # Consumer loop tuning.
     consumer_max_retries: int = Field(3, validation_alias="CONSUMER_MAX_RETRIES")
     consumer_retry_backoff_ms: int = Field(200, validation_alias="CONSUMER_RETRY_BACKOFF_MS")
+    # While the database or the broker is away the consumer holds its stream and retries after a backoff
+    # doubling from the first to the second figure: the cap bounds how long it takes to notice their return.
+    consumer_hold_initial_ms: int = Field(500, validation_alias="CONSUMER_HOLD_INITIAL_MS")
+    consumer_hold_max_ms: int = Field(5000, validation_alias="CONSUMER_HOLD_MAX_MS")
     outbox_batch_size: int = Field(500, validation_alias="OUTBOX_BATCH_SIZE")
     outbox_poll_seconds: float = Field(1.0, validation_alias="OUTBOX_POLL_SECONDS")
     # A service started without Kafka (e.g. migrations only, unit tests) sets this false.
