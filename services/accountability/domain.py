@@ -336,6 +336,27 @@ CONSEQUENCES: dict[str, ConsequenceRule] = {
                                             ("principal_leader",), "commission"),
 }
 
+# Evaluation says in words whom a consequence holds to account (R-EV-7); the unit directory knows two leaders.
+# Each listed post names that leader; a post outside them (相关责任人 …) is named for the officer to identify.
+HELD_POSTS: dict[str, str] = {
+    "党政主要负责人": "principal_leader", "主要负责人": "principal_leader", "科室负责人": "principal_leader",
+    "分管负责人": "leader_in_charge",
+}
+
+
+def held_to_account(words: str | None, fallback_roles: tuple[str, ...]) -> list[tuple[str | None, str]]:
+    """(leader role or None, post) per person a proposal names. "甲和乙"/"甲、乙" names both; "甲或乙" is one
+    person whom the officer settles on, examined as the first listed leader. No words: the rule's leaders."""
+    if not words:
+        return [(role, LEADER_ROLES[role]) for role in fallback_roles]
+    named = []
+    for post in (p.strip() for p in words.replace("、", "和").split("和")):
+        if post:
+            role = next((HELD_POSTS[alt] for alt in post.split("或") if alt in HELD_POSTS), None)
+            named.append((role, post))
+    return named
+
+
 # --- 五必查 consequences (R-AC-9) -------------------------------------------------------------------
 
 MUST_INVESTIGATE_AWARD_REASON = "五必查事项查实系干部作风问题, 责任单位取消{year}年度综合类评先评优资格"

@@ -228,6 +228,8 @@ proposals = Table(
     Column("reason", Text, nullable=False),
     Column("suggested_measure", Text),
     Column("persons", JSONB, nullable=False, server_default="[]"),  # the leaders it names, to examine
+    Column("held_to_account", Text),  # evaluation's words for whom (党政主要负责人 …), as sent
+    Column("grounds", JSONB, nullable=False, server_default="[]"),  # the campaign rules it stands on
     Column("decided_by", Text),
     Column("decided_at", DateTime(timezone=True)),
     Column("decision_reason", Text),

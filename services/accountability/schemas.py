@@ -337,6 +337,8 @@ class ProposalRead(BaseModel):
     suggested_measure: str | None
     suggested_measure_name: str | None
     persons: list[dict]
+    held_to_account: str | None = None
+    grounds: list[str] = []
     decided_by: str | None
     decided_at: datetime | None
     decision_reason: str | None

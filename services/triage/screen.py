@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.common.calendar import WorkCalendar
+from services.common.competence import competent_body
 from services.common.contracts.triage import DailySheetPublished
 
 from . import dedupe
@@ -127,6 +128,9 @@ def decide(outcome: Outcome, *, taxonomy: Taxonomy, primary_tracking: str | None
         return "triaged", "accept", "乱作为或违反八项规定、吃拿卡要问题，由作风办直接受理"
     if enterprise:
         return "triaged", "accept", "涉企线索，由作风办直接受理（快速通道）"
+    if outcome.routed_unit_id and competent_body(channel=outcome.clue.channel, tags=c.tags) == "organization":
+        # 12380 and 选人用人 are the organization department's matters (R-AC-10): never handed to a unit.
+        return "triaged", "accept", "12380举报或选人用人问题，由市委组织部直接受理，不转办"
     if outcome.routed_unit_id:
         handler = directory.handler_for(outcome.routed_unit_id) if directory is not None else None
         if handler is None:

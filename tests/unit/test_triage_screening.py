@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -11,7 +12,9 @@ from services.common.calendar import default_calendar
 from services.common.errors import Problem
 from services.triage import dedupe
 from services.triage.daily_run import cutoff_at, next_cutoff
-from services.triage.screen import NON_CONDUCT_REASON, ClueInput, Reference, can_move, daily_sheet, triage_batch
+from services.triage.screen import (
+    NON_CONDUCT_REASON, ClueInput, Reference, can_move, daily_sheet, decide, triage_batch,
+)
 from services.triage.taxonomy import default_taxonomy
 from services.triage.units import DEMO_UNITS_FILE, Directory, load_routing_rules, parse_directory, read_directory_file
 
@@ -146,3 +149,20 @@ def test_a_directory_csv_with_an_unknown_parent_is_refused():
     with pytest.raises(Problem) as caught:
         parse_directory(content, fmt="csv")
     assert caught.value.status == 422
+
+
+def test_12380_and_personnel_clues_stay_with_the_organization_department_instead_of_a_transfer():
+    text = "市社会保险中心养老金核定一拖再拖，工作人员推诿扯皮，材料齐全仍要求反复跑腿。"
+    hotline, organization = run([clue(text), clue(text + "（12380）", channel="hotline_12380",
+                                                   at=T0 + timedelta(days=9))])[0]
+    assert hotline.decision == "transfer"
+    # R-AC-10: the organization department's line is never auto-transferred to a unit; it stays for its queue.
+    assert organization.decision == "accept" and "市委组织部" in organization.reason
+    assert organization.routed_unit_id == "dt-rsj-sb"  # the unit complained about, for the case
+    # A 选人用人 problem (the tag) from any channel: the same, decided on the screening rules themselves.
+    o = hotline
+    o.classification = dataclasses.replace(o.classification, tags=(*o.classification.tags, "personnel_selection"))
+    o.routed_unit_id = "dt-rsj-sb"
+    state, decision, reason = decide(o, taxonomy=default_taxonomy(), primary_tracking=None, review_threshold=0.0,
+                                     directory=directory())
+    assert (state, decision) == ("triaged", "accept") and "市委组织部" in reason

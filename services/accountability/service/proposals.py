@@ -38,15 +38,17 @@ async def propose_from_evaluation(session: AsyncSession, event: ResultsPublished
         if rule is None:
             continue
         unit = await get_unit(session, consequence.unit_id)
-        named = [{"leader_role": role, "name": getattr(unit, role, None) if unit else None,
-                  "post": domain.LEADER_ROLES[role]} for role in rule.leader_roles]
+        # Evaluation's own words say why and whom (R-EV-7); the rule's wording only for an older event.
+        named = [{"leader_role": role, "name": getattr(unit, role, None) if unit and role else None, "post": post}
+                 for role, post in domain.held_to_account(consequence.held_to_account, rule.leader_roles)]
         proposal_id = await session.scalar(
             pg_insert(proposals).values(
                 id=new_id(), origin_key=f"evaluation:{event.campaign_id}:{consequence.kind}:{consequence.unit_id}",
                 source="evaluation", kind=consequence.kind, body=rule.body, campaign=str(event.campaign_id),
                 unit_id=consequence.unit_id, unit_name=consequence.unit_name,
-                title=f"{event.name} {consequence.unit_name}: {rule.about}", reason=consequence.reason,
-                suggested_measure=rule.suggested_measure, persons=named,
+                title=f"{event.name} {consequence.unit_name}: {consequence.title or rule.about}",
+                reason=consequence.reason, suggested_measure=rule.suggested_measure, persons=named,
+                held_to_account=consequence.held_to_account, grounds=list(consequence.grounds),
             ).on_conflict_do_nothing(index_elements=["origin_key"]).returning(proposals.c.id))
         if proposal_id is None:
             continue
@@ -119,16 +121,16 @@ async def _open_case(session: AsyncSession, outbox: Outbox, proposal: Row, *, ti
                      measure: str | None, actor: Actor) -> uuid.UUID:
     rule = domain.CONSEQUENCES[proposal.kind]
     suggestion = f"; 建议措施: {domain.MEASURES_BY_CODE[measure].name}" if measure else ""
+    held = f"; 问责对象: {proposal.held_to_account}" if proposal.held_to_account else ""
     case_id = await open_case(
         session, outbox, actor=actor, source=proposal.source, origin_key=proposal.origin_key, title=title,
-        summary=f"{proposal.reason}{suggestion}", unit_id=proposal.unit_id, unit_problem=rule.unit_problem,
+        summary=f"{proposal.reason}{suggestion}{held}", unit_id=proposal.unit_id, unit_problem=rule.unit_problem,
         lead_body=body, campaign=proposal.campaign)
     if case_id is None:  # opened before (by an earlier version that made cases directly)
         raise Problem(409, "这条处理建议对应的案件已存在。", slug="case-exists")
     for named in proposal.persons:
-        role = named["leader_role"]
-        await add_person(session, case_id=case_id, actor=actor,
-                         name=named.get("name") or f"{proposal.unit_name}{domain.LEADER_ROLES[role]}",
-                         post=named.get("post"), unit_id=proposal.unit_id, rank=None, party_member=False,
-                         responsibility=domain.LEADER_RESPONSIBILITY[role], leader_role=role)
+        role, post = named.get("leader_role"), named.get("post") or domain.LEADER_ROLES[named["leader_role"]]
+        await add_person(session, case_id=case_id, actor=actor, name=named.get("name") or f"{proposal.unit_name}{post}",
+                         post=post, unit_id=proposal.unit_id, rank=None, party_member=False,
+                         responsibility=domain.LEADER_RESPONSIBILITY[role] if role else None, leader_role=role)
     return case_id
