@@ -1,7 +1,7 @@
 """hotline status updates (callbacks), Open311 media_url, triage family and transfer, unit names
 
-Revision ID: 0004_hotline_updates
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01 20:00:00
 """
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0004_hotline_updates'
-down_revision: str | None = '0003'
+revision: str = '0006'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """QR page one-time form tokens (Post/Redirect/Get)
 
-Revision ID: 0004_qr_submissions
-Revises: 0003
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01 20:50:00
 """
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0004_qr_submissions'
-down_revision: str | None = '0003'
+revision: str = '0007'
+down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,8 @@
 """ratings: comment, reminder, one request per clue without a case; rating links for reminders;
 the round of a transfer's deadline
 
-Revision ID: 0003_ratings
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01 20:20:00
 """
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0003_ratings'
-down_revision: str | None = '0002'
+revision: str = '0005'
+down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
