@@ -14,13 +14,14 @@ from services.common.contracts.inspections import (
 )
 from services.common.contracts.intake import ClueReceived
 from services.common.limits import BodyLimit
+from services.common.outbox import Outbox
 
-from . import citizen_pages, inspection_api, open311, pages
+from . import citizen_pages, inspection_api, open311, pages, project_checks
 from .api import router
 from .attachments import blob_store, staging_dir
 from .callbacks import callback_worker
 from .handlers import HANDLERS
-from .models import metadata
+from .models import metadata, outbox
 from .receipts import RateLimiter
 from .settings import IntakeSettings, get_settings
 
@@ -54,7 +55,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             metadata=metadata,
             routers=[router, inspection_api.router, pages.router, citizen_pages.router, open311.router, open311.discovery_router],
             produces=[ClueReceived, InspectionPlanned, InspectionFindingRecorded, InspectionResultReported],
-            handlers=HANDLERS,
+            handlers={**HANDLERS, **project_checks.handlers(Outbox(outbox, settings), settings)},
             workers=[callback_worker],
             on_startup=[prepare_storage],
             title="zuofeng intake",

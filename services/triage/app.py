@@ -6,10 +6,12 @@ from fastapi import FastAPI
 
 from services.common.app import ServiceSpec, build_service_app
 from services.common.outbox import Outbox
+from services.common.contracts.projects import KeyProjectChecked, KeyProjectRegistered
 from services.common.contracts.transfers import TransferConcluded, TransferResultFiled, TransferReturned
 from services.common.contracts.triage import ClueTriaged, DailySheetPublished, UnitUpserted
 
 from .api import router
+from .project_api import router as project_router
 from .daily_run import daily_run_scheduler
 from .handlers import build_handlers
 from .models import metadata, outbox
@@ -25,9 +27,9 @@ def create_app(settings: TriageSettings | None = None) -> FastAPI:
             name="triage",
             settings=settings,
             metadata=metadata,
-            routers=[transfer_router, router],
+            routers=[transfer_router, project_router, router],
             produces=[ClueTriaged, DailySheetPublished, UnitUpserted,
-                      TransferResultFiled, TransferReturned, TransferConcluded],
+                      TransferResultFiled, TransferReturned, TransferConcluded, KeyProjectRegistered, KeyProjectChecked],
             handlers=build_handlers(Outbox(outbox, settings)),
             workers=[daily_run_scheduler],
             on_startup=[seed_reference_data],

@@ -23,6 +23,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 REASON = {
     "inspection": "明察暗访发现的问题，由作风办直接受理，不转被检查单位",
     "walk_in": "现场举报投诉台移交明察暗访组，以现查直报，由作风办直接受理",
+    "project_check": "重点项目电话询问发现的问题，由作风办直接受理，不转被反映单位",
 }
 
 

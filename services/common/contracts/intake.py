@@ -21,6 +21,7 @@ Channel = Literal[
     "inspection",
     "mayor_line",
     "open311",
+    "project_check",
 ]
 
 
