@@ -5,9 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.common.app import ServiceSpec, build_service_app
+from services.common.contracts.drives import DriveTaskAssigned, DriveTaskReported
 from services.common.contracts.evaluation import ResultsPublished
 
+from . import drive_models  # noqa: F401 — registers the drives' tables
 from .api import router
+from .drive_api import router as drive_router
 from .handlers import HANDLERS
 from .models import metadata
 from .settings import EvaluationSettings, get_settings
@@ -19,8 +22,8 @@ def create_app(settings: EvaluationSettings | None = None) -> FastAPI:
             name="evaluation",
             settings=settings or get_settings(),
             metadata=metadata,
-            routers=[router],
-            produces=[ResultsPublished],
+            routers=[drive_router, router],
+            produces=[ResultsPublished, DriveTaskAssigned, DriveTaskReported],
             handlers=HANDLERS,
             title="zuofeng evaluation",
             description="万人评机关 campaigns, ballots, scores, rankings (十优/十差), grades, consequences.",
