@@ -11,6 +11,7 @@ from services.common.contracts.evaluation import ResultsPublished
 from . import drive_models  # noqa: F401 — registers the drives' tables
 from .api import router
 from .drive_api import router as drive_router
+from .self_check_api import router as self_check_router
 from .handlers import HANDLERS
 from .models import metadata
 from .settings import EvaluationSettings, get_settings
@@ -22,7 +23,7 @@ def create_app(settings: EvaluationSettings | None = None) -> FastAPI:
             name="evaluation",
             settings=settings or get_settings(),
             metadata=metadata,
-            routers=[drive_router, router],
+            routers=[drive_router, self_check_router, router],
             produces=[ResultsPublished, DriveTaskAssigned, DriveTaskReported],
             handlers=HANDLERS,
             title="zuofeng evaluation",

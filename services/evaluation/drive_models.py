@@ -45,3 +45,24 @@ task_reports = Table(
     Column("reported_by", Text, nullable=False),
     Column("reported_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# 自查清单: a unit's own problems per level, each with its 任务书、时间表和责任人, signed off (销号) on evidence.
+self_check_items = Table(
+    "self_check_items",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("unit_id", Text, nullable=False, index=True),
+    Column("drive_id", Uuid, ForeignKey("drives.id")),
+    Column("level", Text, nullable=False),  # leadership 领导班子 | middle 中层干部 | staff 一般干部
+    Column("mirror", Text, nullable=False),  # the yardstick the problem is measured against (不敢为 …)
+    Column("problem", Text, nullable=False),
+    Column("plan", Text, nullable=False),  # 任务书: the rectification measures
+    Column("deadline", Date, nullable=False),  # 时间表
+    Column("responsible", Text, nullable=False),  # 责任人
+    Column("state", Text, nullable=False, server_default="open"),  # open | rectified | signed_off
+    Column("evidence", Text),
+    Column("review_note", Text),
+    Column("signed_off_by", Text),
+    Column("signed_off_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

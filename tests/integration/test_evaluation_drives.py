@@ -90,3 +90,45 @@ async def test_a_drive_task_is_handed_out_reported_and_its_overdue_part_escalate
         return [m for m in inbox.json()["items"] if m["template"] == "unit/overdue_notice"]
     [overdue_notice] = await eventually(notice)
     assert "专项行动任务" in overdue_notice["body"]
+
+
+async def test_a_self_inspection_list_is_kept_per_unit_and_level_and_signed_off_on_evidence(suite, ids):
+    gw = suite.gateway
+    unit = ids.bearer("unit_handler", unit=LEAD)
+    listed = await gw.post("/api/v1/evaluation/self-checks", headers=unit, json={
+        "level": "leadership", "mirror": "want_not", "problem": "班子成员对重点项目审批推诿扯皮，不想担当",
+        "plan": "建立项目审批领导包联制度，每周调度一次", "deadline": "2027-03-31", "responsible": "局长 赵某",
+        "unit_id": OTHER})  # a unit cannot file for another: its own unit is taken from the token
+    assert listed.status_code == 201, listed.text
+    item = listed.json()
+    assert (item["unit_id"], item["level_label"], item["mirror_label"], item["state_label"]) == (
+        LEAD, "领导班子", "不想为", "整改中")
+    bad = await gw.post("/api/v1/evaluation/self-checks", headers=unit, json={
+        "level": "boss", "mirror": "want_not", "problem": "某问题描述", "plan": "某整改措施", "deadline": "2027-03-31",
+        "responsible": "某人"})
+    assert bad.status_code == 422
+
+    # Another unit neither lists nor touches it.
+    other = ids.bearer("unit_handler", unit=OTHER)
+    assert item["id"] not in {i["id"] for i in (await gw.get("/api/v1/evaluation/self-checks", headers=other)).json()}
+    assert (await gw.post(f"/api/v1/evaluation/self-checks/{item['id']}/rectified", headers=other,
+                          json={"evidence": "冒名报送佐证"})).status_code == 404
+
+    office = ids.bearer("evaluation_admin")
+    early = await gw.post(f"/api/v1/evaluation/self-checks/{item['id']}/review", headers=office,
+                          json={"decision": "sign_off", "review": "september_check"})
+    assert early.status_code == 409 and "佐证" in early.json()["detail"]
+    done = await gw.post(f"/api/v1/evaluation/self-checks/{item['id']}/rectified", headers=unit,
+                         json={"evidence": "包联制度文件及三次调度会议纪要"})
+    assert done.json()["state_label"] == "已报整改待销号"
+    returned = await gw.post(f"/api/v1/evaluation/self-checks/{item['id']}/review", headers=office,
+                             json={"decision": "return", "review": "september_check", "verdict": "superficial"})
+    assert returned.status_code == 200, returned.text
+    assert returned.json()["state_label"] == "退回重改" and "表面整改" in returned.json()["review_note"]
+    assert (await gw.post(f"/api/v1/evaluation/self-checks/{item['id']}/review", headers=unit,
+                          json={"decision": "sign_off", "review": "september_check"})).status_code == 403
+    await gw.post(f"/api/v1/evaluation/self-checks/{item['id']}/rectified", headers=unit,
+                  json={"evidence": "补充项目审批时限台账，平均审批时长由30天降至12天"})
+    signed = await gw.post(f"/api/v1/evaluation/self-checks/{item['id']}/review", headers=office,
+                           json={"decision": "sign_off", "review": "december_lookback"})
+    assert signed.json()["state_label"] == "已销号" and signed.json()["review_note"].startswith("十二月回头看")
