@@ -65,7 +65,7 @@ RULES: tuple[Rule, ...] = (
     # Inspections (issue 20), staff only and never a machine key: a covert visit's plan must not reach the unit
     # it targets (intake refuses unit handlers on every one). Visits carry on-site evidence, hence the group.
     _rule("POST", rf"^/api/v1/intake/inspections/plans/{_SEGMENT}/visits$", "staff", "inspection-evidence"),
-    _rule("GET HEAD POST PUT", r"^/api/v1/intake/inspections/(themes|plans|walk-ins|stats)(/.*)?$", "staff"),
+    _rule("GET HEAD POST PUT", r"^/api/v1/intake/inspections/(themes|plans|walk-ins|stats)(\.csv|/.*)?$", "staff"),
     # Key projects (重点项目, issue 20): register, phone checks, links and the project view; triage checks roles.
     _rule("GET HEAD POST PATCH", r"^/api/v1/triage/projects(/.*)?$", "staff"),
     # Campaign drives and their tasks (issue 20): the 督查考评办 and the units' own tasks; never public.

@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field, ValidationError, field_validator
 from starlette.datastructures import UploadFile
 
@@ -203,6 +203,15 @@ async def post_report(plan_id: uuid.UUID, body: ResultReport, request: Request, 
     inspections.require_member(await inspections.get_plan(session, plan_id), principal.subject)
     return await inspections.report_results(session, request.app.state.outbox, plan_id=plan_id,
                                             summary=body.summary)
+
+
+@router.get("/stats.csv")
+async def get_stats_csv(session: SessionDep, principal: Reader, month: Annotated[str | None, Query()] = None
+                        ) -> Response:
+    """The same counts as CSV, for the month's 通报."""
+    counts = await inspections.stats(session, month=_month(month))
+    return Response(inspections.stats_csv(counts), media_type="text/csv; charset=utf-8", headers={
+        "content-disposition": f'attachment; filename="inspections-{month or "all"}.csv"'})
 
 
 @router.get("/stats")

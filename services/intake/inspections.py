@@ -333,3 +333,22 @@ async def stats(session: AsyncSession, *, month: str | None) -> dict[str, Any]:
         "by_theme": [{"theme": t, **c} for t, c in sorted(by_theme.items())],
         "by_state": [{"state": s, "state_label": STATE_LABELS[s], "count": n} for s, n in sorted(states.items())],
     }
+
+
+def stats_csv(counts: dict[str, Any]) -> str:
+    """一月一通报 material as CSV (Chinese headers; cells neutralised against spreadsheet formulas)."""
+    import io
+
+    from services.common import csvsafe
+
+    out = io.StringIO()
+    writer = csvsafe.writer(out)
+    writer.writerow(["月份", "维度", "名称", "检查次数", "发现问题"])
+    month = counts["month"] or "全部"
+    for row in counts["by_unit"]:
+        writer.writerow([month, "被检查单位", row["unit_id"], row["visits"], row["findings"]])
+    for row in counts["by_theme"]:
+        writer.writerow([month, "检查主题", row["theme"], row["visits"], row["findings"]])
+    for row in counts["by_state"]:
+        writer.writerow([month, "结果报送", row["state_label"], "", row["count"]])
+    return out.getvalue()

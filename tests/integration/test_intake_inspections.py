@@ -121,6 +121,10 @@ async def test_a_covert_inspection_from_plan_to_kept_clues_results_and_counts(su
     assert {"unit_id": UNIT, "visits": 1, "findings": 2} in stats["by_unit"]
     assert {"theme": "窗口单位服务作风", "visits": 1, "findings": 2} in stats["by_theme"]
     assert {"state": "reported", "state_label": "已按期报送结果", "count": 1} in stats["by_state"]
+    sheet = await gw.get("/api/v1/intake/inspections/stats.csv", headers=ids.bearer("auditor"),
+                         params={"month": MONTH})
+    assert sheet.status_code == 200 and sheet.text.splitlines()[0] == "月份,维度,名称,检查次数,发现问题"
+    assert f"{MONTH},检查主题,窗口单位服务作风,1,2" in sheet.text.splitlines()
 
 
 async def test_holiday_plans_take_their_dates_from_the_calendar_and_bad_plans_are_chinese_problems(suite, ids):

@@ -9,7 +9,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import accountability, drives, evaluation, inspections, intake, notification, projects, transfers, triage  # noqa: F401 — registers contracts
+from . import (  # noqa: F401 — registers contracts
+    accountability,
+    drives,
+    evaluation,
+    inspections,
+    intake,
+    notification,
+    projects,
+    transfers,
+    triage,
+)
 from .base import REGISTRY, EventContract
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
