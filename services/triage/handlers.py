@@ -21,6 +21,7 @@ def build_handlers(outbox: Outbox) -> dict[type, Handler]:
         await service.record_received_clue(session, event)
         await kept.keep(session, outbox, event)
         await projects.link_arriving_clue(session, event)
+        await projects.link_by_mention(session, event)
 
     async def on_case_opened(session: AsyncSession, event: CaseOpened, envelope: CloudEvent) -> None:
         await projects.link_case(session, event)

@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +28,8 @@ from .project_models import key_projects, project_checks, project_links
 
 LEVEL_LABELS = {"provincial": "省级重点项目", "city": "市级重点项目", "county": "县级重点项目"}
 PROBLEM_LABELS = {"obstruction": "故意刁难", "delay": "推诿拖延", "extortion": "吃拿卡要", "other": "其他作风问题"}
-SOURCE_LABELS = {"manual": "人工关联", "phone_check": "电话询问发现", "case_of_clue": "关联线索立案"}
+SOURCE_LABELS = {"manual": "人工关联", "phone_check": "电话询问发现", "case_of_clue": "关联线索立案",
+                 "mention": "线索提及项目"}
 
 
 async def register(session: AsyncSession, outbox: Outbox, *, body: dict[str, Any], by: str) -> uuid.UUID:
@@ -133,6 +134,19 @@ async def link_arriving_clue(session: AsyncSession, event: ClueReceived) -> None
     if row is not None:
         await _link(session, project_id=row.project_id, kind="clue", target_id=event.clue_id,
                     label=event.tracking_number, source="phone_check", by="system")
+
+
+async def link_by_mention(session: AsyncSession, event: ClueReceived) -> None:
+    """A clue that names a registered project (by its full name or register number) is linked to it, so
+    that 项目迟迟不落地 or 审批服务不到位 complaints reach the project's view without waiting for an officer."""
+    if event.channel == "project_check":
+        return
+    text = event.text
+    rows = await session.execute(select(key_projects.c.id).where(
+        or_(func.strpos(text, key_projects.c.name) > 0, func.strpos(text, key_projects.c.code) > 0)))
+    for (project_id,) in rows.all():
+        await _link(session, project_id=project_id, kind="clue", target_id=event.clue_id,
+                    label=event.tracking_number, source="mention", by="system")
 
 
 async def link_case(session: AsyncSession, event: CaseOpened) -> None:

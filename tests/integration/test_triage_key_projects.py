@@ -68,6 +68,17 @@ async def test_a_key_project_from_register_to_phone_checks_clue_and_case(suite, 
     view = await eventually(with_case)
     assert view["cases"][0]["source_label"] == "关联线索立案" and view["cases"][0]["case_number"]
 
+    # A clue from any channel that names the project is linked to it on arrival.
+    named = await gw.post("/api/v1/intake/reports", headers=office, json={
+        "channel": "petition", "text": "大同市某新能源产业园项目落地迟缓，规划审批一拖再拖，企业准备撤资"})
+    assert named.status_code == 201, named.text
+
+    async def mentioned():
+        view = (await gw.get(f"/api/v1/triage/projects/{pid}", headers=office)).json()
+        return [c for c in view["clues"] if c["clue_id"] == named.json()["id"]]
+    [link] = await eventually(mentioned)
+    assert link["source_label"] == "线索提及项目"
+
     unknown = await gw.post(f"/api/v1/triage/projects/{pid}/links", headers=office,
                             json={"kind": "clue", "id": "00000000-0000-0000-0000-000000000001"})
     assert unknown.status_code == 422 and "线索" in unknown.json()["detail"]
