@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.common.app import ServiceSpec, build_service_app
-from services.common.contracts.drives import DriveTaskAssigned, DriveTaskReported
+from services.common.contracts.drives import DriveTaskAssigned, DriveTaskReported, SelfCheckReferred
 from services.common.contracts.evaluation import ResultsPublished
 
 from . import drive_models  # noqa: F401 — registers the drives' tables
@@ -24,7 +24,7 @@ def create_app(settings: EvaluationSettings | None = None) -> FastAPI:
             settings=settings or get_settings(),
             metadata=metadata,
             routers=[drive_router, self_check_router, router],
-            produces=[ResultsPublished, DriveTaskAssigned, DriveTaskReported],
+            produces=[ResultsPublished, DriveTaskAssigned, DriveTaskReported, SelfCheckReferred],
             handlers=HANDLERS,
             title="zuofeng evaluation",
             description="万人评机关 campaigns, ballots, scores, rankings (十优/十差), grades, consequences.",

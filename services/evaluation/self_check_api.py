@@ -9,7 +9,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
 from services.common.auth import Principal, require_roles
@@ -47,6 +47,7 @@ class Review(StorableModel):
     decision: Literal["sign_off", "return"]
     review: Literal["september_check", "december_lookback"]
     verdict: Literal["perfunctory", "superficial", "false"] | None = None
+    refer_to: Literal["commission", "organization"] | None = Field(None, description="移送纪委监委或组织部")
     note: str | None = Field(None, max_length=2000)
 
 
@@ -80,7 +81,10 @@ async def post_rectified(item_id: uuid.UUID, body: Rectified, session: SessionDe
 
 
 @router.post("/{item_id}/review")
-async def post_review(item_id: uuid.UUID, body: Review, session: SessionDep, principal: Office) -> dict[str, Any]:
-    """大检查 / 回头看: sign off (销号) on evidence, or return it as 敷衍/表面/虚假整改."""
-    return await self_checks.review(session, item_id=item_id, decision=body.decision, review=body.review,
-                                    verdict=body.verdict, note=body.note, by=principal.subject)
+async def post_review(item_id: uuid.UUID, body: Review, request: Request, session: SessionDep, principal: Office
+                      ) -> dict[str, Any]:
+    """大检查 / 回头看: sign off (销号) on evidence, or return it as 敷衍/表面/虚假整改, optionally referred to
+    the commission or the organization department (as a proposal there)."""
+    return await self_checks.review(session, request.app.state.outbox, item_id=item_id, decision=body.decision,
+                                    review=body.review, verdict=body.verdict, note=body.note, by=principal.subject,
+                                    refer_to=body.refer_to)

@@ -12,8 +12,10 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.contracts.drives import SelfCheckReferred
 from services.common.errors import Problem
 from services.common.ids import new_id
+from services.common.outbox import Outbox
 from services.common.scope import Scope
 
 from .drive_models import self_check_items
@@ -29,6 +31,7 @@ MIRRORS = {
 STATE_LABELS = {"open": "整改中", "rectified": "已报整改待销号", "signed_off": "已销号", "returned": "退回重改"}
 VERDICT_LABELS = {"perfunctory": "敷衍整改", "superficial": "表面整改", "false": "虚假整改"}
 REVIEW_LABELS = {"september_check": "九月大检查", "december_lookback": "十二月回头看"}
+REFER_LABELS = {"commission": "纪委监委", "organization": "组织部"}
 
 
 def read(row, on: date) -> dict[str, Any]:
@@ -75,20 +78,28 @@ async def rectified(session: AsyncSession, *, item_id: uuid.UUID, evidence: str,
     return read(await get(session, item_id, scope), datetime.now(UTC).date())
 
 
-async def review(session: AsyncSession, *, item_id: uuid.UUID, decision: str, review: str, verdict: str | None,
-                 note: str | None, by: str) -> dict[str, Any]:
+async def review(session: AsyncSession, outbox: Outbox, *, item_id: uuid.UUID, decision: str, review: str,
+                 verdict: str | None, note: str | None, by: str, refer_to: str | None = None) -> dict[str, Any]:
     scope = Scope()
     row = await get(session, item_id, scope, lock=True)
     if row.state != "rectified":
         raise Problem(409, "只有已报整改（附佐证）的问题才能销号或退回。", slug="item-state")
     label = REVIEW_LABELS[review]
+    if decision == "sign_off" and refer_to:
+        raise Problem(422, "销号的问题无需移送。", slug="refer-on-sign-off")
     if decision == "sign_off":
         values = {"state": "signed_off", "signed_off_by": by, "signed_off_at": datetime.now(UTC),
                   "review_note": f"{label}：销号" + (f"。{note}" if note else "")}
     else:
         if verdict is None:
             raise Problem(422, "退回时须认定整改问题：敷衍整改、表面整改或虚假整改。", slug="verdict-required")
-        values = {"state": "returned",
-                  "review_note": f"{label}：认定为{VERDICT_LABELS[verdict]}，退回重改" + (f"。{note}" if note else "")}
+        referred = f"，移送{REFER_LABELS[refer_to]}" if refer_to else ""
+        values = {"state": "returned", "review_note": f"{label}：认定为{VERDICT_LABELS[verdict]}，退回重改{referred}"
+                  + (f"。{note}" if note else "")}
+        if refer_to:
+            await outbox.publish(session, SelfCheckReferred(
+                item_id=item_id, unit_id=row.unit_id, level_label=LEVEL_LABELS[row.level], problem=row.problem,
+                responsible=row.responsible, verdict=verdict, verdict_label=VERDICT_LABELS[verdict],  # type: ignore[arg-type]
+                review_label=label, refer_to=refer_to, referred_at=datetime.now(UTC)))  # type: ignore[arg-type]
     await session.execute(update(self_check_items).where(self_check_items.c.id == item_id).values(**values))
     return read(await get(session, item_id, scope), datetime.now(UTC).date())

@@ -121,10 +121,18 @@ async def test_a_self_inspection_list_is_kept_per_unit_and_level_and_signed_off_
     done = await gw.post(f"/api/v1/evaluation/self-checks/{item['id']}/rectified", headers=unit,
                          json={"evidence": "包联制度文件及三次调度会议纪要"})
     assert done.json()["state_label"] == "已报整改待销号"
-    returned = await gw.post(f"/api/v1/evaluation/self-checks/{item['id']}/review", headers=office,
-                             json={"decision": "return", "review": "september_check", "verdict": "superficial"})
+    returned = await gw.post(f"/api/v1/evaluation/self-checks/{item['id']}/review", headers=office, json={
+        "decision": "return", "review": "september_check", "verdict": "superficial", "refer_to": "organization"})
     assert returned.status_code == 200, returned.text
     assert returned.json()["state_label"] == "退回重改" and "表面整改" in returned.json()["review_note"]
+    assert "移送组织部" in returned.json()["review_note"]
+
+    # The organization department finds it in its proposals queue (a suggestion, never a decided measure).
+    async def proposed():
+        queue = await gw.get("/api/v1/accountability/proposals", headers=ids.bearer("org_officer"))
+        return [p for p in queue.json()["items"] if p["unit_id"] == LEAD and "表面整改" in p["title"]]
+    [proposal] = await eventually(proposed)
+    assert proposal["status"] == "pending" and "班子成员对重点项目审批推诿扯皮" in proposal["reason"]
     assert (await gw.post(f"/api/v1/evaluation/self-checks/{item['id']}/review", headers=unit,
                           json={"decision": "sign_off", "review": "september_check"})).status_code == 403
     await gw.post(f"/api/v1/evaluation/self-checks/{item['id']}/rectified", headers=unit,

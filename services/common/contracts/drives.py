@@ -6,7 +6,7 @@ The 督查考评办 hands tasks to a lead unit (牵头单位) and responsible un
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from .base import EventContract, Id
 
@@ -41,3 +41,23 @@ class DriveTaskReported(EventContract):
     unit_id: str
     done: bool
     reported_at: datetime
+
+
+class SelfCheckReferred(EventContract):
+    """整改问题移送: a review found a self-inspection item's rectification 敷衍、表面 or 虚假 and refers it to the
+    commission or the organization department, which receives it as a proposal (never a decided measure)."""
+
+    service: ClassVar[str] = "evaluation"
+    event: ClassVar[str] = "self-check-referred"
+    key_field: ClassVar[str] = "item_id"
+
+    item_id: Id
+    unit_id: str
+    level_label: str
+    problem: str
+    responsible: str
+    verdict: Literal["perfunctory", "superficial", "false"]
+    verdict_label: str
+    review_label: str
+    refer_to: Literal["commission", "organization"]
+    referred_at: datetime
