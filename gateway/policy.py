@@ -68,6 +68,14 @@ RULES: tuple[Rule, ...] = (
     _rule("GET HEAD POST", r"^/api/v1/accountability/proposals(/[^/]+(/decision)?)?$", "staff"),
     _rule("GET HEAD POST", r"^/api/v1/accountability/imports(/xlsx|/template\.xlsx)?$", "staff"),
     _rule("GET HEAD", r"^/api/v1/accountability/(ageing|follow-ups|reports/four-winds/[^/]+)$", "staff"),
+    # Inspections (issue 20), staff only and never a machine key: a covert visit's plan must not reach the unit
+    # it targets (intake refuses unit handlers on every one). Visits carry on-site evidence, hence the group.
+    _rule("POST", rf"^/api/v1/intake/inspections/plans/{_SEGMENT}/visits$", "staff", "inspection-evidence"),
+    _rule("GET HEAD POST PUT", r"^/api/v1/intake/inspections/(themes|plans|walk-ins|stats)(\.csv|/.*)?$", "staff"),
+    # Key projects (重点项目, issue 20): register, phone checks, links and the project view; triage checks roles.
+    _rule("GET HEAD POST PATCH", r"^/api/v1/triage/projects(/.*)?$", "staff"),
+    # Campaign drives and their tasks (issue 20): the 督查考评办 and the units' own tasks; never public.
+    _rule("GET HEAD POST", r"^/api/v1/evaluation/(drives|self-checks)(/.*)?$", "staff"),
     _rule("GET HEAD", r"^/open311/(v2/)?discovery\.(json|xml)$", "public", "open311-read"),
     # 预分类 for the systems that feed clues in (hotline integrators), besides triage officers; never public.
     _rule("POST", r"^/api/v1/triage/classify$", "staff", machines="hotline"),

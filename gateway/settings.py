@@ -42,6 +42,7 @@ def _default_body_limits() -> dict[str, int]:
     mib = 1024 * 1024
     return {
         "qr-report": 9 * 20 * mib + mib,
+        "inspection-evidence": 9 * 20 * mib + mib,  # an inspection visit's photos, audio and video, as a QR report
         "ballot": 64 * 1024,
         "open311-report": 64 * 1024,
         "default": 16 * mib,

@@ -334,6 +334,11 @@ CONSEQUENCES: dict[str, ConsequenceRule] = {
                                         ("principal_leader", "leader_in_charge"), "commission", unit_problem=True),
     "bottom_three_section": ConsequenceRule("重点科室测评倒数三名, 建议追究科室负责人责任", None,
                                             ("principal_leader",), "commission"),
+    # 自查整改 found 敷衍、表面、虚假 in the 大检查 / 回头看 (R-SU-4), referred to one body or the other.
+    "sham_rectification": ConsequenceRule("自查问题整改被认定为敷衍、表面或虚假整改, 建议追究单位主要负责人责任",
+                                          None, ("principal_leader",), "commission", unit_problem=True),
+    "sham_rectification_org": ConsequenceRule("自查问题整改被认定为敷衍、表面或虚假整改, 建议对主要负责人组织处理",
+                                              None, ("principal_leader",), "organization"),
 }
 
 # Evaluation says in words whom a consequence holds to account (R-EV-7); the unit directory knows two leaders.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.contracts.drives import SelfCheckReferred
 from services.common.contracts.evaluation import ResultsPublished
 from services.common.contracts.triage import ClueTriaged, UnitUpserted
 from services.common.events import CloudEvent
@@ -11,7 +12,7 @@ from services.common.outbox import Outbox
 
 from services.common.consumer import Handler
 
-from .service import cases, consequences, proposals
+from .service import cases, consequences, proposals, self_check_referrals
 
 
 def build_handlers(outbox: Outbox) -> dict[type, Handler]:
@@ -27,4 +28,8 @@ def build_handlers(outbox: Outbox) -> dict[type, Handler]:
         # Consequences become proposals for the competent officer, never decided measures (R-AC-14).
         await proposals.propose_from_evaluation(session, event)
 
-    return {ClueTriaged: on_clue_triaged, UnitUpserted: on_unit_upserted, ResultsPublished: on_results_published}
+    async def on_self_check_referred(session: AsyncSession, event: SelfCheckReferred, envelope: CloudEvent) -> None:
+        await self_check_referrals.propose_from_self_check(session, event)
+
+    return {ClueTriaged: on_clue_triaged, UnitUpserted: on_unit_upserted, ResultsPublished: on_results_published,
+            SelfCheckReferred: on_self_check_referred}

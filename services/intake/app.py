@@ -7,15 +7,21 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.common.app import ServiceSpec, build_service_app
+from services.common.contracts.inspections import (
+    InspectionFindingRecorded,
+    InspectionPlanned,
+    InspectionResultReported,
+)
 from services.common.contracts.intake import ClueReceived
 from services.common.limits import BodyLimit
+from services.common.outbox import Outbox
 
-from . import citizen_pages, open311, pages
+from . import citizen_pages, inspection_api, open311, pages, project_checks
 from .api import router
 from .attachments import blob_store, staging_dir
 from .callbacks import callback_worker
 from .handlers import HANDLERS
-from .models import metadata
+from .models import metadata, outbox
 from .receipts import RateLimiter
 from .settings import IntakeSettings, get_settings
 
@@ -33,6 +39,8 @@ def body_limits(settings: IntakeSettings) -> list[BodyLimit]:
     small JSON body or form (a report's text is at most 20 000 characters)."""
     return [
         BodyLimit("/api/v1/intake/qr/", settings.attachment_max_count * settings.attachment_max_bytes + (1 << 20)),
+        BodyLimit("/api/v1/intake/inspections/plans/*/visits",
+                  settings.attachment_max_count * settings.attachment_max_bytes + (1 << 20)),
         BodyLimit("/api/v1/intake/feeds/*/reports:batch", settings.batch_body_max_bytes),
         BodyLimit("/", settings.body_max_bytes),
     ]
@@ -45,9 +53,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             name="intake",
             settings=settings,
             metadata=metadata,
-            routers=[router, pages.router, citizen_pages.router, open311.router, open311.discovery_router],
-            produces=[ClueReceived],
-            handlers=HANDLERS,
+            routers=[router, inspection_api.router, pages.router, citizen_pages.router, open311.router, open311.discovery_router],
+            produces=[ClueReceived, InspectionPlanned, InspectionFindingRecorded, InspectionResultReported],
+            handlers={**HANDLERS, **project_checks.handlers(Outbox(outbox, settings), settings)},
             workers=[callback_worker],
             on_startup=[prepare_storage],
             title="zuofeng intake",

@@ -23,6 +23,7 @@ CHANNELS: dict[str, str] = {
     "inspection": "明察暗访",
     "mayor_line": "市长专线",
     "open311": "Open311 接口",
+    "project_check": "重点项目电话询问",
 }
 HOTLINE_CHANNELS: dict[str, str] = {"12388": "hotline_12388", "12345": "hotline_12345", "12380": "hotline_12380"}
 # Channels staff enter through POST /api/v1/intake/reports.

@@ -67,7 +67,7 @@ CONSEQUENCE_KINDS: dict[str, str] = {
     "exemplar": "评议先进",
 }
 
-DEADLINE_KINDS: dict[str, str] = {"transfer": "转办线索反馈", "rectification": "整改任务"}
+DEADLINE_KINDS: dict[str, str] = {"transfer": "转办线索反馈", "rectification": "整改任务", "drive_task": "专项行动任务"}
 
 TRIAGE_DECISIONS: dict[str, str] = {
     "accept": "已受理并进入核查程序",

@@ -13,6 +13,7 @@ from services.common.contracts.accountability import (
     RectificationOverdue,
     TypicalCasePublished,
 )
+from services.common.contracts.drives import DriveTaskAssigned, DriveTaskReported
 from services.common.contracts.evaluation import ResultsPublished, VoterCodeRequested
 from services.common.contracts.intake import ClueReceived
 from services.common.contracts.transfers import TransferConcluded, TransferResultFiled, TransferReturned
@@ -25,11 +26,18 @@ from services.common.events import CloudEvent
 
 from . import service
 from .service import Notifier
+from .service import drives as drive_tasks
 from .service import transfers as transfer_loop
 from .service.voters import send_voter_code
 
 
 def build_handlers(notifier: Notifier) -> dict[type, Handler]:
+    async def on_drive_task_assigned(session: AsyncSession, event: DriveTaskAssigned, envelope: CloudEvent) -> None:
+        await drive_tasks.assign(session, notifier=notifier, event=event, source=envelope.id)
+
+    async def on_drive_task_reported(session: AsyncSession, event: DriveTaskReported, envelope: CloudEvent) -> None:
+        await drive_tasks.reported(session, event=event)
+
     async def on_unit_upserted(session: AsyncSession, event: UnitUpserted, envelope: CloudEvent) -> None:
         await service.record_unit(session, event=event, data=envelope.data)
 
@@ -98,4 +106,6 @@ def build_handlers(notifier: Notifier) -> dict[type, Handler]:
         TransferResultFiled: on_transfer_result_filed,
         TransferReturned: on_transfer_returned,
         TransferConcluded: on_transfer_concluded,
+        DriveTaskAssigned: on_drive_task_assigned,
+        DriveTaskReported: on_drive_task_reported,
     }

@@ -4,21 +4,32 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.contracts.accountability import BenchmarkCasePublished
+from services.common.consumer import Handler
+from services.common.contracts.accountability import BenchmarkCasePublished, CaseOpened
 from services.common.contracts.intake import ClueReceived
 from services.common.events import CloudEvent
+from services.common.outbox import Outbox
 
-from . import service
+from . import kept, projects, service
 from .settings import get_settings
 
 
-async def on_clue_received(session: AsyncSession, event: ClueReceived, envelope: CloudEvent) -> None:
-    await service.record_received_clue(session, event, model_dir=get_settings().classifier_dir)
+def build_handlers(outbox: Outbox) -> dict[type, Handler]:
+    """Handlers bound to the app's outbox: a clue the commission keeps is screened on arrival (kept.py), a
+    clue or case of a key project is linked to it (projects.py)."""
 
+    async def on_clue_received(session: AsyncSession, event: ClueReceived, envelope: CloudEvent) -> None:
+        await service.record_received_clue(session, event, model_dir=get_settings().classifier_dir)
+        await kept.keep(session, outbox, event)
+        await projects.link_arriving_clue(session, event)
+        await projects.link_by_mention(session, event)
 
-async def on_benchmark_case_published(session: AsyncSession, event: BenchmarkCasePublished,
-                                      envelope: CloudEvent) -> None:
-    await service.record_benchmark_case(session, event, source="accountability")
+    async def on_case_opened(session: AsyncSession, event: CaseOpened, envelope: CloudEvent) -> None:
+        await projects.link_case(session, event)
 
+    async def on_benchmark_case_published(session: AsyncSession, event: BenchmarkCasePublished,
+                                          envelope: CloudEvent) -> None:
+        await service.record_benchmark_case(session, event, source="accountability")
 
-HANDLERS = {ClueReceived: on_clue_received, BenchmarkCasePublished: on_benchmark_case_published}
+    return {ClueReceived: on_clue_received, BenchmarkCasePublished: on_benchmark_case_published,
+            CaseOpened: on_case_opened}

@@ -242,7 +242,7 @@ async def test_the_catalog_exports_channels_statuses_and_field_maps(suite, ids):
     response = await suite.intake.get("/api/v1/intake/catalog",
                                       headers=ids.internal(Principal(kind="public", subject="anonymous")))
     body = response.json()
-    assert len(body["channels"]) == 11 and body["hotline_field_maps"]["12345"]["gdbh"] == "external_id"
+    assert len(body["channels"]) == 12 and body["hotline_field_maps"]["12345"]["gdbh"] == "external_id"
     assert body["transitions"]["closed"] == []
 
 

@@ -12,9 +12,12 @@ from pathlib import Path
 from . import (  # noqa: F401 — registers contracts
     accountability,
     audit,
+    drives,
     evaluation,
+    inspections,
     intake,
     notification,
+    projects,
     transfers,
     triage,
 )

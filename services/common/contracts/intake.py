@@ -21,6 +21,7 @@ Channel = Literal[
     "inspection",
     "mayor_line",
     "open311",
+    "project_check",
 ]
 
 
@@ -55,3 +56,6 @@ class ClueReceived(EventContract):
     external_id: str | None = None  # the hotline's own ticket id
     category_hint: str | None = None  # the hotline's or Open311 client's own category code
     reporter_contact: SealedContact | None = None
+    # An inspection's finding or a walk-in report handed to the inspection team: triage accepts it at once
+    # for the commission and never transfers it to the unit concerned (R-SU-1).
+    kept_by_commission: bool = False

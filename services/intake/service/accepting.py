@@ -122,6 +122,7 @@ class NewClue:
     address: str | None = None
     media_url: str | None = None
     attachments: list[StagedFile] = field(default_factory=list)
+    kept_by_commission: bool = False  # an inspection's finding, or a walk-in handed to the inspection team
 
 
 @dataclass
@@ -313,6 +314,7 @@ def _event(p: _Prepared, received_at: datetime) -> ClueReceived:
         external_id=item.external_id,
         category_hint=item.category_hint,
         reporter_contact=p.contact,
+        kept_by_commission=item.kept_by_commission,
     )
 
 

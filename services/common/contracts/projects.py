@@ -1,0 +1,48 @@
+"""Events of the key-project register (重点项目), produced by triage (R-SU-5).
+
+A phone check whose answer is bad (故意刁难、推诿拖延、吃拿卡要) travels as ``key-project-checked`` with
+``problems``; intake turns it into a clue on channel ``project_check`` (kept by the commission), and triage
+links that clue to the project when it arrives. The owner's telephone number never leaves triage."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from .base import EventContract, Id
+
+ProjectLevel = Literal["provincial", "city", "county"]
+CheckProblem = Literal["obstruction", "delay", "extortion", "other"]
+
+
+class KeyProjectRegistered(EventContract):
+    """重点项目登记: a key project with its leader and team (四个一) and the units involved in approval."""
+
+    service: ClassVar[str] = "triage"
+    event: ClassVar[str] = "key-project-registered"
+    key_field: ClassVar[str] = "project_id"
+
+    project_id: Id
+    code: str
+    name: str
+    level: ProjectLevel
+    leader: str
+    approval_units: list[str]
+    registered_at: datetime
+
+
+class KeyProjectChecked(EventContract):
+    """电话询问: a phone check with the project's owner was logged; ``problems`` empty means all was well."""
+
+    service: ClassVar[str] = "triage"
+    event: ClassVar[str] = "key-project-checked"
+    key_field: ClassVar[str] = "check_id"
+
+    check_id: Id
+    project_id: Id
+    project_code: str
+    project_name: str
+    checked_at: datetime
+    problems: list[CheckProblem] = []
+    unit_id: str | None = None  # the approval unit the owner named, if any
+    account: str | None = None  # what the owner said, as logged (no name or number of the owner)

@@ -1,0 +1,68 @@
+"""Campaign drives (专项行动: 大起底…大评议, 三年行动, 28 项重点工作): phases, tasks, progress reports.
+
+Same metadata as ``models.py``; kept apart from the 万人评机关 campaigns and ballots, which are scoring."""
+
+from __future__ import annotations
+
+from sqlalchemy import ARRAY, Boolean, Column, Date, DateTime, ForeignKey, Integer, Table, Text, Uuid, func
+from sqlalchemy.dialects.postgresql import JSONB
+
+from .models import metadata
+
+drives = Table(
+    "drives",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("phases", JSONB, nullable=False),  # [{name, starts_on, ends_on}] in order
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+drive_tasks = Table(
+    "drive_tasks",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("drive_id", Uuid, ForeignKey("drives.id"), nullable=False, index=True),
+    Column("phase", Text),
+    Column("title", Text, nullable=False),
+    Column("lead_unit", Text, nullable=False),  # 牵头单位
+    Column("responsible_units", ARRAY(Text), nullable=False),  # 责任单位 (the lead unit among them)
+    Column("deadline", Date, nullable=False),  # 完成时限
+    Column("handed_down_from", Text),  # 巡视反馈意见 / 专项督察通报 (交办)
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+task_reports = Table(
+    "drive_task_reports",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("task_id", Uuid, ForeignKey("drive_tasks.id"), nullable=False, index=True),
+    Column("unit_id", Text, nullable=False),
+    Column("progress", Text, nullable=False),
+    Column("percent", Integer, nullable=False),
+    Column("done", Boolean, nullable=False),
+    Column("reported_by", Text, nullable=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# 自查清单: a unit's own problems per level, each with its 任务书、时间表和责任人, signed off (销号) on evidence.
+self_check_items = Table(
+    "self_check_items",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("unit_id", Text, nullable=False, index=True),
+    Column("drive_id", Uuid, ForeignKey("drives.id")),
+    Column("level", Text, nullable=False),  # leadership 领导班子 | middle 中层干部 | staff 一般干部
+    Column("mirror", Text, nullable=False),  # the yardstick the problem is measured against (不敢为 …)
+    Column("problem", Text, nullable=False),
+    Column("plan", Text, nullable=False),  # 任务书: the rectification measures
+    Column("deadline", Date, nullable=False),  # 时间表
+    Column("responsible", Text, nullable=False),  # 责任人
+    Column("state", Text, nullable=False, server_default="open"),  # open | rectified | signed_off
+    Column("evidence", Text),
+    Column("review_note", Text),
+    Column("signed_off_by", Text),
+    Column("signed_off_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
