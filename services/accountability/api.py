@@ -396,11 +396,12 @@ def proposal_read(row) -> ProposalRead:
 async def get_proposals(session: SessionDep, principal: Annotated[Principal, require_roles(
                             "investigator", "org_officer", "auditor")],
                         cursor: uuid.UUID | None = None, limit: Limit = 100,
-                        status: domain.ProposalStatus | None = "pending") -> ProposalList:
+                        status: domain.ProposalStatus | None = "pending",
+                        unit_id: str | None = None) -> ProposalList:
     """处理建议 queue: each body sees its own (the commission its accountability proposals, the organization
-    department its 组织处理 ones); pending by default."""
+    department its 组织处理 ones); pending by default; optionally one unit's."""
     rows = await proposals.list_proposals(session, after=cursor, limit=limit, bodies=bodies_of(principal),
-                                          status=status)
+                                          status=status, unit_id=unit_id)
     return ProposalList(items=[proposal_read(r) for r in rows],
                         next_cursor=str(rows[-1].id) if len(rows) == limit else None)
 

@@ -68,8 +68,11 @@ async def get_proposal(session: AsyncSession, proposal_id: uuid.UUID, *, lock: b
 
 
 async def list_proposals(session: AsyncSession, *, after: uuid.UUID | None, limit: int,
-                         bodies: frozenset[str] | None, status: str | None) -> list[Row]:
+                         bodies: frozenset[str] | None, status: str | None,
+                         unit_id: str | None = None) -> list[Row]:
     query = select(proposals).order_by(proposals.c.id).limit(limit)
+    if unit_id is not None:
+        query = query.where(proposals.c.unit_id == unit_id)
     if after is not None:
         query = query.where(proposals.c.id > after)
     if bodies is not None:
