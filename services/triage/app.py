@@ -8,22 +8,23 @@ from services.common.app import ServiceSpec, build_service_app
 from services.common.contracts.triage import ClueTriaged, DailySheetPublished, UnitUpserted
 
 from .api import router
-from .daily_run import daily_run_scheduler
-from .handlers import HANDLERS
+from .runs import daily_run_scheduler
+from .handlers import build_handlers
 from .models import metadata
 from .settings import TriageSettings, get_settings
 from .startup import seed_reference_data
 
 
 def create_app(settings: TriageSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     return build_service_app(
         ServiceSpec(
             name="triage",
-            settings=settings or get_settings(),
+            settings=settings,
             metadata=metadata,
             routers=[router],
             produces=[ClueTriaged, DailySheetPublished, UnitUpserted],
-            handlers=HANDLERS,
+            handlers=build_handlers(settings),
             workers=[daily_run_scheduler],
             on_startup=[seed_reference_data],
             title="zuofeng triage",

@@ -3,8 +3,11 @@
 One transaction per run date, serialised by an advisory lock: read every pending clue received up to the
 cut-off in one query, classify/dedupe/route/decide in memory (``screen.triage_batch``, off the event loop),
 then write the outcomes with COPY into a temporary table and a single UPDATE … FROM, and the
-``clue-triaged`` events with COPY straight into the outbox. A run for a date that already ran returns the
-stored sheet and emits nothing: the run is idempotent per date, and the sheet it gave is the sheet kept.
+``clue-triaged`` events with COPY straight into the outbox. Each run of a date issues a new
+version of its sheet (the older ones stay); the sheet counts every clue sorted for the date, in earlier
+versions and on arrival (即查即办) too. An on-demand run before the cut-off takes the day up to the moment it
+runs and leaves the day open; the run after the cut-off closes it. The scheduler and the start-up catch-up
+never issue a second closing version (``only_if_open``), so two replicas at 17:30 give one sheet.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
-from time import perf_counter as _perf
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
+from time import perf_counter as _perf
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +33,7 @@ from services.common.contracts.base import envelope_bytes
 from services.common.outbox import Outbox
 
 from .models import daily_runs, outbox
-from .screen import ClueInput, Deadlines, Outcome, Reference, daily_sheet, triage_batch
+from .screen import ClueInput, Deadlines, Outcome, Reference, triage_batch
 from .classifier import default_classifier
 from .settings import TriageSettings
 from .taxonomy import default_taxonomy
@@ -97,6 +101,25 @@ async def _raw(session: AsyncSession):
     return (await conn.get_raw_connection()).driver_connection
 
 
+def run_date_of(at: datetime, cutoff: str) -> date:
+    """The day whose window holds a clue received at ``at``: today's until the cut-off, then the next."""
+    local = at.astimezone(SHANGHAI)
+    return local.date() if local <= cutoff_at(local.date(), cutoff) else local.date() + timedelta(days=1)
+
+
+def last_cutoff_date(now: datetime, cutoff: str) -> date:
+    """The date of the latest cut-off at or before ``now``."""
+    local = now.astimezone(SHANGHAI)
+    return local.date() if local >= cutoff_at(local.date(), cutoff) else local.date() - timedelta(days=1)
+
+
+def _lock_key(run_date: date) -> int:
+    return zlib.crc32(f"triage-daily-run:{run_date.isoformat()}".encode())
+
+
+Progress = Callable[[int, int], Awaitable[None]]
+
+
 async def run_daily(
     sessions: async_sessionmaker[AsyncSession],
     settings: TriageSettings,
@@ -104,17 +127,25 @@ async def run_daily(
     run_date: date,
     triggered_by: str,
     now: datetime | None = None,
+    only_if_open: bool = False,
+    job_id: Any = None,
+    progress: Progress | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Run (or return) the daily sort for ``run_date``. Returns (the run's row, whether it ran now)."""
+    """Run the daily sort for ``run_date`` and issue a new version of its sheet. Returns (the version's row,
+    whether it ran now). ``only_if_open`` (the scheduler, the catch-up): once a version has closed the day,
+    return it instead of running again, so two replicas at the cut-off issue one sheet."""
     async with session_scope(sessions) as session:
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                              {"k": zlib.crc32(f"triage-daily-run:{run_date.isoformat()}".encode())})
-        existing = (await session.execute(select(daily_runs).where(daily_runs.c.run_date == run_date))).first()
-        if existing is not None:
-            return dict(existing._mapping), False
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(run_date)})
+        newest = (await session.execute(select(daily_runs).where(daily_runs.c.run_date == run_date)
+                                        .order_by(daily_runs.c.version.desc()).limit(1))).first()
+        if only_if_open and newest is not None and newest.closes_day:
+            return dict(newest._mapping), False
+        version = (newest.version + 1) if newest is not None else 1
         started = now or datetime.now(UTC)
-        # Run early on demand and the day closes now: later clues of the day roll into the next run.
-        window_end = min(cutoff_at(run_date, settings.daily_cutoff), started)
+        # An early on-demand run takes the day up to the moment it runs and leaves the day open: clues that
+        # arrive later the same day wait for the run after the cut-off, not for tomorrow's.
+        day_cutoff = cutoff_at(run_date, settings.daily_cutoff)
+        window_end = min(day_cutoff, started)
         raw = await _raw(session)
         events = Outbox(outbox, settings)
         clock = _Clock()
@@ -123,42 +154,100 @@ async def run_daily(
             "FROM triage.clues WHERE state = 'pending' AND received_at <= $1 ORDER BY received_at, id",
             window_end,
         )
-        window = timedelta(days=settings.duplicate_window_days)
-        ref_rows = await raw.fetch(
-            "SELECT id, tracking_number, text, subject, received_at FROM triage.clues "
-            "WHERE state <> 'pending' AND decision IS DISTINCT FROM 'merge' "
-            "AND received_at > $1 AND received_at <= $2 ORDER BY received_at, id",
-            window_end - window, window_end,
-        )
+        if progress:
+            await progress(len(rows), 0)
+        references = await read_references(raw, window_end, settings)
         directory = await load_directory(session)
         classifier = default_classifier(settings.classifier_dir)  # the newest version, reloaded when one appears
         clock.lap("read")
         clues = [ClueInput(**dict(r)) for r in rows]
-        references = [Reference(**dict(r)) for r in ref_rows]
+        del rows
         outcomes, ref_sources = await asyncio.to_thread(
             triage_batch, clues, references, taxonomy=default_taxonomy(), directory=directory,
             calendar=default_calendar(), run_date=run_date, deadlines=deadlines_of(settings),
-            duplicate_threshold=settings.duplicate_threshold, duplicate_window=window, classifier=classifier,
+            duplicate_threshold=settings.duplicate_threshold, duplicate_window=_window(settings),
+            classifier=classifier,
         )
         clock.lap("compute")
         await write_outcomes(session, outcomes, ref_sources, run_date=run_date, at=started, events=events,
                              clock=clock)
-        counts = daily_sheet(outcomes)
+        ran = len(outcomes)
+        del outcomes, ref_sources, clues
+        # the sheet is the whole day's: clues of earlier versions and those screened on arrival count too
+        counts, total = await day_counts(raw, run_date)
         finished = datetime.now(UTC)
-        sheet = {"run_date": run_date.isoformat(), "window_end": window_end.isoformat(), "total": len(outcomes),
-                 **counts, "published_at": finished.isoformat(), "model_version": classifier.version}
-        row = {"run_date": run_date, "window_end": window_end, "started_at": started, "finished_at": finished,
-               "total": len(outcomes), "sheet": sheet, "triggered_by": triggered_by}
+        sheet = {"run_date": run_date.isoformat(), "version": version, "window_end": window_end.isoformat(),
+                 "total": total, **counts, "published_at": finished.isoformat(),
+                 "model_version": classifier.version}
+        row = {"run_date": run_date, "version": version, "closes_day": started >= day_cutoff, "job_id": job_id,
+               "window_end": window_end, "started_at": started, "finished_at": finished, "total": total,
+               "sheet": sheet, "triggered_by": triggered_by}
         await session.execute(insert(daily_runs).values(**row))
         published = DailySheetPublished(
-            run_date=run_date, total=len(outcomes), published_at=finished,
+            run_date=run_date, total=total, published_at=finished,
             **{dim: [DailySheetCount(**c) for c in counts[dim]] for dim in counts},
         )
         await events.copy_many(raw, [published])
         clock.lap("sheet")
-        log.info("daily run done", extra={"run_date": run_date.isoformat(), "clues": len(outcomes),
+        if progress:
+            await progress(ran, ran)
+        log.info("daily run done", extra={"run_date": run_date.isoformat(), "version": version, "clues": ran,
                                           "seconds": clock.laps})
-        return {**row, "confirmed_by": None, "confirmed_at": None}, True
+        return {**row, "confirmed_by": None, "confirmed_at": None, "ran": ran}, True
+
+
+def _window(settings: TriageSettings) -> timedelta:
+    return timedelta(days=settings.duplicate_window_days)
+
+
+async def read_references(raw, window_end: datetime, settings: TriageSettings) -> list[Reference]:
+    """Earlier screened clues a new one may duplicate (it then merges into them)."""
+    rows = await raw.fetch(
+        "SELECT id, tracking_number, text, subject, received_at FROM triage.clues "
+        "WHERE state <> 'pending' AND decision IS DISTINCT FROM 'merge' "
+        "AND received_at > $1 AND received_at <= $2 ORDER BY received_at, id",
+        window_end - _window(settings), window_end,
+    )
+    return [Reference(**dict(r)) for r in rows]
+
+
+async def day_counts(raw, run_date: date) -> tuple[dict[str, list[dict[str, Any]]], int]:
+    """当日线索梳理表 counts by channel, type, unit and decision over every clue sorted for the date."""
+    rows = await raw.fetch(
+        "SELECT channel, coalesce(type_code, 'unclassified') AS type, coalesce(routed_unit_id, $2) AS unit, "
+        "coalesce(decision, 'review') AS decision, count(*) AS n FROM triage.clues WHERE run_date = $1 "
+        "GROUP BY 1, 2, 3, 4", run_date, DailySheetPublished.UNROUTED)
+    counters: dict[str, dict[str, int]] = {"by_channel": {}, "by_type": {}, "by_unit": {}, "by_decision": {}}
+    for r in rows:
+        for dim, key in (("by_channel", r["channel"]), ("by_type", r["type"]), ("by_unit", r["unit"]),
+                         ("by_decision", r["decision"])):
+            counters[dim][key] = counters[dim].get(key, 0) + r["n"]
+    counts = {dim: [{"key": k, "count": v} for k, v in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))]
+              for dim, c in counters.items()}
+    return counts, sum(r["n"] for r in rows)
+
+
+async def screen_on_arrival(session: AsyncSession, clue_id: Any, settings: TriageSettings) -> bool:
+    """即查即办: sort, dedupe, route and decide one clue now, into the sheet of the day whose window holds it.
+    Serialised with that day's run (same lock), so a clue is never screened twice."""
+    raw = await _raw(session)
+    received_at = await raw.fetchval("SELECT received_at FROM triage.clues WHERE id = $1", clue_id)
+    run_date = run_date_of(received_at, settings.daily_cutoff)
+    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(run_date)})
+    row = await raw.fetchrow(
+        "SELECT id, tracking_number, channel, subject, text, unit_id, enterprise_related, received_at "
+        "FROM triage.clues WHERE id = $1 AND state = 'pending'", clue_id)
+    if row is None:
+        return False
+    at = datetime.now(UTC)
+    references = await read_references(raw, min(at, received_at), settings)
+    outcomes, ref_sources = triage_batch(
+        [ClueInput(**dict(row))], references, taxonomy=default_taxonomy(), directory=await load_directory(session),
+        calendar=default_calendar(), run_date=run_date, deadlines=deadlines_of(settings),
+        duplicate_threshold=settings.duplicate_threshold, duplicate_window=_window(settings),
+        classifier=default_classifier(settings.classifier_dir))
+    await write_outcomes(session, outcomes, ref_sources, run_date=run_date, at=at, events=Outbox(outbox, settings))
+    return True
 
 
 async def write_outcomes(session: AsyncSession, outcomes: list[Outcome], ref_sources: dict[Any, list[dict]],
@@ -221,20 +310,3 @@ class _Clock:
         now = _perf()
         self.laps[name] = round(now - self._last, 3)
         self._last = now
-
-
-async def daily_run_scheduler(app) -> None:
-    """Background worker: run the daily sort at each cut-off (Asia/Shanghai)."""
-    settings: TriageSettings = app.state.settings
-    if not settings.scheduler_enabled:
-        return
-    while True:
-        target = next_cutoff(datetime.now(UTC), settings.daily_cutoff)
-        await asyncio.sleep(max(0.0, (target - datetime.now(UTC)).total_seconds()))
-        try:
-            await run_daily(app.state.sessions, settings, run_date=target.date(), triggered_by="scheduler")
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 — logged; an officer can run the date on demand
-            log.exception("scheduled daily run failed", extra={"run_date": target.date().isoformat()})
-            await asyncio.sleep(60)

@@ -1,0 +1,100 @@
+"""The daily run as the office lives it, through the gateway on real Kafka and PostgreSQL: an early run
+leaves the day open, re-runs issue sheet versions, runs are jobs, a missed cut-off is caught up at
+start-up, and 即查即办 clues are screened on arrival. The clock is injected: nothing here depends on the
+time of day the tests run at."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import uuid
+from datetime import date, datetime, time, timedelta
+
+from services.triage.daily_run import SHANGHAI, run_date_of
+from services.triage.runs import catch_up
+
+from ..support import eventually
+from .test_triage_daily import post, run_through_gateway, triage_clue
+
+IDLE = "{n}号窗口的工作人员上班时间一直在玩手机打游戏，群众排队等了一个多小时也不理，编号{tag}。"
+ENTERPRISE = "我公司在开发区的厂房项目报建手续被区住建局压了三个月，反复要求补材料，企业损失很大。编号{tag}。"
+
+
+def local(day: date, hh: int, mm: int = 0) -> datetime:
+    return datetime.combine(day, time(hh, mm), tzinfo=SHANGHAI)
+
+
+async def arrived_at(suite, ids, text: str, at: datetime) -> dict:
+    """A clue posted through intake, arriving in triage; then dated to ``at`` (the test's own day)."""
+    clue = await post(suite, ids, "12345", text)
+    await eventually(lambda: triage_clue(suite, ids, clue["id"]))
+    async with suite.apps["triage"].state.sessions() as session:
+        conn = await (await session.connection()).get_raw_connection()
+        await conn.driver_connection.execute("UPDATE triage.clues SET received_at = $2 WHERE id = $1",
+                                             uuid.UUID(clue["id"]), at)
+        await session.commit()
+    return clue
+
+
+async def test_an_early_run_leaves_the_day_open_and_the_catch_up_takes_the_rest(suite, ids):
+    day = date(2025, 1, 6) + timedelta(days=random.SystemRandom().randrange(300))  # this test's own day
+    state = suite.apps["triage"].state
+    morning = await arrived_at(suite, ids, IDLE.format(n=3, tag=secrets.token_hex(3)), local(day, 9))
+    afternoon = await arrived_at(suite, ids, IDLE.format(n=5, tag=secrets.token_hex(3)), local(day, 15))
+    try:
+        state.clock = lambda: local(day, 10)  # an officer runs the day at 10:00, before the 17:30 cut-off
+        early = await run_through_gateway(suite, ids, day.isoformat())
+    finally:
+        state.clock = None
+    assert early["version"] == 1 and not early["closes_day"] and early["total"] == 1
+    assert datetime.fromisoformat(early["window_end"]) == local(day, 10)
+    assert (await triage_clue(suite, ids, morning["id"]))["run_date"] == day.isoformat()
+    later = await triage_clue(suite, ids, afternoon["id"])
+    assert later["state"] == "pending" and later["run_date"] is None  # not closed out to tomorrow
+
+    # the service was down at the cut-off: at start-up the next morning it runs the missed day
+    job = await catch_up(state.sessions, state.settings, now=local(day + timedelta(days=1), 8))
+    assert job is not None and job["kind"] == "catch_up" and job["state"] == "done" and job["total"] == 1
+    sheet = (await suite.gateway.get(f"/api/v1/triage/daily-sheets/{day}", headers=ids.bearer("auditor"))).json()
+    assert sheet["version"] == 2 and sheet["closes_day"] and sheet["total"] == 2
+    assert datetime.fromisoformat(sheet["window_end"]) == local(day, 17, 30)
+    assert (await triage_clue(suite, ids, afternoon["id"]))["run_date"] == day.isoformat()
+    # nothing missed any more: a second start-up runs nothing
+    assert await catch_up(state.sessions, state.settings, now=local(day + timedelta(days=1), 9)) is None
+    first = await suite.gateway.get(f"/api/v1/triage/daily-sheets/{day}", params={"version": 1},
+                                    headers=ids.bearer("auditor"))
+    assert first.json()["total"] == 1 and first.json()["version"] == 1  # the older version stays readable
+    missing = await suite.gateway.get(f"/api/v1/triage/daily-sheets/{day}", params={"version": 9},
+                                      headers=ids.bearer("auditor"))
+    assert missing.status_code == 404 and "第9版" in missing.json()["detail"]
+
+
+async def test_a_run_is_a_job_only_officers_start_and_staff_follow(suite, ids):
+    refused = await suite.gateway.post("/api/v1/triage/daily-runs", json={}, headers=ids.bearer("investigator"))
+    assert refused.status_code == 403
+    unknown = await suite.gateway.get(f"/api/v1/triage/daily-runs/{uuid.uuid4()}", headers=ids.bearer("auditor"))
+    assert unknown.status_code == 404 and "没有这个每日梳理运行任务" in unknown.json()["detail"]
+    hidden = await suite.gateway.get(f"/api/v1/triage/daily-runs/{uuid.uuid4()}",
+                                     headers=ids.bearer("unit_handler", unit="dt-pc-ng"))
+    assert hidden.status_code == 403
+
+
+async def test_enterprise_clues_are_screened_on_arrival_not_at_the_cut_off(suite, ids):
+    clue = await post(suite, ids, "12345", ENTERPRISE.format(tag=secrets.token_hex(3)))
+
+    async def screened():
+        got = await triage_clue(suite, ids, clue["id"])
+        return got if got and got["state"] != "pending" else None
+
+    got = await eventually(screened)
+    assert got["enterprise_related"] and got["run_date"]
+    # 涉企 goes to an officer: accepted with its fast-lane deadline, or held for review; never set aside or
+    # auto-transferred
+    assert (got["decision"], got["state"]) in (("accept", "triaged"), (None, "review"))
+    assert got["deadline"] or got["state"] == "review"
+    received = datetime.fromisoformat(clue["received_at"])
+    assert got["run_date"] == run_date_of(received, suite.apps["triage"].state.settings.daily_cutoff).isoformat()
+    # an ordinary clue still waits for the run
+    plain = await post(suite, ids, "12345", IDLE.format(n=8, tag=secrets.token_hex(3)))
+    waiting = await eventually(lambda: triage_clue(suite, ids, plain["id"]))
+    assert waiting["state"] == "pending"
