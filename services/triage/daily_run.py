@@ -32,6 +32,7 @@ from services.common.logs import traceparent_var
 from services.common.contracts.base import envelope_bytes
 from services.common.outbox import Outbox
 
+from . import dedupe
 from .models import daily_runs, outbox
 from .screen import ClueInput, Deadlines, Outcome, Reference, triage_batch
 from .classifier import default_classifier
@@ -173,6 +174,9 @@ async def run_daily(
                              clock=clock)
         ran = len(outcomes)
         del outcomes, ref_sources, clues
+        # clues screened on arrival (即查即办) in this window join this day's sheet
+        await raw.execute("UPDATE triage.clues SET run_date = $1 WHERE run_date IS NULL AND state <> 'pending' "
+                          "AND received_at <= $2", run_date, window_end)
         # the sheet is the whole day's: clues of earlier versions and those screened on arrival count too
         counts, total = await day_counts(raw, run_date)
         finished = datetime.now(UTC)
@@ -194,6 +198,24 @@ async def run_daily(
         log.info("daily run done", extra={"run_date": run_date.isoformat(), "version": version, "clues": ran,
                                           "seconds": clock.laps})
         return {**row, "confirmed_by": None, "confirmed_at": None, "ran": ran}, True
+
+
+_CLUE_COLUMNS = "id, tracking_number, channel, subject, text, unit_id, enterprise_related, received_at"
+
+
+async def _with_pending_duplicates(raw, clue: ClueInput, settings: TriageSettings) -> list[ClueInput]:
+    """The clue and the earlier, still pending clues it duplicates: the cluster is screened now together
+    (the earliest stays primary and takes the 涉企 flag), rather than the re-report left unmerged."""
+    rows = await raw.fetch(
+        f"SELECT {_CLUE_COLUMNS} FROM triage.clues WHERE state = 'pending' AND id <> $1 "
+        "AND received_at > $2 AND received_at <= $3 ORDER BY received_at, id",
+        clue.id, clue.received_at - _window(settings), clue.received_at)
+    if not rows:
+        return [clue]
+    earlier = [ClueInput(**dict(r)) for r in rows]
+    roots = dedupe.cluster([dedupe.DedupeItem(c.text, c.subject, c.received_at) for c in [*earlier, clue]],
+                           threshold=settings.duplicate_threshold, window=_window(settings))
+    return [c for c, root in zip(earlier, roots) if root == roots[-1]] + [clue]
 
 
 def _window(settings: TriageSettings) -> timedelta:
@@ -228,39 +250,43 @@ async def day_counts(raw, run_date: date) -> tuple[dict[str, list[dict[str, Any]
 
 
 async def screen_on_arrival(session: AsyncSession, clue_id: Any, settings: TriageSettings) -> bool:
-    """即查即办: sort, dedupe, route and decide one clue now, into the sheet of the day whose window holds it.
-    Serialised with that day's run (same lock), so a clue is never screened twice."""
+    """即查即办: sort, dedupe, route and decide one clue now (its events go out now); it joins the sheet of
+    the run whose window covers it. Serialised with that day's run (same lock): never screened twice."""
     raw = await _raw(session)
     received_at = await raw.fetchval("SELECT received_at FROM triage.clues WHERE id = $1", clue_id)
     run_date = run_date_of(received_at, settings.daily_cutoff)
     await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(run_date)})
-    row = await raw.fetchrow(
-        "SELECT id, tracking_number, channel, subject, text, unit_id, enterprise_related, received_at "
-        "FROM triage.clues WHERE id = $1 AND state = 'pending'", clue_id)
+    row = await raw.fetchrow(f"SELECT {_CLUE_COLUMNS} FROM triage.clues WHERE id = $1 AND state = 'pending'", clue_id)
     if row is None:
         return False
     at = datetime.now(UTC)
     references = await read_references(raw, min(at, received_at), settings)
+    batch = await _with_pending_duplicates(raw, ClueInput(**dict(row)), settings)
     outcomes, ref_sources = triage_batch(
-        [ClueInput(**dict(row))], references, taxonomy=default_taxonomy(), directory=await load_directory(session),
+        batch, references, taxonomy=default_taxonomy(), directory=await load_directory(session),
         calendar=default_calendar(), run_date=run_date, deadlines=deadlines_of(settings),
         duplicate_threshold=settings.duplicate_threshold, duplicate_window=_window(settings),
         classifier=default_classifier(settings.classifier_dir))
-    await write_outcomes(session, outcomes, ref_sources, run_date=run_date, at=at, events=Outbox(outbox, settings))
+    await write_outcomes(session, outcomes, ref_sources, run_date=run_date, at=at, events=Outbox(outbox, settings),
+                         listed=False)
     return True
 
 
 async def write_outcomes(session: AsyncSession, outcomes: list[Outcome], ref_sources: dict[Any, list[dict]],
-                         *, run_date: date, at: datetime, events: Outbox, clock: "_Clock | None" = None) -> None:
-    """Bulk write: COPY the outcomes into a temporary table, one UPDATE … FROM, COPY the events."""
+                         *, run_date: date, at: datetime, events: Outbox, clock: "_Clock | None" = None,
+                         listed: bool = True) -> None:
+    """Bulk write: COPY the outcomes into a temporary table, one UPDATE … FROM, COPY the events.
+    ``listed`` false (screened on arrival): the clues join a sheet at the run whose window covers them."""
     raw = await _raw(session)
+    # IF NOT EXISTS + TRUNCATE: a consumer's batch screens several clues on arrival in one transaction
     await raw.execute(
-        "CREATE TEMP TABLE triage_run_out (id uuid, family text, type_code text, tags text[], confidence float8, "
+        "CREATE TEMP TABLE IF NOT EXISTS triage_run_out (id uuid, family text, type_code text, tags text[], confidence float8, "
         "evidence jsonb, must_investigate bool, triggers text[], routed_unit_id text, route_reason text, "
         "state text, decision text, reason text, deadline date, merged_into uuid, sources jsonb, enterprise bool, "
         "model_version text, conduct bool) "
         "ON COMMIT DROP"
     )
+    await raw.execute("TRUNCATE triage_run_out")
     records = [
         (o.clue.id, o.classification.family, o.classification.type_code, list(o.classification.tags),
          o.classification.confidence, orjson.dumps(o.classification.evidence_json()).decode(), bool(o.triggers),
@@ -278,12 +304,13 @@ async def write_outcomes(session: AsyncSession, outcomes: list[Outcome], ref_sou
         "merged_into = o.merged_into, sources = c.sources || o.sources, enterprise_related = o.enterprise, "
         "model_version = o.model_version, conduct = o.conduct, classified_at = $2, "
         "run_date = $1, triaged_at = $2 FROM triage_run_out o WHERE c.id = o.id",
-        run_date, at,
+        run_date if listed else None, at,
     )
     if clock:
         clock.lap("write_clues")
     if ref_sources:
-        await raw.execute("CREATE TEMP TABLE triage_run_refs (id uuid, add jsonb) ON COMMIT DROP")
+        await raw.execute("CREATE TEMP TABLE IF NOT EXISTS triage_run_refs (id uuid, add jsonb) ON COMMIT DROP")
+        await raw.execute("TRUNCATE triage_run_refs")
         await raw.copy_records_to_table(
             "triage_run_refs", records=[(k, orjson.dumps(v).decode()) for k, v in ref_sources.items()],
             columns=("id", "add"))

@@ -10,11 +10,15 @@ import secrets
 import uuid
 from datetime import date, datetime, time, timedelta
 
-from services.triage.daily_run import SHANGHAI, run_date_of
+from sqlalchemy import update
+
+from services.common.contracts.triage import ClueTriaged
+from services.triage.daily_run import SHANGHAI
+from services.triage.models import clues
 from services.triage.runs import catch_up
 
 from ..support import eventually
-from .test_triage_daily import post, run_through_gateway, triage_clue
+from .test_triage_daily import post, read_topic, run_through_gateway, triage_clue
 
 IDLE = "{n}号窗口的工作人员上班时间一直在玩手机打游戏，群众排队等了一个多小时也不理，编号{tag}。"
 ENTERPRISE = "我公司在开发区的厂房项目报建手续被区住建局压了三个月，反复要求补材料，企业损失很大。编号{tag}。"
@@ -29,9 +33,7 @@ async def arrived_at(suite, ids, text: str, at: datetime) -> dict:
     clue = await post(suite, ids, "12345", text)
     await eventually(lambda: triage_clue(suite, ids, clue["id"]))
     async with suite.apps["triage"].state.sessions() as session:
-        conn = await (await session.connection()).get_raw_connection()
-        await conn.driver_connection.execute("UPDATE triage.clues SET received_at = $2 WHERE id = $1",
-                                             uuid.UUID(clue["id"]), at)
+        await session.execute(update(clues).where(clues.c.id == uuid.UUID(clue["id"])).values(received_at=at))
         await session.commit()
     return clue
 
@@ -79,7 +81,7 @@ async def test_a_run_is_a_job_only_officers_start_and_staff_follow(suite, ids):
     assert hidden.status_code == 403
 
 
-async def test_enterprise_clues_are_screened_on_arrival_not_at_the_cut_off(suite, ids):
+async def test_enterprise_clues_are_screened_on_arrival_not_at_the_cut_off(suite, ids, infra):
     clue = await post(suite, ids, "12345", ENTERPRISE.format(tag=secrets.token_hex(3)))
 
     async def screened():
@@ -87,13 +89,31 @@ async def test_enterprise_clues_are_screened_on_arrival_not_at_the_cut_off(suite
         return got if got and got["state"] != "pending" else None
 
     got = await eventually(screened)
-    assert got["enterprise_related"] and got["run_date"]
+    assert got["enterprise_related"] and got["run_date"] is None  # screened; on a sheet at the next run
     # 涉企 goes to an officer: accepted with its fast-lane deadline, or held for review; never set aside or
     # auto-transferred
     assert (got["decision"], got["state"]) in (("accept", "triaged"), (None, "review"))
     assert got["deadline"] or got["state"] == "review"
-    received = datetime.fromisoformat(clue["received_at"])
-    assert got["run_date"] == run_date_of(received, suite.apps["triage"].state.settings.daily_cutoff).isoformat()
+    # its clue-triaged event is out before any run
+    prefix, bootstrap = infra["KAFKA_TOPIC_PREFIX"], infra["KAFKA_BOOTSTRAP_SERVERS"]
+    events = await read_topic(bootstrap, ClueTriaged.topic(prefix),
+                              lambda seen: clue["id"] in {e["data"]["clue_id"] for e in seen})
+    assert [e["data"]["enterprise_related"] for e in events if e["data"]["clue_id"] == clue["id"]] == [True]
+    # and the run whose window covers it lists it on the day's sheet, without screening it again
+    day = date(2024, 1, 8) + timedelta(days=random.SystemRandom().randrange(300))
+    state = suite.apps["triage"].state
+    async with state.sessions() as session:
+        await session.execute(update(clues).where(clues.c.id == uuid.UUID(clue["id"]))
+                              .values(received_at=local(day, 9)))
+        await session.commit()
+    try:
+        state.clock = lambda: local(day, 11)
+        sheet = await run_through_gateway(suite, ids, day.isoformat())
+    finally:
+        state.clock = None
+    assert sheet["total"] == 1 and {e["key"] for e in sheet["by_channel"]} == {"hotline_12345"}
+    listed = await triage_clue(suite, ids, clue["id"])
+    assert listed["run_date"] == day.isoformat() and listed["decision"] == got["decision"]
     # an ordinary clue still waits for the run
     plain = await post(suite, ids, "12345", IDLE.format(n=8, tag=secrets.token_hex(3)))
     waiting = await eventually(lambda: triage_clue(suite, ids, plain["id"]))
