@@ -10,7 +10,7 @@ import pytest
 from services.common.calendar import default_calendar
 from services.common.errors import Problem
 from services.triage import dedupe
-from services.triage.daily_run import cutoff_at, next_cutoff
+from services.triage.daily_run import cutoff_at, last_cutoff_date, next_cutoff, run_date_of
 from services.triage.screen import NON_CONDUCT_REASON, ClueInput, Reference, can_move, daily_sheet, triage_batch
 from services.triage.taxonomy import default_taxonomy
 from services.triage.units import DEMO_UNITS_FILE, Directory, load_routing_rules, parse_directory, read_directory_file
@@ -133,6 +133,13 @@ def test_state_machine_allows_only_listed_moves():
 def test_the_cut_off_is_in_shanghai_time():
     assert cutoff_at(RUN, "17:30") == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
     assert next_cutoff(datetime(2026, 11, 20, 10, 0, tzinfo=UTC), "17:30").date() == date(2026, 11, 21)
+
+
+def test_a_clue_belongs_to_the_day_whose_cut_off_comes_next_and_the_catch_up_looks_at_the_last_one():
+    before, at, after = (datetime(2026, 11, 20, 9, m, tzinfo=UTC) for m in (29, 30, 31))  # 17:29/30/31 local
+    assert [run_date_of(t, "17:30") for t in (before, at, after)] == [RUN, RUN, date(2026, 11, 21)]
+    assert last_cutoff_date(before, "17:30") == date(2026, 11, 19)  # early morning: yesterday's cut-off
+    assert last_cutoff_date(at, "17:30") == RUN
 
 
 def test_the_demo_directory_has_all_four_evaluation_categories():
