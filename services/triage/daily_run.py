@@ -34,7 +34,7 @@ from services.common.outbox import Outbox
 
 from . import dedupe
 from .models import daily_runs, outbox
-from .screen import ClueInput, Deadlines, Outcome, Reference, triage_batch
+from .screen import ClueInput, Deadlines, Outcome, Reference, cluster_of, triage_batch
 from .classifier import default_classifier
 from .settings import TriageSettings
 from .taxonomy import default_taxonomy
@@ -150,30 +150,38 @@ async def run_daily(
         raw = await _raw(session)
         events = Outbox(outbox, settings)
         clock = _Clock()
-        rows = await raw.fetch(
-            "SELECT id, tracking_number, channel, subject, text, unit_id, enterprise_related, received_at "
-            "FROM triage.clues WHERE state = 'pending' AND received_at <= $1 ORDER BY received_at, id",
-            window_end,
-        )
+        # streamed from a cursor straight into light inputs: no second copy of the day as driver records
+        clues = [ClueInput(*r) async for r in raw.cursor(
+            f"SELECT {_CLUE_COLUMNS} FROM triage.clues WHERE state = 'pending' AND received_at <= $1 "
+            "ORDER BY received_at, id", window_end, prefetch=5000)]
         if progress:
-            await progress(len(rows), 0)
+            await progress(len(clues), 0)
         references = await read_references(raw, window_end, settings)
         directory = await load_directory(session)
         classifier = default_classifier(settings.classifier_dir)  # the newest version, reloaded when one appears
         clock.lap("read")
-        clues = [ClueInput(**dict(r)) for r in rows]
-        del rows
-        outcomes, ref_sources = await asyncio.to_thread(
-            triage_batch, clues, references, taxonomy=default_taxonomy(), directory=directory,
-            calendar=default_calendar(), run_date=run_date, deadlines=deadlines_of(settings),
-            duplicate_threshold=settings.duplicate_threshold, duplicate_window=_window(settings),
-            classifier=classifier,
-        )
-        clock.lap("compute")
-        await write_outcomes(session, outcomes, ref_sources, run_date=run_date, at=started, events=events,
-                             clock=clock)
-        ran = len(outcomes)
-        del outcomes, ref_sources, clues
+        # Dedupe the whole day once, then sort and write it chunk by chunk (whole clusters per chunk, so a
+        # duplicate's 五必查 trigger or 涉企 flag still reaches its primary): only one chunk's outcomes,
+        # evidence, COPY records and events are in memory at a time.
+        primaries = await asyncio.to_thread(cluster_of, clues, references, threshold=settings.duplicate_threshold,
+                                            window=_window(settings))
+        clock.lap("dedupe")
+        ran = 0
+        for chunk, chunk_primaries in chunks_of(clues, primaries, len(references), settings.daily_run_chunk):
+            outcomes, ref_sources = await asyncio.to_thread(
+                triage_batch, chunk, references, taxonomy=default_taxonomy(), directory=directory,
+                calendar=default_calendar(), run_date=run_date, deadlines=deadlines_of(settings),
+                duplicate_threshold=settings.duplicate_threshold, duplicate_window=_window(settings),
+                classifier=classifier, primaries=chunk_primaries,
+            )
+            clock.lap("compute")
+            await write_outcomes(session, outcomes, ref_sources, run_date=run_date, at=started, events=events,
+                                 clock=clock)
+            ran += len(outcomes)
+            del outcomes, ref_sources
+            if progress:
+                await progress(len(clues), ran)
+        del clues, references, primaries
         # clues screened on arrival (即查即办) in this window join this day's sheet
         await raw.execute("UPDATE triage.clues SET run_date = $1 WHERE run_date IS NULL AND state <> 'pending' "
                           "AND received_at <= $2", run_date, window_end)
@@ -201,6 +209,40 @@ async def run_daily(
 
 
 _CLUE_COLUMNS = "id, tracking_number, channel, subject, text, unit_id, enterprise_related, received_at"
+
+
+def chunks_of(clues: list[ClueInput], primaries: list[int], offset: int, size: int):
+    """(chunk, its primaries over references + chunk) with every cluster whole inside one chunk: a clue
+    goes to its in-run primary's chunk, any other clue to the chunk being filled (≈ ``size`` clues)."""
+    chunk_of: list[int] = [0] * len(clues)
+    members: list[list[int]] = [[]]
+    for i in range(len(clues)):
+        root = primaries[offset + i]
+        if root >= offset and root != offset + i:
+            c = chunk_of[root - offset]
+        else:
+            if len(members[-1]) >= size:
+                members.append([])
+            c = len(members) - 1
+        chunk_of[i] = c
+        members[c].append(i)
+    for indices in members:
+        if not indices:
+            continue
+        position = {i: k for k, i in enumerate(indices)}
+        tail = [root if (root := primaries[offset + i]) < offset else offset + position[root - offset]
+                for i in indices]
+        yield [clues[i] for i in indices], _Shifted(offset, tail)
+
+
+class _Shifted:
+    """Primaries over references + one chunk, without a copy of the references' part (each its own)."""
+
+    def __init__(self, offset: int, tail: list[int]) -> None:
+        self.offset, self.tail = offset, tail
+
+    def __getitem__(self, k: int) -> int:
+        return k if k < self.offset else self.tail[k - self.offset]
 
 
 async def _with_pending_duplicates(raw, clue: ClueInput, settings: TriageSettings) -> list[ClueInput]:
@@ -260,7 +302,9 @@ async def screen_on_arrival(session: AsyncSession, clue_id: Any, settings: Triag
     if row is None:
         return False
     at = datetime.now(UTC)
-    references = await read_references(raw, min(at, received_at), settings)
+    # every clue screened so far, also those received after this one (events of different clues may reach
+    # triage out of order): a duplicate merges into the one screened first
+    references = await read_references(raw, max(at, received_at), settings)
     batch = await _with_pending_duplicates(raw, ClueInput(**dict(row)), settings)
     outcomes, ref_sources = triage_batch(
         batch, references, taxonomy=default_taxonomy(), directory=await load_directory(session),

@@ -21,6 +21,9 @@ class TriageSettings(ServiceSettings):
     # 即查即办: besides 涉企, the types that harm the public's interests (索贿/乱收费/优亲厚友…) are screened
     # on arrival instead of waiting for the cut-off (comma-separated type codes; empty: 涉企 only).
     immediate_types: str = Field("lawless,no_rules,no_principle", validation_alias="TRIAGE_IMMEDIATE_TYPES")
+    # The daily run sorts and writes this many clues at a time (the whole day is deduped once first):
+    # memory stays flat in the size of the day (100,000 clues within the 512 Mi the manifests give).
+    daily_run_chunk: int = Field(5000, validation_alias="TRIAGE_DAILY_RUN_CHUNK", ge=100)
     # Duplicate detection: how far apart two clues may arrive, and how similar they must be.
     duplicate_window_days: int = Field(7, validation_alias="TRIAGE_DUPLICATE_WINDOW_DAYS")
     duplicate_threshold: float = Field(0.6, validation_alias="TRIAGE_DUPLICATE_THRESHOLD")
