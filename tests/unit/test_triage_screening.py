@@ -153,3 +153,19 @@ def test_a_directory_csv_with_an_unknown_parent_is_refused():
     with pytest.raises(Problem) as caught:
         parse_directory(content, fmt="csv")
     assert caught.value.status == 422
+
+
+def test_the_daily_run_chunks_keep_each_duplicate_cluster_whole_with_the_same_primaries():
+    from services.triage.daily_run import chunks_of
+
+    # two references (0, 1), then eight clues (2..9): c→a, e→reference 0, f→b, h→d
+    primaries = [0, 1, 2, 3, 2, 5, 0, 3, 8, 5]
+    clues = list("abcdefgh")
+    chunks = list(chunks_of(clues, primaries, 2, 2))
+    assert sorted(c for chunk, _ in chunks for c in chunk) == clues
+    for chunk, mapped in chunks:
+        for position, clue in enumerate(chunk):
+            root = primaries[2 + clues.index(clue)]
+            got = mapped[2 + position]
+            # a reference stays the reference; an in-run primary is in the same chunk
+            assert (got == root) if root < 2 else (chunk[got - 2] == clues[root - 2])
