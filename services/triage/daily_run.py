@@ -114,7 +114,7 @@ def last_cutoff_date(now: datetime, cutoff: str) -> date:
     return local.date() if local >= cutoff_at(local.date(), cutoff) else local.date() - timedelta(days=1)
 
 
-def _lock_key(run_date: date) -> int:
+def lock_key(run_date: date) -> int:
     return zlib.crc32(f"triage-daily-run:{run_date.isoformat()}".encode())
 
 
@@ -136,7 +136,7 @@ async def run_daily(
     whether it ran now). ``only_if_open`` (the scheduler, the catch-up): once a version has closed the day,
     return it instead of running again, so two replicas at the cut-off issue one sheet."""
     async with session_scope(sessions) as session:
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(run_date)})
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(run_date)})
         newest = (await session.execute(select(daily_runs).where(daily_runs.c.run_date == run_date)
                                         .order_by(daily_runs.c.version.desc()).limit(1))).first()
         if only_if_open and newest is not None and newest.closes_day:
@@ -297,7 +297,7 @@ async def screen_on_arrival(session: AsyncSession, clue_id: Any, settings: Triag
     raw = await _raw(session)
     received_at = await raw.fetchval("SELECT received_at FROM triage.clues WHERE id = $1", clue_id)
     run_date = run_date_of(received_at, settings.daily_cutoff)
-    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(run_date)})
+    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(run_date)})
     row = await raw.fetchrow(f"SELECT {_CLUE_COLUMNS} FROM triage.clues WHERE id = $1 AND state = 'pending'", clue_id)
     if row is None:
         return False

@@ -8,16 +8,16 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.db import session_scope
 from services.common.errors import Problem
 
-from .daily_run import last_cutoff_date, next_cutoff, run_daily
+from .daily_run import lock_key, last_cutoff_date, next_cutoff, run_daily
 from .models import daily_run_jobs, daily_runs
 from .settings import TriageSettings
 
@@ -80,6 +80,26 @@ async def get_job(sessions: async_sessionmaker[AsyncSession], job_id: uuid.UUID)
     return dict(row._mapping)
 
 
+async def fail_abandoned(sessions: async_sessionmaker[AsyncSession], *, now: datetime,
+                         older_than: timedelta = timedelta(hours=1)) -> int:
+    """Jobs left queued or running by a replica that stopped: a live run holds its date's advisory lock for
+    its whole transaction, so a job whose date lock is free and that is older than ``older_than`` will
+    never finish. Marked failed (the officer runs the date again). Returns how many."""
+    failed = 0
+    async with sessions() as session:
+        stale = (await session.execute(select(daily_run_jobs.c.id, daily_run_jobs.c.run_date).where(
+            daily_run_jobs.c.state.in_(("queued", "running")), daily_run_jobs.c.requested_at < now - older_than))).all()
+    for job_id, run_date in stale:
+        async with session_scope(sessions) as session:
+            free = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_key(run_date)})
+            if free:
+                await session.execute(update(daily_run_jobs).where(
+                    daily_run_jobs.c.id == job_id, daily_run_jobs.c.state.in_(("queued", "running"))).values(
+                    state="failed", finished_at=now, error="运行中断（服务曾停止），请重新发起当日梳理。"))
+                failed += 1
+    return failed
+
+
 async def catch_up(sessions: async_sessionmaker[AsyncSession], settings: TriageSettings, *,
                    now: datetime) -> dict[str, Any] | None:
     """If the latest cut-off passed without a run that closed its day (the service was down at 17:30), run
@@ -102,6 +122,7 @@ async def daily_run_scheduler(app) -> None:
         return
     clock = clock_of(app)
     try:
+        await fail_abandoned(app.state.sessions, now=clock())
         await catch_up(app.state.sessions, settings, now=clock())
     except asyncio.CancelledError:
         raise

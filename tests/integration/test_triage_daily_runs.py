@@ -15,7 +15,7 @@ from sqlalchemy import update
 from services.common.contracts.triage import ClueTriaged
 from services.triage.daily_run import SHANGHAI
 from services.triage.models import clues
-from services.triage.runs import catch_up
+from services.triage.runs import catch_up, fail_abandoned, queue_run
 
 from ..support import eventually
 from .test_triage_daily import post, read_topic, run_through_gateway, triage_clue
@@ -118,3 +118,18 @@ async def test_enterprise_clues_are_screened_on_arrival_not_at_the_cut_off(suite
     plain = await post(suite, ids, "12345", IDLE.format(n=8, tag=secrets.token_hex(3)))
     waiting = await eventually(lambda: triage_clue(suite, ids, plain["id"]))
     assert waiting["state"] == "pending"
+
+
+async def test_a_run_left_behind_by_a_stopped_replica_is_marked_failed_at_start_up(suite, ids):
+    state = suite.apps["triage"].state
+    day = date(2023, 1, 9) + timedelta(days=random.SystemRandom().randrange(300))
+    job = await queue_run(state.sessions, run_date=day, kind="on_demand", triggered_by="officer-1",
+                          now=local(day, 10))
+    fresh = await queue_run(state.sessions, run_date=day, kind="on_demand", triggered_by="officer-2",
+                            now=local(day + timedelta(days=1), 9, 50))
+    assert await fail_abandoned(state.sessions, now=local(day + timedelta(days=1), 10)) == 1
+    got = (await suite.gateway.get(f"/api/v1/triage/daily-runs/{job['id']}", headers=ids.bearer("auditor"))).json()
+    assert got["state"] == "failed" and "运行中断" in got["error"] and got["sheet"] is None
+    recent = (await suite.gateway.get(f"/api/v1/triage/daily-runs/{fresh['id']}",
+                                      headers=ids.bearer("auditor"))).json()
+    assert recent["state"] == "queued"  # younger than an hour: it may still be starting somewhere
