@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -17,7 +18,8 @@ from services.common.errors import Problem
 from services.common.scope import scope_of
 
 from . import competence, service
-from .daily_run import SHANGHAI, run_daily
+from .daily_run import SHANGHAI
+from .runs import clock_of, execute_run, get_job, queue_run
 from .models import audit_log, units
 from .classifier import default_classifier
 from .schemas import (
@@ -28,6 +30,7 @@ from .schemas import (
     ClueOverride,
     ClueRead,
     DailyRunCreate,
+    DailyRunRead,
     DailySheetRead,
     UnitImportResult,
     UnitList,
@@ -120,36 +123,53 @@ async def get_benchmark_cases(clue_id: uuid.UUID, session: SessionDep, principal
     return await service.similar_benchmark_cases(session, clue=row)
 
 
-@router.post("/daily-runs", response_model=DailySheetRead)
+@router.post("/daily-runs", response_model=DailyRunRead, status_code=202)
 async def post_daily_run(request: Request, response: Response, principal: Officer,
-                         body: DailyRunCreate | None = None) -> DailySheetRead:
-    """Run the daily sort now for a date (default today, Asia/Shanghai). Idempotent per date: 201 when it
-    ran, 200 with the stored sheet when the date had already run."""
-    run_date = (body.run_date if body else None) or datetime.now(SHANGHAI).date()
-    if run_date > datetime.now(SHANGHAI).date():
-        raise Problem(422, "A daily run cannot be for a future date.", slug="run-date-in-future")
-    run, created = await run_daily(request.app.state.sessions, request.app.state.settings, run_date=run_date,
-                                   triggered_by=principal.subject)
-    response.status_code = 201 if created else 200
-    return DailySheetRead.of(run, created)
+                         body: DailyRunCreate | None = None) -> DailyRunRead:
+    """Queue a run of the daily sort for a date (default today, Asia/Shanghai) and answer at once (202) with
+    the run; each run issues a new version of the date's sheet. Before the cut-off the run takes the day up
+    to now and leaves it open for the scheduled run after the cut-off."""
+    app = request.app
+    now = clock_of(app)()
+    today = now.astimezone(SHANGHAI).date()
+    run_date = (body.run_date if body else None) or today
+    if run_date > today:
+        raise Problem(422, "每日梳理不能针对未来的日期运行。", slug="run-date-in-future")
+    job = await queue_run(app.state.sessions, run_date=run_date, kind="on_demand", triggered_by=principal.subject,
+                          now=now)
+    task = asyncio.create_task(execute_run(app.state.sessions, app.state.settings, job, now=now))
+    tasks = app.state.__dict__.setdefault("daily_run_tasks", set())  # held, or the loop may drop the task
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    response.headers["location"] = f"/api/v1/triage/daily-runs/{job['id']}"
+    return DailyRunRead.of(job)
+
+
+@router.get("/daily-runs/{run_id}", response_model=DailyRunRead)
+async def get_daily_run(run_id: uuid.UUID, request: Request, principal: SheetReader) -> DailyRunRead:
+    """A run's state and progress (from the database: any replica answers)."""
+    return DailyRunRead.of(await get_job(request.app.state.sessions, run_id))
 
 
 @router.get("/daily-sheets/{run_date}.csv")
-async def get_daily_sheet_csv(run_date: date, session: SessionDep, principal: SheetReader) -> Response:
-    run = await _sheet_for(session, principal, run_date)
+async def get_daily_sheet_csv(run_date: date, session: SessionDep, principal: SheetReader,
+                              version: Annotated[int | None, Query(ge=1)] = None) -> Response:
+    run = await _sheet_for(session, principal, run_date, version)
     return Response(service.sheet_csv(run), media_type="text/csv; charset=utf-8", headers={
-        "content-disposition": f'attachment; filename="daily-sheet-{run_date.isoformat()}.csv"'})
+        "content-disposition": f'attachment; filename="daily-sheet-{run_date.isoformat()}-v{run["version"]}.csv"'})
 
 
 @router.get("/daily-sheets/{run_date}", response_model=DailySheetRead)
-async def get_daily_sheet(run_date: date, session: SessionDep, principal: SheetReader) -> DailySheetRead:
-    """当日线索梳理表: counts by channel, type, unit and decision. The clues: GET /clues?run_date=…
-    The organization department gets the sheet of its own matters (12380, 选人用人)."""
-    return DailySheetRead.of(await _sheet_for(session, principal, run_date))
+async def get_daily_sheet(run_date: date, session: SessionDep, principal: SheetReader,
+                          version: Annotated[int | None, Query(ge=1)] = None) -> DailySheetRead:
+    """当日线索梳理表: counts by channel, type, unit and decision; the newest version unless ``version`` is
+    given. The clues: GET /clues?run_date=… The organization department gets the sheet of its own matters
+    (12380, 选人用人)."""
+    return DailySheetRead.of(await _sheet_for(session, principal, run_date, version))
 
 
-async def _sheet_for(session, principal: Principal, run_date: date) -> dict:
-    run = await service.get_run(session, run_date=run_date)
+async def _sheet_for(session, principal: Principal, run_date: date, version: int | None) -> dict:
+    run = await service.get_run(session, run_date=run_date, version=version)
     if competence.organization_only(principal):
         return await competence.organization_sheet(session, run, run_date)
     return run

@@ -11,10 +11,10 @@ from services.common.contracts.transfers import TransferConcluded, TransferResul
 from services.common.contracts.triage import ClueTriaged, DailySheetPublished, UnitUpserted
 
 from .api import router
-from .project_api import router as project_router
-from .daily_run import daily_run_scheduler
 from .handlers import build_handlers
 from .models import metadata, outbox
+from .project_api import router as project_router
+from .runs import daily_run_scheduler
 from .settings import TriageSettings, get_settings
 from .startup import seed_reference_data
 from .transfer_api import router as transfer_router
@@ -31,7 +31,7 @@ def create_app(settings: TriageSettings | None = None) -> FastAPI:
             produces=[ClueTriaged, DailySheetPublished, UnitUpserted,
                       TransferResultFiled, TransferReturned, TransferConcluded,
                       KeyProjectRegistered, KeyProjectChecked],
-            handlers=build_handlers(Outbox(outbox, settings)),
+            handlers=build_handlers(settings, Outbox(outbox, settings)),
             workers=[daily_run_scheduler],
             on_startup=[seed_reference_data],
             title="zuofeng triage",

@@ -11,16 +11,20 @@ from services.common.events import CloudEvent
 from services.common.outbox import Outbox
 
 from . import kept, projects, service
-from .settings import get_settings
+from .daily_run import screen_on_arrival
+from .settings import TriageSettings
 
 
-def build_handlers(outbox: Outbox) -> dict[type, Handler]:
-    """Handlers bound to the app's outbox: a clue the commission keeps is screened on arrival (kept.py), a
-    clue or case of a key project is linked to it (projects.py)."""
+def build_handlers(settings: TriageSettings, outbox: Outbox) -> dict[type, Handler]:
+    """Handlers bound to the app's settings (its topic prefix and cut-off, for 即查即办) and outbox: a clue
+    the commission keeps is screened on arrival (kept.py), a clue or case of a key project is linked to it
+    (projects.py)."""
 
     async def on_clue_received(session: AsyncSession, event: ClueReceived, envelope: CloudEvent) -> None:
-        await service.record_received_clue(session, event, model_dir=get_settings().classifier_dir)
-        await kept.keep(session, outbox, event)
+        verdict = await service.record_received_clue(session, event, model_dir=settings.classifier_dir)
+        if not await kept.keep(session, outbox, event) and verdict is not None \
+                and service.screened_on_arrival(verdict, event.enterprise_related, settings):
+            await screen_on_arrival(session, event.clue_id, settings)  # in the same transaction as the copy
         await projects.link_arriving_clue(session, event)
         await projects.link_by_mention(session, event)
 

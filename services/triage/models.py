@@ -96,11 +96,15 @@ units = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-# One row per daily run (一天一梳理): its window, its sheet, and the officer's confirmation.
+# One row per version of a day's sheet (一天一梳理): each run of the date issues a new version, the older
+# ones stay readable. ``closes_day``: the window reached the cut-off (an early on-demand run does not).
 daily_runs = Table(
     "daily_runs",
     metadata,
     Column("run_date", Date, primary_key=True),
+    Column("version", Integer, primary_key=True, server_default="1"),
+    Column("closes_day", Boolean, nullable=False, server_default="true"),
+    Column("job_id", Uuid),
     Column("window_end", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=False),
@@ -109,6 +113,25 @@ daily_runs = Table(
     Column("triggered_by", Text, nullable=False),
     Column("confirmed_by", Text),
     Column("confirmed_at", DateTime(timezone=True)),
+)
+
+# A daily run as a job (queued → running → done | failed), kept here so any replica can report it.
+daily_run_jobs = Table(
+    "daily_run_jobs",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("run_date", Date, nullable=False),
+    Column("kind", Text, nullable=False),  # on_demand | scheduled | catch_up
+    Column("state", Text, nullable=False, server_default="queued"),
+    Column("triggered_by", Text, nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("total", Integer),  # pending clues in the window, known once the run has read them
+    Column("processed", Integer, nullable=False, server_default="0"),
+    Column("version", Integer),  # the sheet version it issued
+    Column("error", Text),
+    Index("ix_triage_daily_run_jobs_run_date", "run_date"),
 )
 
 # 标杆案例 offered as precedent: from accountability's events, or seeded from data.

@@ -66,8 +66,34 @@ class DailyRunCreate(BaseModel):
     run_date: date | None = None  # default: today in Asia/Shanghai
 
 
+class DailyRunRead(BaseModel):
+    """A daily run as a job: queued → running → done | failed, with its progress."""
+    id: uuid.UUID
+    run_date: date
+    kind: str  # on_demand | scheduled | catch_up
+    state: str
+    triggered_by: str
+    requested_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    total: int | None = None  # pending clues in the run's window, once read
+    processed: int = 0
+    version: int | None = None  # the sheet version the run issued
+    error: str | None = None
+    sheet: str | None = None  # where the sheet is, once done
+
+    @classmethod
+    def of(cls, job: dict[str, Any]) -> "DailyRunRead":
+        done = job["state"] == "done"
+        return cls(**{k: job.get(k) for k in cls.model_fields if k != "sheet"},
+                   sheet=f"/api/v1/triage/daily-sheets/{job['run_date'].isoformat()}?version={job['version']}"
+                   if done else None)
+
+
 class DailySheetRead(BaseModel):
     run_date: date
+    version: int = 1  # each run of the date issues a new version; GET gives the newest
+    closes_day: bool = True  # False: an early on-demand run, the day's clues after it wait for the cut-off
     window_end: datetime
     total: int
     by_channel: list[dict[str, Any]]
@@ -87,7 +113,8 @@ class DailySheetRead(BaseModel):
     def of(cls, run: dict[str, Any], created: bool | None = None) -> "DailySheetRead":
         sheet = run["sheet"]
         return cls(
-            run_date=run["run_date"], window_end=run["window_end"], total=run["total"],
+            run_date=run["run_date"], version=run.get("version", 1), closes_day=run.get("closes_day", True),
+            window_end=run["window_end"], total=run["total"],
             by_channel=sheet["by_channel"], by_type=sheet["by_type"], by_unit=sheet["by_unit"],
             by_decision=sheet["by_decision"], transferred_by_unit=sheet.get("transferred_by_unit", []),
             triggered_by=run["triggered_by"], started_at=run["started_at"],

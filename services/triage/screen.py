@@ -166,9 +166,12 @@ def triage_batch(
     duplicate_threshold: float = 0.6,
     duplicate_window: timedelta = timedelta(days=7),
     classifier: Classifier | None = None,
+    primaries: Sequence[int] | None = None,
 ) -> tuple[list[Outcome], dict[Any, list[dict[str, Any]]]]:
     """Classify, dedupe, route and decide a batch. Returns the outcomes (in input order) and, for earlier
-    clues that new duplicates merged into, the sources to append to them."""
+    clues that new duplicates merged into, the sources to append to them. ``primaries``: the clusters
+    (over references + clues) already computed — the daily run dedupes the whole day once, then sorts it
+    chunk by chunk, each chunk holding whole clusters."""
     classifier = classifier or default_classifier()
     outcomes = []
     for clue in clues:
@@ -181,9 +184,8 @@ def triage_batch(
         ))
 
     # References first, so an earlier clue is always the primary of its cluster.
-    items = [dedupe.DedupeItem(r.text, r.subject, r.received_at) for r in references]
-    items += [dedupe.DedupeItem(c.text, c.subject, c.received_at) for c in clues]
-    primaries = dedupe.cluster(items, threshold=duplicate_threshold, window=duplicate_window)
+    if primaries is None:
+        primaries = cluster_of(clues, references, threshold=duplicate_threshold, window=duplicate_window)
     offset = len(references)
     ref_sources: dict[Any, list[dict[str, Any]]] = {}
     for position, outcome in enumerate(outcomes):
@@ -212,6 +214,15 @@ def triage_batch(
         outcome.deadline = deadline_for(decision, enterprise=outcome.enterprise, run_date=run_date,
                                         deadlines=deadlines, calendar=calendar)
     return outcomes, ref_sources
+
+
+def cluster_of(clues: Sequence[ClueInput], references: Sequence[Reference], *, threshold: float,
+               window: timedelta) -> list[int]:
+    """Each item's cluster primary over references then clues (references first: an earlier clue is
+    always the primary of its cluster)."""
+    items = [dedupe.DedupeItem(r.text, r.subject, r.received_at) for r in references]
+    items += [dedupe.DedupeItem(c.text, c.subject, c.received_at) for c in clues]
+    return dedupe.cluster(items, threshold=threshold, window=window)
 
 
 def daily_sheet(outcomes: Sequence[Outcome]) -> dict[str, list[dict[str, Any]]]:

@@ -37,11 +37,12 @@ from .taxonomy import DATA_DIR, default_taxonomy
 BENCHMARK_SEED_FILE = DATA_DIR / "benchmark-cases.yaml"
 
 
-async def record_received_clue(session: AsyncSession, event: ClueReceived, *, model_dir: Path | None = None) -> None:
+async def record_received_clue(session: AsyncSession, event: ClueReceived, *,
+                               model_dir: Path | None = None) -> Verdict | None:
     """Keep triage's copy of a clue, classified on arrival (so an officer sees family, type, 五必查 and
     涉企 before the daily run, which sorts, dedupes, routes and decides); a replayed event changes nothing."""
     verdict = default_classifier(model_dir).classify(event.text, enterprise_flag=event.enterprise_related)
-    await session.execute(
+    stored = await session.execute(
         pg_insert(clues)
         .values(
             id=event.clue_id,
@@ -58,6 +59,12 @@ async def record_received_clue(session: AsyncSession, event: ClueReceived, *, mo
         )
         .on_conflict_do_nothing(index_elements=["id"])
     )
+    return verdict if stored.rowcount else None  # None: a replay, already kept
+
+
+def screened_on_arrival(verdict: Verdict, enterprise_flag: bool, settings: TriageSettings) -> bool:
+    """即查即办 (R-TR-9): 涉企 complaints and those harming the public's interests are not left to the cut-off."""
+    return enterprise_flag or verdict.enterprise or verdict.type_code in settings.immediate_type_codes
 
 
 def classification_values(verdict: Verdict) -> dict[str, Any]:
@@ -227,10 +234,14 @@ def _plain(value: Any) -> Any:
 # -- daily sheets ---------------------------------------------------------------------------------------------
 
 
-async def get_run(session: AsyncSession, *, run_date: date) -> dict[str, Any]:
-    row = (await session.execute(select(daily_runs).where(daily_runs.c.run_date == run_date))).first()
+async def get_run(session: AsyncSession, *, run_date: date, version: int | None = None) -> dict[str, Any]:
+    """A version of the day's sheet: the newest unless one is asked for (older versions stay readable)."""
+    query = select(daily_runs).where(daily_runs.c.run_date == run_date)
+    query = query.where(daily_runs.c.version == version) if version is not None else query
+    row = (await session.execute(query.order_by(daily_runs.c.version.desc()).limit(1))).first()
     if row is None:
-        raise Problem(404, f"No daily sheet for {run_date.isoformat()} yet.", slug="sheet-not-found")
+        which = f"第{version}版" if version is not None else ""
+        raise Problem(404, f"{run_date.isoformat()} 尚无{which}线索梳理表。", slug="sheet-not-found")
     return dict(row._mapping)
 
 
@@ -262,12 +273,14 @@ async def confirm_sheet(session: AsyncSession, *, run_date: date, principal: Pri
     if run["confirmed_at"] is not None:
         return run
     now = datetime.now(UTC)
-    await session.execute(update(daily_runs).where(daily_runs.c.run_date == run_date)
+    await session.execute(update(daily_runs).where(daily_runs.c.run_date == run_date,
+                                                   daily_runs.c.version == run["version"])
                           .values(confirmed_by=principal.subject, confirmed_at=now))
     pending_review = await session.scalar(select(func.count()).select_from(clues).where(
         and_(clues.c.run_date == run_date, clues.c.state == "review")))
     await audit.record(session, audit_log, actor=principal, action="daily_sheet.confirm", entity_type="daily_sheet",
-                       entity_id=run_date.isoformat(), details={"total": run["total"], "still_in_review": pending_review})
+                       entity_id=run_date.isoformat(), details={"total": run["total"], "version": run["version"],
+                                                                "still_in_review": pending_review})
     return {**run, "confirmed_by": principal.subject, "confirmed_at": now}
 
 

@@ -106,6 +106,8 @@ MATRIX: tuple[Family, ...] = (
            lambda: {"text": "窗口人员推诿扯皮，群众反复跑腿。"}),
     Family("triage daily sheet", "GET", "/api/v1/triage/daily-sheets/2001-01-01",
            frozenset({"triage_officer", "investigator", "org_officer", "auditor", "admin"})),
+    Family("triage daily run (job)", "GET", "/api/v1/triage/daily-runs/00000000-0000-4000-8000-000000000000",
+           frozenset({"triage_officer", "investigator", "org_officer", "auditor", "admin"})),
     Family("accountability cases", "GET", "/api/v1/accountability/cases?limit=1",
            frozenset({"investigator", "org_officer", "auditor", "unit_handler", "admin"})),
     Family("accountability opening a case", "POST", "/api/v1/accountability/cases",

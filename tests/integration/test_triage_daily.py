@@ -36,6 +36,26 @@ async def post(suite, ids, line: str, text: str, **extra) -> dict:
     return response.json()
 
 
+async def run_through_gateway(suite, ids, run_date: str) -> dict:
+    """POST a run (202, a job), follow it to done, return the sheet version it issued."""
+    queued = await suite.gateway.post("/api/v1/triage/daily-runs", json={"run_date": run_date},
+                                      headers=ids.bearer("triage_officer"))
+    assert queued.status_code == 202, queued.text
+    assert queued.json()["state"] == "queued" and queued.headers["location"].endswith(queued.json()["id"])
+
+    async def finished():
+        job = (await suite.gateway.get(f"/api/v1/triage/daily-runs/{queued.json()['id']}",
+                                       headers=ids.bearer("auditor"))).json()
+        return job if job["state"] in ("done", "failed") else None
+
+    job = await eventually(finished)
+    assert job["state"] == "done", job
+    assert job["processed"] == job["total"] and job["version"] >= 1
+    sheet = await suite.gateway.get(job["sheet"], headers=ids.bearer("auditor"))
+    assert sheet.status_code == 200 and sheet.json()["version"] == job["version"]
+    return sheet.json()
+
+
 async def triage_clue(suite, ids, clue_id: str) -> dict | None:
     response = await suite.gateway.get(f"/api/v1/triage/clues/{clue_id}", headers=ids.bearer("triage_officer"))
     return response.json() if response.status_code == 200 else None
@@ -125,13 +145,13 @@ async def test_the_daily_run_screens_clues_once_per_date_and_publishes_the_sheet
     refused = await suite.gateway.post("/api/v1/triage/daily-runs", json={"run_date": today},
                                        headers=ids.bearer("investigator"))
     assert refused.status_code == 403
-    ran = await suite.gateway.post("/api/v1/triage/daily-runs", json={"run_date": today},
-                                   headers=ids.bearer("triage_officer"))
-    assert ran.status_code == 201, ran.text
-    again = await suite.gateway.post("/api/v1/triage/daily-runs", json={"run_date": today},
-                                     headers=ids.bearer("triage_officer"))
-    assert again.status_code == 200 and again.json()["total"] == ran.json()["total"]
-    assert again.json()["by_decision"] == ran.json()["by_decision"]
+    ran = await run_through_gateway(suite, ids, today)
+    again = await run_through_gateway(suite, ids, today)  # a re-run: a new version of the same day's sheet
+    assert again["version"] == ran["version"] + 1 and again["total"] == ran["total"]
+    assert again["by_decision"] == ran["by_decision"]
+    older = await suite.gateway.get(f"/api/v1/triage/daily-sheets/{today}", params={"version": ran["version"]},
+                                    headers=ids.bearer("auditor"))
+    assert older.status_code == 200 and older.json()["version"] == ran["version"]
 
     got = {c["id"]: await triage_clue(suite, ids, c["id"]) for c in (first, second, must, lawless, vague)}
     # the complaint is about the 便民服务中心: it goes to its supervising 街道, never to the centre itself
@@ -144,7 +164,7 @@ async def test_the_daily_run_screens_clues_once_per_date_and_publishes_the_sheet
     assert got[lawless["id"]]["family"] == "misconduct" and got[lawless["id"]]["evidence"]
     assert got[vague["id"]]["state"] == "review" and got[vague["id"]]["decision"] is None
 
-    assert all(got[c["id"]]["model_version"] == ran.json()["model_version"] for c in (first, must, lawless))
+    assert all(got[c["id"]]["model_version"] == ran["model_version"] for c in (first, must, lawless))
     sheet = await suite.gateway.get(f"/api/v1/triage/daily-sheets/{today}", headers=ids.bearer("auditor"))
     assert sheet.status_code == 200 and sheet.json()["total"] >= 5 and sheet.json()["model_version"]
     as_csv = await suite.gateway.get(f"/api/v1/triage/daily-sheets/{today}.csv", headers=ids.bearer("auditor"))
@@ -158,7 +178,8 @@ async def test_the_daily_run_screens_clues_once_per_date_and_publishes_the_sheet
     assert vague["id"] not in {e["data"]["clue_id"] for e in triaged}  # waits for an officer
     sheets = await read_topic(bootstrap, DailySheetPublished.topic(prefix),
                               lambda seen: any(e["data"]["run_date"] == today for e in seen))
-    assert len([e for e in sheets if e["data"]["run_date"] == today]) == 1
+    # one sheet published per version (the re-run's is the newer)
+    assert len([e for e in sheets if e["data"]["run_date"] == today]) == again["version"]
 
     # 五必查 can never be set aside, even by an officer, not even by first taking the trigger off
     aside = await suite.gateway.patch(f"/api/v1/triage/clues/{must['id']}", json={

@@ -11,7 +11,7 @@ import pytest
 from services.common.calendar import default_calendar
 from services.common.errors import Problem
 from services.triage import dedupe
-from services.triage.daily_run import cutoff_at, next_cutoff
+from services.triage.daily_run import cutoff_at, last_cutoff_date, next_cutoff, run_date_of
 from services.triage.screen import (
     NON_CONDUCT_REASON, ClueInput, Reference, can_move, daily_sheet, decide, triage_batch,
 )
@@ -138,6 +138,13 @@ def test_the_cut_off_is_in_shanghai_time():
     assert next_cutoff(datetime(2026, 11, 20, 10, 0, tzinfo=UTC), "17:30").date() == date(2026, 11, 21)
 
 
+def test_a_clue_belongs_to_the_day_whose_cut_off_comes_next_and_the_catch_up_looks_at_the_last_one():
+    before, at, after = (datetime(2026, 11, 20, 9, m, tzinfo=UTC) for m in (29, 30, 31))  # 17:29/30/31 local
+    assert [run_date_of(t, "17:30") for t in (before, at, after)] == [RUN, RUN, date(2026, 11, 21)]
+    assert last_cutoff_date(before, "17:30") == date(2026, 11, 19)  # early morning: yesterday's cut-off
+    assert last_cutoff_date(at, "17:30") == RUN
+
+
 def test_the_demo_directory_has_all_four_evaluation_categories():
     records = read_directory_file(DEMO_UNITS_FILE)
     assert {r.category for r in records if r.category} == {"机关科室", "基层站所", "科教文卫事业单位", "公共服务企业"}
@@ -166,3 +173,19 @@ def test_12380_and_personnel_clues_stay_with_the_organization_department_instead
     state, decision, reason = decide(o, taxonomy=default_taxonomy(), primary_tracking=None, review_threshold=0.0,
                                      directory=directory())
     assert (state, decision) == ("triaged", "accept") and "市委组织部" in reason
+
+
+def test_the_daily_run_chunks_keep_each_duplicate_cluster_whole_with_the_same_primaries():
+    from services.triage.daily_run import chunks_of
+
+    # two references (0, 1), then eight clues (2..9): c→a, e→reference 0, f→b, h→d
+    primaries = [0, 1, 2, 3, 2, 5, 0, 3, 8, 5]
+    clues = list("abcdefgh")
+    chunks = list(chunks_of(clues, primaries, 2, 2))
+    assert sorted(c for chunk, _ in chunks for c in chunk) == clues
+    for chunk, mapped in chunks:
+        for position, clue in enumerate(chunk):
+            root = primaries[2 + clues.index(clue)]
+            got = mapped[2 + position]
+            # a reference stays the reference; an in-run primary is in the same chunk
+            assert (got == root) if root < 2 else (chunk[got - 2] == clues[root - 2])
