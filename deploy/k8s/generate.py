@@ -12,6 +12,8 @@ Everything that is the same for all services is written once here rather than si
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -34,23 +36,74 @@ PG_CLUSTER = "zuofeng-pg"  # CloudNativePG Cluster name: read-write Service is z
 DATABASE = "zuofeng"
 APPS = [*SERVICES, "gateway"]
 
-# Which Secret keys each workload sees (least privilege). The gateway signs the internal identity token
-# and verifies staff JWTs and hotline clients; services only verify the internal token. The reporter
-# identity/contact key rings go only where reporter data is sealed or opened.
+# Every Secret a workload reads: name → key → (who reads it, how to produce it). One table, rendered into
+# docs/operations.md's "Secrets" section (the test checks they agree) and into the dev Secrets below.
+SECRETS: dict[str, dict[str, tuple[str, str]]] = {
+    "zuofeng-internal-token": {
+        "public.pem": ("every service (verifies)", "Ed25519 public key, PEM: `openssl pkey -in private.pem -pubout`"),
+        "private.pem": ("gateway (signs)", "Ed25519 private key, PEM: `openssl genpkey -algorithm ed25519`"),
+    },
+    "zuofeng-gateway-keys": {
+        "STAFF_JWT_PUBLIC_KEY": ("gateway", "the city identity provider's token signing public key (PEM)"),
+        "HOTLINE_KEYS": (
+            "gateway",
+            'JSON `{"<key-id>": {"secret": "<≥32 chars>", "line": "12345"}}`; `"kind": "service"` and no line '
+            "for an SMS/WeChat ballot gateway",
+        ),
+    },
+    "zuofeng-reporter-keys": {
+        "IDENTITY_KEYRING": ("intake, accountability", "`<kid>:<base64 of 32 random bytes>`, newest first"),
+        "CONTACT_KEYRING": ("intake, notification", "`<kid>:<base64 of 32 random bytes>`, newest first"),
+    },
+    "zuofeng-audit-keys": {
+        "AUDIT_KEYRING": ("every service", "`<kid>:<base64 of 32 random bytes>`, newest first"),
+    },
+    "zuofeng-intake-keys": {
+        "INTAKE_RECEIPT_LOOKUP_KEY": ("intake", "`openssl rand -hex 32`"),
+        "INTAKE_OPEN311_API_KEYS": ("intake", 'JSON list of the Open311 clients\' keys: `["<openssl rand -hex 24>"]`'),
+    },
+    "zuofeng-evaluation-keys": {
+        "EVALUATION_VOTER_HASH_KEY": ("evaluation", "`openssl rand -hex 32` (≥ 32 characters)"),
+    },
+    "zuofeng-notification-keys": {
+        "NOTIFICATION_SMTP_USERNAME": ("notification", "the mail relay's login (empty if it needs none)"),
+        "NOTIFICATION_SMTP_PASSWORD": ("notification", "the mail relay's password (empty if it needs none)"),
+        "NOTIFICATION_WEBHOOK_TOKEN": ("notification", "bearer token of the SMS/WeChat webhooks (empty if none)"),
+    },
+}
+
+# Which Secret keys each workload sees (least privilege): variable → (Secret, key). The gateway signs the
+# internal identity token and verifies staff JWTs and hotline clients; services only verify the internal
+# token. The reporter identity/contact key rings go only where reporter data is sealed or opened.
 SHARED_KEYS = {"INTERNAL_TOKEN_PUBLIC_KEY": ("zuofeng-internal-token", "public.pem")}
+SERVICE_KEYS = {"AUDIT_KEYRING": ("zuofeng-audit-keys", "AUDIT_KEYRING")}
+
+
+def _own(secret: str, *keys: str) -> dict[str, tuple[str, str]]:
+    return {key: (secret, key) for key in keys}
+
+
 EXTRA_KEYS: dict[str, dict[str, tuple[str, str]]] = {
     "gateway": {
         "INTERNAL_TOKEN_PRIVATE_KEY": ("zuofeng-internal-token", "private.pem"),
-        "STAFF_JWT_PUBLIC_KEY": ("zuofeng-gateway-keys", "STAFF_JWT_PUBLIC_KEY"),
-        "HOTLINE_KEYS": ("zuofeng-gateway-keys", "HOTLINE_KEYS"),
+        **_own("zuofeng-gateway-keys", "STAFF_JWT_PUBLIC_KEY", "HOTLINE_KEYS"),
     },
     "intake": {
-        "IDENTITY_KEYRING": ("zuofeng-reporter-keys", "IDENTITY_KEYRING"),
-        "CONTACT_KEYRING": ("zuofeng-reporter-keys", "CONTACT_KEYRING"),
+        **_own("zuofeng-reporter-keys", "IDENTITY_KEYRING", "CONTACT_KEYRING"),
+        **_own("zuofeng-intake-keys", "INTAKE_RECEIPT_LOOKUP_KEY", "INTAKE_OPEN311_API_KEYS"),
     },
-    "accountability": {"IDENTITY_KEYRING": ("zuofeng-reporter-keys", "IDENTITY_KEYRING")},
-    "notification": {"CONTACT_KEYRING": ("zuofeng-reporter-keys", "CONTACT_KEYRING")},
+    "accountability": _own("zuofeng-reporter-keys", "IDENTITY_KEYRING"),
+    "evaluation": _own("zuofeng-evaluation-keys", "EVALUATION_VOTER_HASH_KEY"),
+    "notification": {
+        **_own("zuofeng-reporter-keys", "CONTACT_KEYRING"),
+        **_own("zuofeng-notification-keys", *SECRETS["zuofeng-notification-keys"]),
+    },
 }
+
+
+def secret_keys(app: str) -> dict[str, tuple[str, str]]:
+    return {**SHARED_KEYS, **(SERVICE_KEYS if app in SERVICES else {}), **EXTRA_KEYS.get(app, {})}
+
 
 # Connection budget: a pod holds at most 2 × DB_POOL_SIZE (pool + overflow) plus the relay's LISTEN
 # connection; a role's limit covers its HPA maximum of pods, and the server's covers every role
@@ -114,7 +167,7 @@ def _env(app: str) -> list[dict[str, Any]]:
             {"name": "DATABASE_URL", "value": "postgresql+asyncpg://gateway-has-no-database@localhost:1/none"},
             {"name": "KAFKA_ENABLED", "value": "false"},
         ]
-    for name, (secret, key) in {**SHARED_KEYS, **EXTRA_KEYS.get(app, {})}.items():
+    for name, (secret, key) in secret_keys(app).items():
         env.append({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
     return env
 
@@ -305,8 +358,69 @@ def migration_job(service: str) -> dict[str, Any]:
     }
 
 
-def secrets() -> list[dict[str, Any]]:
-    """Placeholders only: replace every value before a real deployment (docs/operations.md)."""
+# The text ``zuofeng dev-keys`` writes above its PEMs (services.common.settings.DEV_KEY_MARKER): production
+# refuses any key carrying it, so the dev overlay's keys can never be pasted into prod unnoticed.
+DEV_KEY_MARKER = "zuofeng development key: refused when ZUOFENG_ENV=production"
+
+
+def _dev_bytes(label: str, size: int = 32) -> bytes:
+    # Deterministic, so the committed file is reproducible; public, so development only (and marked as such).
+    return hashlib.sha256(f"zuofeng-development:{label}".encode()).digest()[:size]
+
+
+def _dev_ring(label: str) -> str:
+    # Key id "dev…": production refuses development key rings by their key ids.
+    return f"dev1:{base64.b64encode(_dev_bytes(label)).decode()}"
+
+
+def _dev_pem_pair(label: str) -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.from_private_bytes(_dev_bytes(label))
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    return f"{DEV_KEY_MARKER}\n{private}", f"{DEV_KEY_MARKER}\n{public}"
+
+
+def dev_secret_values() -> dict[str, dict[str, str]]:
+    """Valid development values for every key of ``SECRETS`` (the dev overlay runs ZUOFENG_ENV=development)."""
+    internal_private, internal_public = _dev_pem_pair("internal-token")
+    _, staff_public = _dev_pem_pair("staff-idp")
+    hotline = {"dev-12345": {"secret": _dev_bytes("hotline-12345").hex(), "line": "12345"}}
+    values = {
+        "zuofeng-internal-token": {"public.pem": internal_public, "private.pem": internal_private},
+        "zuofeng-gateway-keys": {
+            "STAFF_JWT_PUBLIC_KEY": staff_public,
+            "HOTLINE_KEYS": json.dumps(hotline, separators=(",", ":")),
+        },
+        "zuofeng-reporter-keys": {
+            "IDENTITY_KEYRING": _dev_ring("identity"),
+            "CONTACT_KEYRING": _dev_ring("contact"),
+        },
+        "zuofeng-audit-keys": {"AUDIT_KEYRING": _dev_ring("audit")},
+        "zuofeng-intake-keys": {
+            "INTAKE_RECEIPT_LOOKUP_KEY": _dev_bytes("receipt-lookup").hex(),
+            "INTAKE_OPEN311_API_KEYS": json.dumps([f"dev-{_dev_bytes('open311', 12).hex()}"]),
+        },
+        "zuofeng-evaluation-keys": {"EVALUATION_VOTER_HASH_KEY": _dev_bytes("voter-hash").hex()},
+        "zuofeng-notification-keys": {
+            "NOTIFICATION_SMTP_USERNAME": "",
+            "NOTIFICATION_SMTP_PASSWORD": "",
+            "NOTIFICATION_WEBHOOK_TOKEN": "",
+        },
+    }
+    assert {k: set(v) for k, v in values.items()} == {k: set(v) for k, v in SECRETS.items()}
+    return values
+
+
+def dev_secrets() -> list[dict[str, Any]]:
+    """The dev overlay's Secrets: every name and key the workloads read, with public development values."""
+    dev = {"zuofeng.dev/development-only": "true"}
     docs: list[dict[str, Any]] = []
     for service in SERVICES:
         docs.append(
@@ -317,45 +431,22 @@ def secrets() -> list[dict[str, Any]]:
                 "metadata": {
                     "name": db_secret(service),
                     "labels": {**labels(service, "database-credentials"), "cnpg.io/reload": "true"},
-                    "annotations": {"zuofeng.dev/placeholder": "true"},
+                    "annotations": dev,
                 },
                 # URL-safe passwords only (hex): the password is spliced into DATABASE_URL.
-                "stringData": {"username": db_role(service), "password": f"CHANGE-ME-{service}"},
+                "stringData": {"username": db_role(service), "password": _dev_bytes(f"db-{service}", 12).hex()},
             }
         )
-    placeholder = {"zuofeng.dev/placeholder": "true"}
-    docs += [
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "type": "Opaque",
-            "metadata": {"name": "zuofeng-internal-token", "annotations": placeholder},
-            "stringData": {
-                "public.pem": "CHANGE-ME: Ed25519 public key (PEM) — zuofeng dev-keys writes a pair",
-                "private.pem": "CHANGE-ME: Ed25519 private key (PEM), read by the gateway only",
-            },
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "type": "Opaque",
-            "metadata": {"name": "zuofeng-gateway-keys", "annotations": placeholder},
-            "stringData": {
-                "STAFF_JWT_PUBLIC_KEY": "CHANGE-ME: the city identity provider's JWT signing public key (PEM)",
-                "HOTLINE_KEYS": "CHANGE-ME: hotline client credentials, e.g. 12345:<secret>,12388:<secret>",
-            },
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "type": "Opaque",
-            "metadata": {"name": "zuofeng-reporter-keys", "annotations": placeholder},
-            "stringData": {
-                "IDENTITY_KEYRING": "CHANGE-ME: kid:base64(32 bytes)[,older-kid:base64(32 bytes)…]",
-                "CONTACT_KEYRING": "CHANGE-ME: kid:base64(32 bytes)[,older-kid:base64(32 bytes)…]",
-            },
-        },
-    ]
+    for name, values in dev_secret_values().items():
+        docs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "Opaque",
+                "metadata": {"name": name, "annotations": dev},
+                "stringData": values,
+            }
+        )
     return docs
 
 
@@ -635,9 +726,9 @@ def render() -> dict[str, str]:
         g + "kafka-topics.yaml": dump(kafka_topics(), "KafkaTopic per contract and its DLQ"),
         g + "postgres.yaml": dump(postgres(), "CloudNativePG Cluster with per-service roles and schemas"),
         # A kustomize Component, not part of the base: dev includes it; prod creates its Secrets out of
-        # band, and a later `kubectl apply` of prod must never overwrite them with placeholders.
-        "components/placeholder-secrets/secrets.yaml": dump(
-            secrets(), "PLACEHOLDER Secrets (names and keys the workloads expect); see docs/operations.md"
+        # band (docs/operations.md), and a later `kubectl apply` of prod must never overwrite them.
+        "components/dev-secrets/secrets.yaml": dump(
+            dev_secrets(), "DEVELOPMENT Secrets (public values; production refuses them); see docs/operations.md"
         ),
     }
 

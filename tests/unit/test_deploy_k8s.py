@@ -7,13 +7,17 @@ CloudNativePG) with the hand-written checks of their required fields below.
 
 from __future__ import annotations
 
+import base64
 import copy
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 from functools import cache
 from pathlib import Path
+from unittest import mock
 from urllib.parse import urlsplit
 
 import kubernetes_validate
@@ -40,11 +44,18 @@ def _generator():
     return module
 
 
-@cache
-def render(target: str) -> tuple[dict, ...]:
+def _kubectl() -> str:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        pytest.skip("kubectl (with built-in kustomize) is not installed")
+        # Debian 12's kubernetes-client is 1.20, whose kustomize predates components: not installed by
+        # install-deps.sh. https://kubernetes.io/docs/tasks/tools/ has the packages (or a static binary).
+        pytest.skip("kubectl ≥ 1.27 (with built-in kustomize v5) is not installed; the manifests are not rendered")
+    return kubectl
+
+
+@cache
+def render(target: str) -> tuple[dict, ...]:
+    kubectl = _kubectl()
     out = subprocess.run(
         [kubectl, "kustomize", str(K8S / target)], check=True, capture_output=True, text=True, timeout=60
     ).stdout
@@ -218,7 +229,7 @@ def test_every_pod_runs_non_root_read_only_without_capabilities(overlay):
 
 def placeholder_secrets() -> list[dict]:
     """The Secrets the workloads expect (names and keys), as the dev component ships them."""
-    path = K8S / "components" / "placeholder-secrets" / "secrets.yaml"
+    path = K8S / "components" / "dev-secrets" / "secrets.yaml"
     return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
 
 
@@ -391,7 +402,7 @@ def test_prod_never_applies_placeholder_secrets_and_dev_has_all_of_them():
 PROCESS_ENV = {"ZUOFENG_HOST", "PORT", "WEB_CONCURRENCY", "POD_NAME", "DB_PASSWORD"}
 # Settings other issues are adding (the local env file, tests/conftest.py and suite.sh already pass them);
 # once a settings class declares one, it is checked like the rest.
-PENDING_SETTINGS = {"IDENTITY_KEYRING", "CONTACT_KEYRING", "HOTLINE_KEYS", "ZUOFENG_DATA_DIR"}
+PENDING_SETTINGS = {"IDENTITY_KEYRING", "CONTACT_KEYRING", "HOTLINE_KEYS", "ZUOFENG_DATA_DIR", "AUDIT_KEYRING"}
 
 
 def declared_settings() -> set[str]:
@@ -440,3 +451,169 @@ def test_prod_scrapes_every_workload_and_alerts_on_exported_metrics():
     watched = {n for a in alerts for n in re.findall(r"\b(zuofeng_[a-z_]+)", a["expr"])}
     assert {"zuofeng_outbox_backlog", "zuofeng_dlq_events_total", "zuofeng_consumer_lag",
             "zuofeng_sla_breaches_total"} <= watched
+
+
+# --- every workload starts ----------------------------------------------------------------------------
+
+
+def _decoded(secret: dict) -> dict[str, str]:
+    values = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+    return values | dict(secret.get("stringData") or {})
+
+
+@cache
+def runbook_secrets() -> dict[str, dict[str, str]]:
+    """The Secrets docs/operations.md tells an operator to create, made by running its very shell block
+    (``kubectl apply`` captured instead of sent to a cluster)."""
+    kubectl = _kubectl()
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (deploy/local/install-deps.sh installs it)")
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"<!-- create-secrets -->\s*```sh\n(.*?)```\s*<!-- /create-secrets -->", text, re.S)
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    work = Path(tempfile.mkdtemp(prefix="zuofeng-runbook-"))
+    try:
+        shim = work / "bin"
+        shim.mkdir()
+        (shim / "kubectl").write_text(
+            f'#!/bin/sh\nif [ "$1" = apply ]; then cat >> "$APPLIED"; echo --- >> "$APPLIED"; exit 0; fi\n'
+            f'exec {kubectl} "$@"\n'
+        )
+        (shim / "kubectl").chmod(0o755)
+        # The city IdP's signing key: any asymmetric public key the gateway accepts.
+        idp = Ed25519PrivateKey.generate().public_key()
+        (work / "idp-public.pem").write_bytes(
+            idp.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
+        applied = work / "applied.yaml"
+        env = {"PATH": f"{shim}:/usr/bin:/bin", "APPLIED": str(applied), "HOME": str(work),
+               "KUBECONFIG": str(work / "no-cluster")}
+        subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=work, env=env, check=True,
+                       capture_output=True, text=True, timeout=120)
+        docs = [d for d in yaml.safe_load_all(applied.read_text()) if d]
+        assert not (work / "private.pem").exists(), "the runbook leaves the signing key on the operator's disk"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {d["metadata"]["name"]: _decoded(d) for d in docs if d["kind"] == "Secret"}
+
+
+def overlay_secrets(overlay: str) -> dict[str, dict[str, str]]:
+    docs = render(f"overlays/{overlay}")
+    shipped = {s["metadata"]["name"]: _decoded(s) for s in of_kind(docs, "Secret")}
+    return shipped or runbook_secrets()
+
+
+def container_env(docs, container: dict, secrets: dict[str, dict[str, str]]) -> dict[str, str]:
+    """The environment Kubernetes gives this container: envFrom ConfigMaps, then env in order."""
+    config_maps = {c["metadata"]["name"]: c.get("data", {}) for c in of_kind(docs, "ConfigMap")}
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        env.update(config_maps[source["configMapRef"]["name"]])
+    for entry in container.get("env", []):
+        if "value" in entry:
+            value = re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), entry["value"])
+        elif ref := entry["valueFrom"].get("secretKeyRef"):
+            assert ref["name"] in secrets, f"Secret {ref['name']} is not made as the docs say"
+            assert ref["key"] in secrets[ref["name"]], f"Secret {ref['name']} has no key {ref['key']}"
+            value = secrets[ref["name"]][ref["key"]]
+        else:
+            value = "zuofeng-pod-0"  # fieldRef metadata.name
+        env[entry["name"]] = value
+    return env
+
+
+def settings_class(args: list[str]):
+    from importlib import import_module
+
+    from services.common.settings import ServiceSettings
+
+    command, app = args[0], args[1]
+    if command == "migrate":
+        return ServiceSettings  # cli.cmd_migrate
+    module = import_module("gateway.settings" if app == "gateway" else f"services.{app}.settings")
+    (cls,) = [
+        obj for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, ServiceSettings) and obj.__module__ == module.__name__
+    ]
+    return cls
+
+
+# What a service computes from its settings while it starts (key rings, the audit keys).
+STARTUP_PROPERTIES = ("identity_ring", "contact_ring", "audit_keys", "receipt_key")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_workload_starts_with_the_overlays_config_and_secrets(overlay):
+    docs = render(f"overlays/{overlay}")
+    secrets = overlay_secrets(overlay)
+    (ingress,) = of_kind(docs, "Ingress")
+    public = f"https://{ingress['spec']['rules'][0]['host']}"
+    started = []
+    for doc, pod in pod_specs(docs):
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+            env = container_env(docs, container, secrets)
+            cls = settings_class(container["args"])
+            with mock.patch.dict(os.environ, env, clear=True):
+                settings = cls(_env_file=None)
+                for prop in STARTUP_PROPERTIES:
+                    if hasattr(type(settings), prop):
+                        getattr(settings, prop)
+            assert settings.environment == ("development" if overlay == "dev" else "production")
+            assert "$(" not in settings.database_url
+            # Links citizens get (QR posters, receipts, rating links) point at the public host.
+            for field in ("public_base_url",):
+                if hasattr(settings, field):
+                    assert getattr(settings, field) == public, (doc["metadata"]["name"], field)
+            if cls.__name__ == "NotificationSettings":
+                assert settings.smtp_host not in ("127.0.0.1", "localhost") and settings.smtp_port != 1025
+            if cls.__name__ == "GatewaySettings":
+                assert settings.trusted_proxies and settings.hotline_keys and settings.staff_jwt_public_key
+            started.append((doc["kind"], doc["metadata"]["name"], container["name"]))
+    deployments = {n for k, n, _ in started if k == "Deployment"}
+    assert deployments == {f"zuofeng-{a}" for a in [*SERVICES, "gateway"]}
+    assert {n for k, n, _ in started if k == "Job"} or any(
+        c == "migrate" for _, _, c in started
+    ), "no migrations run"
+
+
+def test_dev_secrets_are_refused_in_production():
+    """The dev overlay's keys are public: a production pod given them must refuse to start."""
+    from services.common import settings as common
+
+    if not hasattr(common, "DEV_KEY_MARKER"):
+        pytest.skip("production does not yet refuse development keys (the security hardening adds it)")
+    assert common.DEV_KEY_MARKER == _generator().DEV_KEY_MARKER
+    docs = render("overlays/dev")
+    secrets = overlay_secrets("dev")
+    deployment = named(docs, "Deployment", "zuofeng-intake")
+    env = container_env(docs, deployment["spec"]["template"]["spec"]["containers"][0], secrets)
+    env["ZUOFENG_ENV"] = "production"
+    cls = settings_class(["serve", "intake"])
+    with mock.patch.dict(os.environ, env, clear=True), pytest.raises(ValueError):
+        settings = cls(_env_file=None)
+        for prop in STARTUP_PROPERTIES:
+            if hasattr(type(settings), prop):
+                getattr(settings, prop)
+
+
+def test_the_docs_list_every_secret_key_in_one_table():
+    generator = _generator()
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    (table,) = re.findall(r"<!-- secrets-table -->(.*?)<!-- /secrets-table -->", text, re.S)
+    cells = [line.split("|")[1:3] for line in table.splitlines() if line.startswith("| `")]
+    rows = {(re.findall(r"`([^`]+)`", a)[0], re.findall(r"`([^`]+)`", b)[0]) for a, b in cells}
+    expected = {(name, key) for name, keys in generator.SECRETS.items() for key in keys}
+    expected |= {("zuofeng-db-<service>", "username"), ("zuofeng-db-<service>", "password")}
+    assert rows == expected
+    # And what the workloads read is exactly what the table lists (no key read that nobody creates).
+    referenced = set()
+    for overlay in OVERLAYS:
+        for _, pod in pod_specs(render(f"overlays/{overlay}")):
+            for container in [*pod.get("initContainers", []), *pod["containers"]]:
+                for entry in container.get("env", []):
+                    if ref := entry.get("valueFrom", {}).get("secretKeyRef"):
+                        name = "zuofeng-db-<service>" if ref["name"].startswith("zuofeng-db-") else ref["name"]
+                        referenced.add((name, ref["key"]))
+    assert referenced == expected - {("zuofeng-db-<service>", "username")}
