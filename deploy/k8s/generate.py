@@ -615,7 +615,7 @@ def kafka_topics() -> list[dict[str, Any]]:
             }
         docs.append(
             {
-                "apiVersion": "kafka.strimzi.io/v1beta2",
+                "apiVersion": "kafka.strimzi.io/v1",
                 "kind": "KafkaTopic",
                 # Topic names are valid DNS subdomains already; spec.topicName keeps them exact regardless.
                 "metadata": {"name": topic, "labels": {"strimzi.io/cluster": KAFKA_CLUSTER}},
@@ -653,7 +653,7 @@ def postgres() -> list[dict[str, Any]]:
             "metadata": {"name": PG_CLUSTER, "labels": {"app.kubernetes.io/part-of": PART_OF}},
             "spec": {
                 "instances": 3,
-                "imageName": "ghcr.io/cloudnative-pg/postgresql:17.5",
+                "imageName": "ghcr.io/cloudnative-pg/postgresql:17.6",
                 "primaryUpdateStrategy": "unsupervised",
                 "storage": {"size": "50Gi"},
                 "walStorage": {"size": "10Gi"},
@@ -690,7 +690,6 @@ def postgres() -> list[dict[str, Any]]:
                         for service in SERVICES
                     ]
                 },
-                "monitoring": {"enablePodMonitor": False},
                 "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
             },
         }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import copy
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -33,7 +34,8 @@ K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ["dev", "prod"]
 # The oldest Kubernetes minor we support and the newest the package knows.
 K8S_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
-CUSTOM_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "Cluster", "ScheduledBackup", "PodMonitor", "PrometheusRule"}
+CUSTOM_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "Cluster", "ScheduledBackup", "ObjectStore",
+                "PodMonitor", "PrometheusRule"}
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
@@ -140,10 +142,15 @@ def test_custom_resources_have_their_required_fields(overlay):
     docs = render(f"overlays/{overlay}")
     kafka = named(docs, "Kafka", "zuofeng")
     _require(kafka, "spec.kafka.listeners", "spec.entityOperator.topicOperator")
-    # KRaft with node pools: no ZooKeeper section, both annotations on, a pool that has controllers.
+    # KRaft with node pools (Strimzi 1.x knows nothing else): no ZooKeeper section, a pool of controllers.
     assert "zookeeper" not in kafka["spec"]
-    assert kafka["metadata"]["annotations"]["strimzi.io/kraft"] == "enabled"
-    assert kafka["metadata"]["annotations"]["strimzi.io/node-pools"] == "enabled"
+    # The version the local broker and the suite run (deploy/local/kafka.sh), and its metadata version.
+    local = re.search(r'KAFKA_VERSION="\$\{KAFKA_VERSION:-([0-9.]+)\}"',
+                      (ROOT / "deploy" / "local" / "kafka.sh").read_text())
+    if local:
+        assert kafka["spec"]["kafka"]["version"] == local.group(1)
+    major, minor = kafka["spec"]["kafka"]["version"].split(".")[:2]
+    assert kafka["spec"]["kafka"]["metadataVersion"].startswith(f"{major}.{minor}-IV")
     for listener in kafka["spec"]["kafka"]["listeners"]:
         assert {"name", "port", "type", "tls"} <= set(listener)
     pools = of_kind(docs, "KafkaNodePool")
@@ -170,7 +177,14 @@ def test_custom_resources_have_their_required_fields(overlay):
         _require(backup, "spec.schedule", "spec.cluster.name")
         assert backup["spec"]["cluster"]["name"] == "zuofeng-pg"
         assert len(backup["spec"]["schedule"].split()) == 6  # CloudNativePG cron has a seconds field
-        assert "backup" in cluster["spec"], "a ScheduledBackup needs the cluster's backup configuration"
+        # CloudNativePG 1.31 removed the in-tree barmanObjectStore: backups go through the Barman Cloud plugin.
+        assert backup["spec"]["method"] == "plugin"
+        plugin = backup["spec"]["pluginConfiguration"]["name"]
+        (wal_archiver,) = [p for p in cluster["spec"]["plugins"] if p.get("isWALArchiver")]
+        assert wal_archiver["name"] == plugin
+        store = named(docs, "ObjectStore", wal_archiver["parameters"]["barmanObjectName"])
+        _require(store, "spec.configuration.destinationPath", "spec.retentionPolicy")
+    assert "backup" not in cluster["spec"] and "enablePodMonitor" not in cluster["spec"].get("monitoring", {})
 
 
 # --- the workloads -------------------------------------------------------------------------------------
@@ -617,3 +631,51 @@ def test_the_docs_list_every_secret_key_in_one_table():
                         name = "zuofeng-db-<service>" if ref["name"].startswith("zuofeng-db-") else ref["name"]
                         referenced.add((name, ref["key"]))
     assert referenced == expected - {("zuofeng-db-<service>", "username")}
+
+
+# --- custom resources against the operators' current CRD schemas --------------------------------------
+
+SCHEMAS = ROOT.parent / "shared" / "k8s-schemas"
+# The operator releases the manifests target; their CRDs' OpenAPI schemas, converted to JSON Schema.
+SCHEMA_SETS = ("strimzi-1.2.0", "cnpg-1.30.0", "promop")
+
+
+def crd_schema(doc: dict) -> dict | None:
+    group, _, version = doc["apiVersion"].rpartition("/")
+    for schema_set in SCHEMA_SETS:
+        path = SCHEMAS / schema_set / group / f"{doc['kind'].lower()}_{version}.json"
+        if path.exists():
+            return json.loads(path.read_text(encoding="utf-8"))
+    return None
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_custom_resources_validate_against_the_operators_crd_schemas(overlay):
+    import jsonschema
+
+    if not SCHEMAS.is_dir():
+        pytest.skip(f"no CRD schemas at {SCHEMAS} (JSON Schemas of Strimzi 1.2.0, CloudNativePG 1.30.0, "
+                    "prometheus-operator); custom resources not validated")
+    unvalidated = []
+    for doc in render(f"overlays/{overlay}"):
+        if "." not in doc["apiVersion"].partition("/")[0] or doc["apiVersion"].endswith("k8s.io/v1"):
+            continue  # built-in kinds: kubernetes-validate above
+        schema = crd_schema(doc)
+        if schema is None:
+            unvalidated.append(f"{doc['kind']} ({doc['apiVersion']})")
+            continue
+        errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(doc), key=str)
+        assert not errors, f"{doc['kind']} {doc['metadata']['name']}: " + "; ".join(
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:5]
+        )
+    # Only kinds without a published schema in the set may go unchecked (the Barman Cloud plugin's).
+    assert set(unvalidated) <= {"ObjectStore (barmancloud.cnpg.io/v1)"}, unvalidated
+
+
+def test_the_crd_schemas_catch_an_old_api():
+    if not SCHEMAS.is_dir():
+        pytest.skip(f"no CRD schemas at {SCHEMAS}")
+    kafka = copy.deepcopy(named(render("overlays/prod"), "Kafka", "zuofeng"))
+    assert crd_schema(kafka) is not None
+    kafka["apiVersion"] = "kafka.strimzi.io/v1beta2"
+    assert crd_schema(kafka) is None  # Strimzi ≥ 1.0 serves v1 only
