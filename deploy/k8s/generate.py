@@ -15,6 +15,7 @@ import argparse
 import base64
 import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -251,6 +252,7 @@ def app_manifests(app: str) -> list[dict[str, Any]]:
                             "labelSelector": {"matchLabels": selector(app)},
                         }
                     ],
+                    "initContainers": [migrate_container(app)] if app in SERVICES else [],
                     "containers": [
                         {
                             "name": app,
@@ -314,47 +316,30 @@ def app_manifests(app: str) -> list[dict[str, Any]]:
     return [service_account, deployment, service, hpa, pdb]
 
 
-def migration_job(service: str) -> dict[str, Any]:
-    name = f"zuofeng-migrate-{service}"
+def migrate_container(service: str) -> dict[str, Any]:
+    """Runs before the service in every pod: a pod starts only on its schema at the code's head.
+
+    An init container rather than a Job: it needs no ordering against the Deployment and nothing
+    immutable survives an upgrade. Pods starting together serialise on an advisory lock (migrate.py); at
+    head it is a no-op of about a second."""
     return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": name, "labels": labels(service, "migration")},
-        "spec": {
-            "backoffLimit": 6,
-            "ttlSecondsAfterFinished": 86400,
-            "template": {
-                "metadata": {"labels": labels(service, "migration")},
-                "spec": {
-                    "restartPolicy": "OnFailure",
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": _pod_security(),
-                    "containers": [
-                        {
-                            "name": "migrate",
-                            "image": IMAGE,
-                            "imagePullPolicy": "IfNotPresent",
-                            "args": ["migrate", service],
-                            "envFrom": [{"configMapRef": {"name": "zuofeng-config"}}],
-                            "env": [
-                                {"name": "KAFKA_ENABLED", "value": "false"},
-                                *[e for e in _env(service) if e["name"] in ("DB_PASSWORD", "DATABASE_URL")],
-                                # Settings refuse production without the token key; migrations never use it.
-                                *[e for e in _env(service) if e["name"] in SHARED_KEYS],
-                            ],
-                            "resources": {
-                                "requests": {"cpu": "50m", "memory": "128Mi"},
-                                "limits": {"cpu": "500m", "memory": "256Mi"},
-                            },
-                            "securityContext": _container_security(),
-                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                        }
-                    ],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
-                },
-            },
+        "name": "migrate",
+        "image": IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        "args": ["migrate", service],
+        "envFrom": [{"configMapRef": {"name": "zuofeng-config"}}],
+        "env": [
+            {"name": "KAFKA_ENABLED", "value": "false"},
+            *[e for e in _env(service) if e["name"] in ("DB_PASSWORD", "DATABASE_URL")],
+            # Settings refuse production without the token key; migrations never use it.
+            *[e for e in _env(service) if e["name"] in SHARED_KEYS],
+        ],
+        "resources": {
+            "requests": {"cpu": "50m", "memory": "128Mi"},
+            "limits": {"cpu": "500m", "memory": "256Mi"},
         },
+        "securityContext": _container_security(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
 
 
@@ -588,6 +573,73 @@ def network_policies() -> list[dict[str, Any]]:
     ]
 
 
+def public_prefixes() -> list[str]:
+    """The first path segment of every public route in the gateway's policy, plus /api for staff (who
+    sign in with their own tokens). /docs, /openapi.json, /metrics, /healthz and /readyz stay inside."""
+    from gateway.policy import RULES
+
+    prefixes = {"/api"}
+    for rule in RULES:
+        if rule.audience == "public":
+            match = re.match(r"\^(/[A-Za-z0-9_-]+)/", rule.pattern.pattern)
+            assert match, f"a public route without a literal first segment: {rule.pattern.pattern}"
+            prefixes.add(match.group(1))
+    return sorted(prefixes)
+
+
+MIB = 1024 * 1024
+
+
+def gateway_body_limit() -> int:
+    """The largest request body the gateway itself accepts on any route: the Ingress must not refuse less."""
+    from gateway.settings import GatewaySettings
+    from services.intake.settings import IntakeSettings
+
+    fields = GatewaySettings.model_fields
+    if "body_limits" in fields:
+        return max(fields["body_limits"].default_factory().values())
+    # Before per-route limits: a QR report with intake's maximum of attachments, plus the form around them.
+    intake = IntakeSettings.model_fields
+    return max(intake["attachment_max_bytes"].default * intake["attachment_max_count"].default + MIB,
+               fields["hotline_max_body_bytes"].default)
+
+
+def ingress() -> dict[str, Any]:
+    host = "zuofeng.example.invalid"  # overlays set theirs
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": "zuofeng-gateway",
+            "annotations": {
+                # nginx's "m" is MiB: rounded up, so the gateway's own per-route limits (413) decide.
+                "nginx.ingress.kubernetes.io/proxy-body-size": f"{-(-gateway_body_limit() // MIB)}m",
+                # Uploads stream to the gateway, which checks them as they arrive, rather than to nginx's disk.
+                "nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
+            },
+        },
+        "spec": {
+            "ingressClassName": "nginx",
+            "tls": [{"hosts": [host], "secretName": "zuofeng-tls"}],
+            "rules": [
+                {
+                    "host": host,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": prefix,
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "zuofeng-gateway", "port": {"name": "http"}}},
+                            }
+                            for prefix in public_prefixes()
+                        ]
+                    },
+                }
+            ],
+        },
+    }
+
+
 def topics() -> list[tuple[str, bool]]:
     """(topic, compacted) for every registered contract, each followed by its dead-letter topic."""
     result = []
@@ -720,7 +772,7 @@ def render() -> dict[str, str]:
     g = "base/generated/"
     return {
         g + "apps.yaml": dump(apps, "Deployment, Service, HPA, PDB, ServiceAccount per service and the gateway"),
-        g + "migrations.yaml": dump([migration_job(s) for s in SERVICES], "one Alembic Job per service schema"),
+        g + "ingress.yaml": dump([ingress()], "the public entry: the gateway's public paths only"),
         g + "network-policies.yaml": dump(network_policies(), "NetworkPolicies"),
         g + "kafka-topics.yaml": dump(kafka_topics(), "KafkaTopic per contract and its DLQ"),
         g + "postgres.yaml": dump(postgres(), "CloudNativePG Cluster with per-service roles and schemas"),

@@ -14,9 +14,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, FastAPI
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 
-from . import telemetry
+from . import migrate, telemetry
 from .consumer import EventConsumer, Handler, inbox_table
 from .contracts.base import EventContract
 from .db import create_engine, create_session_factory, request_gate
@@ -111,7 +111,20 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
             return f"consumer: {consumer.failed}"
         return None
 
-    checks: list[ReadinessCheck] = [database_ready, kafka_ready]
+    heads, known = migrate.script_revisions(spec.name)
+
+    async def schema_ready(app: FastAPI) -> str | None:
+        # Serve only on a migrated schema (the pod's init container migrates; this catches a restore of an
+        # older backup or a skipped migration).
+        try:
+            async with app.state.engine.connect() as conn:
+                rows = await conn.execute(text(f'SELECT version_num FROM "{spec.name}".alembic_version'))
+                current = set(rows.scalars())
+        except Exception as exc:  # noqa: BLE001 — any failure means not ready; the reason is reported
+            return f"schema: {type(exc).__name__}"
+        return migrate.schema_problem(current, heads, known)
+
+    checks: list[ReadinessCheck] = [database_ready, schema_ready, kafka_ready]
     app = FastAPI(
         title=spec.title or f"zuofeng {spec.name}",
         description=spec.description,

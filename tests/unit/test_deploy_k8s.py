@@ -213,12 +213,23 @@ def test_one_deployment_service_hpa_and_pdb_per_service_and_the_gateway(overlay)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_one_migration_job_per_service_schema(overlay):
-    jobs = {j["metadata"]["name"]: j for j in of_kind(render(f"overlays/{overlay}"), "Job")}
-    assert set(jobs) == {f"zuofeng-migrate-{s}" for s in SERVICES}
-    for service in SERVICES:
-        (container,) = jobs[f"zuofeng-migrate-{service}"]["spec"]["template"]["spec"]["containers"]
-        assert container["args"] == ["migrate", service]
+def test_every_service_pod_migrates_its_schema_before_it_starts(overlay):
+    """No Jobs (immutable, unordered against the Deployments): an init container per pod, so a pod of a
+    new release starts only on a schema migrated for it, and readiness checks the version on top."""
+    docs = render(f"overlays/{overlay}")
+    assert not of_kind(docs, "Job")
+    for app in [*SERVICES, "gateway"]:
+        pod = named(docs, "Deployment", f"zuofeng-{app}")["spec"]["template"]["spec"]
+        inits = pod.get("initContainers", [])
+        if app == "gateway":
+            assert not inits  # no database
+            continue
+        (init,) = inits
+        (container,) = pod["containers"]
+        assert init["args"] == ["migrate", app] and init["image"] == container["image"]
+        env = {e["name"]: e for e in init["env"]}
+        main_env = {e["name"]: e for e in container["env"]}
+        assert env["DATABASE_URL"] == main_env["DATABASE_URL"] and env["DB_PASSWORD"] == main_env["DB_PASSWORD"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -382,12 +393,51 @@ def test_default_deny_leaves_the_operators_pods_alone():
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_ingress_exposes_only_the_gateway(overlay):
+def test_the_ingress_exposes_only_the_gateways_public_paths(overlay):
+    from gateway.policy import RULES
+
     docs = render(f"overlays/{overlay}")
     (ingress,) = of_kind(docs, "Ingress")
-    backends = {p["backend"]["service"]["name"] for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]}
-    assert backends == {"zuofeng-gateway"}
+    paths = [p for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+    assert {p["backend"]["service"]["name"] for p in paths} == {"zuofeng-gateway"}
     assert ingress["spec"]["tls"]
+    prefixes = {p["path"] for p in paths}
+    assert all(p["pathType"] == "Prefix" for p in paths)
+
+    def exposed(path: str) -> bool:  # Kubernetes Prefix matching: whole path elements
+        return any(path == prefix or path.startswith(prefix.rstrip("/") + "/") for prefix in prefixes)
+
+    for internal in ("/metrics", "/readyz", "/healthz", "/docs", "/openapi.json", "/"):
+        assert not exposed(internal), internal
+    # Every route the policy makes public is reachable (its literal start, regex anchors stripped).
+    for rule in RULES:
+        if rule.audience == "public":
+            literal = re.match(r"\^([^\\(\[?*+$]*)", rule.pattern.pattern).group(1)
+            assert exposed(literal), rule.pattern.pattern
+    assert exposed("/api/v1/triage/clues")  # staff use the API with their own tokens
+
+
+def _bytes(nginx_size: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([kmg]?)", nginx_size.lower()).groups()
+    return int(number) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_ingress_body_limit_matches_the_gateways(overlay):
+    """Below the gateway's, nginx would refuse a QR report the gateway and intake accept (with an HTML
+    page, not a problem); far above, it would buffer what the gateway refuses anyway."""
+    from gateway.settings import GatewaySettings
+    from services.intake.settings import IntakeSettings
+
+    (ingress,) = of_kind(render(f"overlays/{overlay}"), "Ingress")
+    limit = _bytes(ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"])
+    gateway = GatewaySettings(_env_file=None)
+    intake = IntakeSettings(_env_file=None)
+    # The gateway's per-route limits where it has them; else a QR report's attachments and its form (1 MiB).
+    qr_report = getattr(gateway, "body_limits", {}).get(
+        "qr-report", intake.attachment_max_bytes * intake.attachment_max_count + 1024 * 1024)
+    largest = max([*getattr(gateway, "body_limits", {}).values(), gateway.hotline_max_body_bytes, qr_report])
+    assert largest <= limit < largest + 1024 * 1024
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
