@@ -27,7 +27,7 @@ from .contracts import contract_for
 from .contracts.base import EventContract
 from .db import session_scope
 from .events import CloudEvent, dlq_name
-from .kafka import ensure_topics, new_producer, topics_for
+from .kafka import client_options, ensure_topics, new_producer, topics_for
 from .logs import trace_id_var, traceparent_var
 from .observability import CONSUMER_LAG, DLQ_EVENTS, EVENTS_CONSUMED
 from .settings import ServiceSettings
@@ -92,7 +92,7 @@ class EventConsumer:
     async def _consume(self) -> None:
         await ensure_topics(self.settings, self.topics())
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **client_options(self.settings),
             group_id=self.group_id,
             client_id=f"{self.service}-consumer",
             enable_auto_commit=False,
@@ -287,7 +287,7 @@ async def replay_dead_letters(settings: ServiceSettings, topic: str, *, limit: i
     await ensure_topics(settings, {topic: False, dlq: False})
     consumer = AIOKafkaConsumer(
         dlq,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         group_id=f"{settings.topic_prefix}zuofeng-dlq-replay",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
