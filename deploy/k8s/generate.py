@@ -33,6 +33,7 @@ IMAGE = "zuofeng"  # rewritten by the overlays' ``images:``
 UID = 10001  # the Dockerfile's USER
 PORT = 8000
 KAFKA_CLUSTER = "zuofeng"  # Strimzi Kafka name: bootstrap Service is zuofeng-kafka-bootstrap
+KAFKA_PORT = 9093  # the TLS + SCRAM-SHA-512 listener (base/kafka.yaml); there is no plaintext one
 PG_CLUSTER = "zuofeng-pg"  # CloudNativePG Cluster name: read-write Service is zuofeng-pg-rw
 DATABASE = "zuofeng"
 APPS = [*SERVICES, "gateway"]
@@ -147,6 +148,14 @@ def _env(app: str) -> list[dict[str, Any]]:
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
     ]
     if app in SERVICES:
+        # Its own KafkaUser: Strimzi's User Operator writes the password into a Secret of the user's name.
+        env += [
+            {"name": "KAFKA_SASL_USERNAME", "value": kafka_user(app)},
+            {
+                "name": "KAFKA_SASL_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": kafka_user(app), "key": "password"}},
+            },
+        ]
         # Kubernetes expands $(DB_PASSWORD) from the entry above it: one Secret (the role's basic-auth
         # Secret, shared with CloudNativePG's managed role) yields the service's DATABASE_URL.
         env += [
@@ -193,15 +202,30 @@ def _pod_security() -> dict[str, Any]:
     }
 
 
-def _volumes() -> list[dict[str, Any]]:
-    return [
+KAFKA_CA_DIR = "/etc/zuofeng/kafka-ca"
+
+
+def _volumes(app: str) -> list[dict[str, Any]]:
+    volumes = [
         {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
         {"name": "data", "emptyDir": {"sizeLimit": "1Gi"}},
     ]
+    if app in SERVICES:
+        # The brokers' certificates are signed by the cluster CA Strimzi keeps in <cluster>-cluster-ca-cert.
+        volumes.append(
+            {
+                "name": "kafka-ca",
+                "secret": {"secretName": f"{KAFKA_CLUSTER}-cluster-ca-cert", "items": [{"key": "ca.crt", "path": "ca.crt"}]},
+            }
+        )
+    return volumes
 
 
-def _mounts() -> list[dict[str, Any]]:
-    return [{"name": "tmp", "mountPath": "/tmp"}, {"name": "data", "mountPath": "/var/lib/zuofeng"}]
+def _mounts(app: str) -> list[dict[str, Any]]:
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}, {"name": "data", "mountPath": "/var/lib/zuofeng"}]
+    if app in SERVICES:
+        mounts.append({"name": "kafka-ca", "mountPath": KAFKA_CA_DIR, "readOnly": True})
+    return mounts
 
 
 def _probe(path: str, **timing: int) -> dict[str, Any]:
@@ -271,10 +295,10 @@ def app_manifests(app: str) -> list[dict[str, Any]]:
                                 "limits": {"cpu": "1", "memory": "512Mi"},
                             },
                             "securityContext": _container_security(),
-                            "volumeMounts": _mounts(),
+                            "volumeMounts": _mounts(app),
                         }
                     ],
-                    "volumes": _volumes(),
+                    "volumes": _volumes(app),
                 },
             },
         },
@@ -519,7 +543,7 @@ def network_policies() -> list[dict[str, Any]]:
                     },
                     {
                         "to": [{"podSelector": {"matchLabels": {"strimzi.io/cluster": KAFKA_CLUSTER}}}],
-                        "ports": [{"protocol": "TCP", "port": 9092}],
+                        "ports": [{"protocol": "TCP", "port": KAFKA_PORT}],
                     },
                 ],
             },
@@ -682,6 +706,62 @@ def kafka_topics() -> list[dict[str, Any]]:
     return docs
 
 
+def kafka_user(service: str) -> str:
+    """The KafkaUser (SCRAM user name) of a service; Strimzi writes its password to a Secret of that name."""
+    return f"zuofeng-{service}"
+
+
+KAFKA_OPS_USER = "zuofeng-ops"
+
+
+def kafka_usage(service: str) -> tuple[list[str], list[str]]:
+    """(topics the service produces, topics it consumes), from the service's own spec."""
+    from importlib import import_module
+
+    app = import_module(f"services.{service}.app").create_app()
+    spec = app.state.spec
+    return sorted(c.topic() for c in spec.produces), sorted(c.topic() for c in spec.handlers)
+
+
+def _acl(kind: str, name: str, *operations: str, pattern: str = "literal") -> dict[str, Any]:
+    return {"resource": {"type": kind, "name": name, "patternType": pattern}, "operations": list(operations)}
+
+
+def kafka_users() -> list[dict[str, Any]]:
+    """One SCRAM-SHA-512 KafkaUser per service, allowed only its own topics and its consumer group:
+    write what it produces, read what it consumes, write dead letters of what it consumes. Nobody else can
+    forge its events or read the clues. Replaying dead letters (which writes other services' topics) is
+    the operators' user's job."""
+    users = []
+    for service in SERVICES:
+        produces, consumes = kafka_usage(service)
+        own_prefix = f"zuofeng.{service}."
+        assert all(t.startswith(own_prefix) for t in produces), f"{service} produces outside {own_prefix}"
+        acls = [_acl("topic", own_prefix, "Write", "Describe", pattern="prefix")]  # its topics and their DLQs
+        for topic in consumes:
+            acls += [_acl("topic", topic, "Read", "Describe"), _acl("topic", dlq_name(topic), "Write", "Describe")]
+        acls.append(_acl("group", f"zuofeng-{service}", "Read"))
+        users.append(_kafka_user(kafka_user(service), service, acls))
+    ops = [
+        _acl("topic", "zuofeng.", "Read", "Write", "Describe", pattern="prefix"),
+        _acl("group", "zuofeng-dlq-replay", "Read"),
+    ]
+    users.append(_kafka_user(KAFKA_OPS_USER, "ops", ops))
+    return users
+
+
+def _kafka_user(name: str, app: str, acls: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "kafka.strimzi.io/v1",
+        "kind": "KafkaUser",
+        "metadata": {"name": name, "labels": {"strimzi.io/cluster": KAFKA_CLUSTER, **labels(app, "kafka-user")}},
+        "spec": {
+            "authentication": {"type": "scram-sha-512"},
+            "authorization": {"type": "simple", "acls": acls},
+        },
+    }
+
+
 def postgres() -> list[dict[str, Any]]:
     """One database, one schema per service, each owned by that service's own login role.
 
@@ -775,6 +855,7 @@ def render() -> dict[str, str]:
         g + "ingress.yaml": dump([ingress()], "the public entry: the gateway's public paths only"),
         g + "network-policies.yaml": dump(network_policies(), "NetworkPolicies"),
         g + "kafka-topics.yaml": dump(kafka_topics(), "KafkaTopic per contract and its DLQ"),
+        g + "kafka-users.yaml": dump(kafka_users(), "KafkaUser per service (SCRAM-SHA-512, ACLs on its own topics)"),
         g + "postgres.yaml": dump(postgres(), "CloudNativePG Cluster with per-service roles and schemas"),
         # A kustomize Component, not part of the base: dev includes it; prod creates its Secrets out of
         # band (docs/operations.md), and a later `kubectl apply` of prod must never overwrite them.

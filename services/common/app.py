@@ -132,6 +132,7 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.spec = spec  # what it produces and consumes: deploy/k8s/generate.py derives Kafka ACLs from it
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, service=spec.name)
     app.include_router(health_router(checks))

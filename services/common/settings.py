@@ -93,7 +93,7 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> "ServiceSettings":
-        if self.kafka_security_protocol.startswith("SASL") and not (
+        if self.kafka_enabled and self.kafka_security_protocol.startswith("SASL") and not (
             self.kafka_sasl_username and self.kafka_sasl_password
         ):
             raise ValueError("KAFKA_SECURITY_PROTOCOL=SASL_… needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")

@@ -264,11 +264,16 @@ def _secrets(docs) -> dict[str, set[str]]:
     }
 
 
+def operator_secrets(docs) -> dict[str, dict[str, str]]:
+    """Secrets Strimzi's User Operator writes, one per KafkaUser (the SCRAM password under ``password``)."""
+    return {u["metadata"]["name"]: {"password": "made-by-the-user-operator"} for u in of_kind(docs, "KafkaUser")}
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_referenced_secret_and_config_map_exists(overlay):
     docs = render(f"overlays/{overlay}")
-    # prod's Secrets are created out of band; the placeholders document their names and keys.
-    secrets = _secrets(placeholder_secrets())
+    # prod's Secrets are created out of band; the dev ones document their names and keys.
+    secrets = _secrets(placeholder_secrets()) | {k: set(v) for k, v in operator_secrets(docs).items()}
     config_maps = {c["metadata"]["name"] for c in of_kind(docs, "ConfigMap")}
     for doc, pod in pod_specs(docs):
         for container in pod["containers"]:
@@ -373,7 +378,7 @@ def test_network_policies_confine_every_workload():
     # Services reach PostgreSQL, Kafka and DNS (plus the trace collector); the gateway reaches services.
     intake_to = [str(r) for p in _policies_for(docs, intake, "Egress") for r in p["spec"].get("egress", [])]
     assert any("cnpg.io/cluster" in r and "5432" in r for r in intake_to)
-    assert any("strimzi.io/cluster" in r and "9092" in r for r in intake_to)
+    assert any("strimzi.io/cluster" in r and "9093" in r for r in intake_to)
     assert any("kube-dns" in r for r in intake_to)
     assert all("to" in rule for p in _policies_for(docs, intake, "Egress") for rule in p["spec"].get("egress", []))
     gateway_to = [str(r) for p in _policies_for(docs, gateway, "Egress") for r in p["spec"].get("egress", [])]
@@ -566,7 +571,7 @@ def runbook_secrets() -> dict[str, dict[str, str]]:
 def overlay_secrets(overlay: str) -> dict[str, dict[str, str]]:
     docs = render(f"overlays/{overlay}")
     shipped = {s["metadata"]["name"]: _decoded(s) for s in of_kind(docs, "Secret")}
-    return shipped or runbook_secrets()
+    return (shipped or runbook_secrets()) | operator_secrets(docs)
 
 
 def container_env(docs, container: dict, secrets: dict[str, dict[str, str]]) -> dict[str, str]:
@@ -669,7 +674,8 @@ def test_the_docs_list_every_secret_key_in_one_table():
     cells = [line.split("|")[1:3] for line in table.splitlines() if line.startswith("| `")]
     rows = {(re.findall(r"`([^`]+)`", a)[0], re.findall(r"`([^`]+)`", b)[0]) for a, b in cells}
     expected = {(name, key) for name, keys in generator.SECRETS.items() for key in keys}
-    expected |= {("zuofeng-db-<service>", "username"), ("zuofeng-db-<service>", "password")}
+    expected |= {("zuofeng-db-<service>", "username"), ("zuofeng-db-<service>", "password"),
+                 ("zuofeng-<service>", "password")}
     assert rows == expected
     # And what the workloads read is exactly what the table lists (no key read that nobody creates).
     referenced = set()
@@ -679,6 +685,8 @@ def test_the_docs_list_every_secret_key_in_one_table():
                 for entry in container.get("env", []):
                     if ref := entry.get("valueFrom", {}).get("secretKeyRef"):
                         name = "zuofeng-db-<service>" if ref["name"].startswith("zuofeng-db-") else ref["name"]
+                        if ref["name"] in {f"zuofeng-{s}" for s in SERVICES}:
+                            name = "zuofeng-<service>"  # the service's KafkaUser
                         referenced.add((name, ref["key"]))
     assert referenced == expected - {("zuofeng-db-<service>", "username")}
 
@@ -729,3 +737,44 @@ def test_the_crd_schemas_catch_an_old_api():
     assert crd_schema(kafka) is not None
     kafka["apiVersion"] = "kafka.strimzi.io/v1beta2"
     assert crd_schema(kafka) is None  # Strimzi ≥ 1.0 serves v1 only
+
+
+# --- Kafka: TLS + SCRAM, one user per service ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_kafka_admits_only_authenticated_users_within_their_acls(overlay):
+    docs = render(f"overlays/{overlay}")
+    kafka = named(docs, "Kafka", "zuofeng")
+    listeners = kafka["spec"]["kafka"]["listeners"]
+    assert listeners and all(l["tls"] and l["authentication"]["type"] == "scram-sha-512" for l in listeners)
+    assert kafka["spec"]["kafka"]["authorization"]["type"] == "simple"
+    assert "userOperator" in kafka["spec"]["entityOperator"]
+    generator = _generator()
+    topics = {t["spec"]["topicName"] for t in of_kind(docs, "KafkaTopic")}
+    for service in SERVICES:
+        user = named(docs, "KafkaUser", f"zuofeng-{service}")
+        assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+        produces, consumes = generator.kafka_usage(service)
+
+        def allowed(operation: str, topic: str) -> bool:
+            return any(
+                operation in acl["operations"] and acl["resource"]["type"] == "topic" and (
+                    topic == acl["resource"]["name"] if acl["resource"]["patternType"] == "literal"
+                    else topic.startswith(acl["resource"]["name"]))
+                for acl in user["spec"]["authorization"]["acls"])
+
+        for topic in topics:
+            own = topic.startswith(f"zuofeng.{service}.")
+            base = topic.removesuffix(".dlq")
+            # Writes: its own events, and dead letters of what it consumes. Never another service's events.
+            assert allowed("Write", topic) == (own or (topic.endswith(".dlq") and base in consumes)), (service, topic)
+            # Reads: only what it consumes (reporter data stays with the services that handle it).
+            assert allowed("Read", topic) == (topic in consumes), (service, topic)
+        assert set(produces) | set(consumes) <= topics
+        groups = [a["resource"]["name"] for a in user["spec"]["authorization"]["acls"] if a["resource"]["type"] == "group"]
+        assert groups == [f"zuofeng-{service}"]  # EventConsumer's group id (no topic prefix in a cluster)
+        (container,) = named(docs, "Deployment", f"zuofeng-{service}")["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["KAFKA_SASL_USERNAME"]["value"] == user["metadata"]["name"]
+        assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": user["metadata"]["name"], "key": "password"}
