@@ -499,6 +499,9 @@ def network_policies() -> list[dict[str, Any]]:
         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
     }
     monitoring_ns = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    # Outside the cluster: any address but the private ranges the cluster's pods and services live in
+    # (in-cluster peers are named by selectors above; overlays narrow this to the providers' ranges).
+    outside = {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}}
     return [
         _policy("zuofeng-default-deny", ours, {"policyTypes": ["Ingress", "Egress"]}),
         _policy(
@@ -585,14 +588,26 @@ def network_policies() -> list[dict[str, Any]]:
                 ],
             },
         ),
-        # Notification delivers mail (SMTP submission) outside the cluster; nothing else leaves.
+        # Notification delivers mail (SMTP submission) and SMS/WeChat through the providers' HTTPS webhooks.
         _policy(
-            "zuofeng-notification-to-smtp",
+            "zuofeng-notification-to-providers",
             {"matchLabels": selector("notification")},
             {
                 "policyTypes": ["Egress"],
-                "egress": [{"ports": [{"protocol": "TCP", "port": p} for p in (25, 465, 587)]}],
+                "egress": [{"to": [outside], "ports": [{"protocol": "TCP", "port": p} for p in (25, 465, 587, 443)]}],
             },
+        ),
+        # The gateway fetches the identity provider's JWKS (STAFF_JWKS_URL) over HTTPS.
+        _policy(
+            "zuofeng-gateway-to-idp",
+            gateway,
+            {"policyTypes": ["Egress"], "egress": [{"to": [outside], "ports": [{"protocol": "TCP", "port": 443}]}]},
+        ),
+        # Intake stores evidence in S3-compatible object storage and calls the hotlines back, both over HTTPS.
+        _policy(
+            "zuofeng-intake-to-storage-and-hotlines",
+            {"matchLabels": selector("intake")},
+            {"policyTypes": ["Egress"], "egress": [{"to": [outside], "ports": [{"protocol": "TCP", "port": 443}]}]},
         ),
     ]
 

@@ -778,3 +778,24 @@ def test_kafka_admits_only_authenticated_users_within_their_acls(overlay):
         env = {e["name"]: e for e in container["env"]}
         assert env["KAFKA_SASL_USERNAME"]["value"] == user["metadata"]["name"]
         assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": user["metadata"]["name"], "key": "password"}
+
+
+def test_egress_allows_what_leaves_the_cluster_and_only_that():
+    """SMS/WeChat webhooks and SMTP (notification), JWKS (gateway), object storage and hotline callbacks
+    (intake) are outside the cluster; no other workload may leave it."""
+    docs = render("overlays/prod")
+
+    def outside_ports(name: str) -> set[int]:
+        return {
+            port["port"]
+            for policy in _policies_for(docs, _pod_labels(docs, name), "Egress")
+            for rule in policy["spec"].get("egress", [])
+            if any("ipBlock" in peer for peer in rule.get("to", []))
+            for port in rule.get("ports", [])
+        }
+
+    assert {443, 587} <= outside_ports("zuofeng-notification")
+    assert outside_ports("zuofeng-gateway") == {443}
+    assert outside_ports("zuofeng-intake") == {443}
+    for service in ("triage", "accountability", "evaluation"):
+        assert not outside_ports(f"zuofeng-{service}"), service
