@@ -67,6 +67,10 @@ SECRETS: dict[str, dict[str, tuple[str, str]]] = {
     "zuofeng-evaluation-keys": {
         "EVALUATION_VOTER_HASH_KEY": ("evaluation", "`openssl rand -hex 32` (≥ 32 characters)"),
     },
+    "zuofeng-attachment-store": {
+        "AWS_ACCESS_KEY_ID": ("intake", "the object store's access key for bucket `INTAKE_S3_BUCKET`"),
+        "AWS_SECRET_ACCESS_KEY": ("intake", "its secret key"),
+    },
     "zuofeng-notification-keys": {
         "NOTIFICATION_SMTP_USERNAME": ("notification", "the mail relay's login (empty if it needs none)"),
         "NOTIFICATION_SMTP_PASSWORD": ("notification", "the mail relay's password (empty if it needs none)"),
@@ -93,6 +97,7 @@ EXTRA_KEYS: dict[str, dict[str, tuple[str, str]]] = {
     "intake": {
         **_own("zuofeng-reporter-keys", "IDENTITY_KEYRING", "CONTACT_KEYRING"),
         **_own("zuofeng-intake-keys", "INTAKE_RECEIPT_LOOKUP_KEY", "INTAKE_OPEN311_API_KEYS"),
+        **_own("zuofeng-attachment-store", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
     },
     "accountability": _own("zuofeng-reporter-keys", "IDENTITY_KEYRING"),
     "evaluation": _own("zuofeng-evaluation-keys", "EVALUATION_VOTER_HASH_KEY"),
@@ -417,6 +422,8 @@ def dev_secret_values() -> dict[str, dict[str, str]]:
             "INTAKE_OPEN311_API_KEYS": json.dumps([f"dev-{_dev_bytes('open311', 12).hex()}"]),
         },
         "zuofeng-evaluation-keys": {"EVALUATION_VOTER_HASH_KEY": _dev_bytes("voter-hash").hex()},
+        # Dev keeps attachments on the pod's filesystem (INTAKE_ATTACHMENT_STORE in the dev overlay).
+        "zuofeng-attachment-store": {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
         "zuofeng-notification-keys": {
             "NOTIFICATION_SMTP_USERNAME": "",
             "NOTIFICATION_SMTP_PASSWORD": "",

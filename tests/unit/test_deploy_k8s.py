@@ -468,7 +468,8 @@ def test_prod_never_applies_placeholder_secrets_and_dev_has_all_of_them():
 
 
 # Read by the process itself rather than by a settings class (cli.py, uvicorn, OpenTelemetry, Kubernetes).
-PROCESS_ENV = {"ZUOFENG_HOST", "PORT", "WEB_CONCURRENCY", "POD_NAME", "DB_PASSWORD"}
+PROCESS_ENV = {"ZUOFENG_HOST", "PORT", "WEB_CONCURRENCY", "POD_NAME", "DB_PASSWORD",
+               "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}  # the last three: boto3
 # Settings other issues are adding (the local env file, tests/conftest.py and suite.sh already pass them);
 # once a settings class declares one, it is checked like the rest.
 PENDING_SETTINGS = {"IDENTITY_KEYRING", "CONTACT_KEYRING", "HOTLINE_KEYS", "ZUOFENG_DATA_DIR", "AUDIT_KEYRING"}
@@ -629,6 +630,11 @@ def test_every_workload_starts_with_the_overlays_config_and_secrets(overlay):
                 for prop in STARTUP_PROPERTIES:
                     if hasattr(type(settings), prop):
                         getattr(settings, prop)
+                if cls.__name__ == "IntakeSettings" and container["args"][0] == "serve":
+                    from services.intake.attachments import blob_store
+
+                    store = blob_store(settings)  # the S3 client needs boto3 in the image (the lock)
+                    assert type(store).__name__ == ("S3BlobStore" if overlay == "prod" else "FilesystemBlobStore")
             assert settings.environment == ("development" if overlay == "dev" else "production")
             assert "$(" not in settings.database_url
             # Links citizens get (QR posters, receipts, rating links) point at the public host.
