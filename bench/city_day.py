@@ -46,7 +46,6 @@ from PIL.PngImagePlugin import PngInfo
 
 from services.intake import catalog as intake_catalog
 from services.triage import dedupe
-from services.triage.screen import DISCIPLINE_TAG_PREFIXES
 from services.triage.taxonomy import Taxonomy, default_taxonomy
 from services.triage.units import DEMO_UNITS_FILE, Directory, load_routing_rules
 
@@ -508,23 +507,24 @@ class Outlook:
 
 
 def outlook(report: Report, *, taxonomy: Taxonomy, directory: Directory, merged: bool) -> Outlook:
-    """First match wins: merge a repeat → 五必查 accepted → 存查 → low confidence to review → 乱作为 and
-    discipline matters accepted → transfer to the routed unit → accept."""
-    found = taxonomy.scan(report.text)
-    c = taxonomy.classify(report.text, found)
-    routed, _ = directory.route(text=report.text, subject=report.subject, pre_routed=report.unit_id)
-    must = bool(taxonomy.must_investigate(report.text, found))
+    """What ``services.triage.screen.decide`` does with this report alone, on the classifier the service
+    loads (the newest model): merge a repeat → 五必查 kept by the office → 存查 → review → accept or
+    transfer (never to the unit complained about)."""
+    from services.triage.classifier import default_classifier
+    from services.triage.screen import ClueInput, Outcome, decide
+
+    classifier = default_classifier()
+    verdict = classifier.classify(report.text, enterprise_flag=report.enterprise)
+    routed, why = directory.route(text=report.text, subject=report.subject, pre_routed=report.unit_id)
     if merged:
-        return Outlook("merge", routed, must, c.type_code)
-    if must:
-        return Outlook("accept", routed, True, c.type_code)
-    if taxonomy.set_aside_reason(report.text, c, found):
-        return Outlook("set_aside", routed, False, c.type_code)
-    if c.confidence < taxonomy.review_threshold:
-        return Outlook(None, routed, False, c.type_code)
-    if c.family == "misconduct" or any(t.startswith(DISCIPLINE_TAG_PREFIXES) for t in c.tags):
-        return Outlook("accept", routed, False, c.type_code)
-    return Outlook("transfer" if routed else "accept", routed, False, c.type_code)
+        return Outlook("merge", routed, bool(verdict.triggers), verdict.type_code)
+    clue = ClueInput(id=None, tracking_number="", channel=report.channel, subject=report.subject, text=report.text,
+                     unit_id=report.unit_id, enterprise_related=report.enterprise, received_at=None)
+    outcome = Outcome(clue=clue, classification=verdict, triggers=list(verdict.triggers),
+                      enterprise=verdict.enterprise, routed_unit_id=routed, route_reason=why)
+    _, decision, _ = decide(outcome, taxonomy=taxonomy, primary_tracking=None,
+                            review_threshold=classifier.review_threshold, directory=directory)
+    return Outlook(decision, outcome.routed_unit_id, bool(verdict.triggers), verdict.type_code)
 
 
 def expect(day: Day, sent: Sent, *, channels: frozenset[str], unit_contacts: dict[str, dict[str, str]],
@@ -533,8 +533,8 @@ def expect(day: Day, sent: Sent, *, channels: frozenset[str], unit_contacts: dic
            taxonomy: Taxonomy | None = None) -> dict[str, Any]:
     """Every count the day should leave behind, from what intake accepted and the services' rules.
 
-    ``sheet_units``: the units the sheet names, when the sheet holds more than this day (a shared test
-    database); by default the units this day's clues are routed to. ``arrival``: clue id → (received_at,
+    ``sheet_units``: the units the sheet's notice goes to (``transferred_by_unit``), when the sheet holds
+    more than this day (a shared test database); by default the units this day's clues are transferred to. ``arrival``: clue id → (received_at,
     id) as intake stored them; of a clue and its repeats, the first to arrive is the one triage keeps (the
     daily run reads in that order), and a repeat may arrive first when the lines push at once."""
     taxonomy = taxonomy or default_taxonomy()
@@ -608,7 +608,9 @@ def expect(day: Day, sent: Sent, *, channels: frozenset[str], unit_contacts: dic
         if looks[r.key].decision == "transfer":
             for ch in unit_channels(looks[r.key].routed):
                 deliveries[("unit/transfer_assigned", ch)] += 1
-    for unit_id in sheet_units if sheet_units is not None else {o.routed for o in looks.values() if o.routed}:
+    # Only the units something was transferred to hear of the sheet (a count of kept clues would tip them off).
+    transferred_to = {o.routed for o in looks.values() if o.routed and o.decision == "transfer"}
+    for unit_id in sheet_units if sheet_units is not None else transferred_to:
         for ch in unit_channels(unit_id):
             deliveries[("unit/daily_sheet", ch)] += 1
     for (template, ch), n in sorted(deliveries.items()):
@@ -793,8 +795,8 @@ async def observe(conn: asyncpg.Connection, client: httpx.AsyncClient, day: Day,
     sheet = (await client.get(f"/api/v1/triage/daily-sheets/{run_date}", headers=staff("auditor"))).json()
     as_csv = (await client.get(f"/api/v1/triage/daily-sheets/{run_date}.csv", headers=staff("auditor"))).text
     csv_rows = list(csv.DictReader(io.StringIO(as_csv)))
-    csv_total = next(int(r["count"]) for r in csv_rows if r["dimension"] == "total")
-    csv_decisions = {r["key"]: int(r["count"]) for r in csv_rows if r["dimension"] == "decision"}
+    csv_total = next(int(r["件数"]) for r in csv_rows if r["维度"] == "合计")
+    csv_decisions = {r["代码"]: int(r["件数"]) for r in csv_rows if r["维度"] == "处置方式"}
     mine = await conn.fetch("SELECT decision, state, must_investigate, routed_unit_id, run_date "
                             "FROM triage.clues WHERE id = ANY($1::uuid[])", ids)
     decisions = Counter((r["decision"] or "review") for r in mine if r["run_date"] == run_date)

@@ -20,6 +20,7 @@ import random
 import resource
 import statistics
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def bodies(n_ballots: int, batch: int, unit_ids: list[str], marks_per_ballot: in
             rated = rng.sample(unit_ids, marks_per_ballot)
             ballots.append({
                 "voter": f"139{n:08d}",
-                "channel": ("sms", "wechat", "web")[n % 3],
+                "channel": ("sms", "wechat")[n % 2],
                 "source": f"cell-{n % 5000}",
                 "submitted_at": (start + timedelta(seconds=n * 0.6)).isoformat(),
                 "ratings": {u: max(1, min(5, round(quality[u] + rng.uniform(-1, 1)))) for u in rated},
@@ -136,6 +137,14 @@ async def main() -> None:
                 {"unit_id": u, "name": f"{EZHOU_CATEGORIES[int(u[1])]}{u[3:]}号",
                  "category": EZHOU_CATEGORIES[int(u[1])]} for u in unit_ids]})
             await client.post(f"{API}/campaigns/{cid}/transitions", headers=admin_headers(), json={"action": "open"})
+            # The ballots carry the times the platforms received them, from 1 November on; ballots from before
+            # a campaign opened are refused, so this campaign (in the bench's own database) opened then.
+            conn = await asyncpg.connect(settings.asyncpg_dsn)
+            try:
+                await conn.execute("UPDATE evaluation.campaigns SET opened_at = $1 WHERE id = $2",
+                                   datetime(2026, 11, 1, tzinfo=UTC), uuid.UUID(cid))
+            finally:
+                await conn.close()
 
             t0 = time.perf_counter()
             payloads = bodies(args.ballots, args.batch, unit_ids, args.marks)

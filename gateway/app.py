@@ -7,24 +7,29 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common.errors import install_problem_handlers
+from services.common.headers import SecurityHeaders
 from services.common.logs import configure_logging
 from services.common.observability import RequestContextMiddleware
 
-from .api import router
+from .api import SWAGGER_ASSETS, router
 from .auth import Authenticator
+from .edge import RefuseAmbiguousTargets
 from .openapi import OpenApiAggregator
 from .proxy import InternalTokens, new_client
 from .ratelimit import RateLimits
 from .settings import GatewaySettings, get_settings
 
+STATIC = Path(__file__).parent / "static"
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -81,13 +86,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.http.aclose()
+            nonces = app.state.authenticator.hotline.nonces
+            if hasattr(nonces, "aclose"):
+                await nonces.aclose()
 
     # The gateway's own OpenAPI is the aggregated one (gateway/openapi.py), served by its router.
     app = FastAPI(title="zuofeng gateway", version="1.0.0", lifespan=lifespan, openapi_url=None,
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings)
-    app.state.rate_limits = RateLimits(settings.rate_limits, settings.rate_limit_storage)
+    app.state.rate_limits = RateLimits(settings.rate_limits, settings.limit_storage_uri())
     app.state.tokens = InternalTokens(settings.internal_token_private_key, settings.internal_token_ttl_seconds)
     app.state.openapi = OpenApiAggregator(settings.upstreams, settings.openapi_cache_seconds)
     health = UpstreamHealth(settings)
@@ -101,9 +109,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> JSONResponse:
+        """Ready while the gateway itself can serve; the services' readiness is listed for operators and
+        gates this only for the services named in GATEWAY_READINESS_SERVICES."""
         services = await health.probe(request.app, "readyz")
-        gating = settings.readiness_services if settings.readiness_services is not None else list(services)
-        ready = all(services.get(name) == "ok" for name in gating)
+        ready = all(services.get(name) == "ok" for name in settings.readiness_services)
         return JSONResponse({"status": "ready" if ready else "unavailable", "services": services},
                             status_code=200 if ready else 503)
 
@@ -112,6 +121,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(router)
+    app.mount(SWAGGER_ASSETS, StaticFiles(directory=STATIC / "swagger-ui"), name="swagger-ui")
+    app.add_middleware(RefuseAmbiguousTargets)
+    app.add_middleware(SecurityHeaders)  # outside the refusal, so its 400s carry the headers too
     app.add_middleware(RequestContextMiddleware, service="gateway")
     app.add_middleware(SanitiseRequestId)
     return app

@@ -35,7 +35,9 @@ TIMESTAMP_HEADER = "x-zuofeng-timestamp"
 NONCE_HEADER = "x-zuofeng-nonce"
 SIGNATURE_HEADER = "x-zuofeng-signature"
 VERSION = "v1"
-_NONCE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+# ASCII digits only, at most 12: str.isdigit() admits "²" or "١" and int() of 5,000 digits raises.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 def canonical_request(method: str, target: str, timestamp: str, nonce: str, body: bytes) -> bytes:
@@ -63,7 +65,7 @@ def sign(key_id: str, secret: str, method: str, target: str, body: bytes = b"", 
 
 
 class NonceCache:
-    """Nonces seen in the replay window, per key; in memory, so per gateway replica (docs/security.md)."""
+    """Nonces seen in the replay window, per key; in memory, so per gateway replica (without REDIS_URL)."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -93,38 +95,87 @@ class NonceCache:
         return True
 
 
+    async def aclaim(self, key_id: str, nonce: str, *, expires: float, now: float) -> bool:
+        return self.claim(key_id, nonce, expires=expires, now=now)
+
+
+class RedisNonceCache:
+    """Nonces in Redis, shared by every gateway replica: a replay sent to another replica is still one.
+    ``SET NX`` with the nonce's remaining lifetime, so Redis forgets it when the window has passed."""
+
+    def __init__(self, url: str, prefix: str = "zuofeng:nonce:") -> None:
+        import redis.asyncio as aioredis
+
+        self.client = aioredis.from_url(url)
+        self.prefix = prefix
+
+    async def aclaim(self, key_id: str, nonce: str, *, expires: float, now: float) -> bool:
+        ttl_ms = max(1, int((expires - now) * 1000))
+        try:
+            return bool(await self.client.set(f"{self.prefix}{key_id}:{nonce}", b"1", nx=True, px=ttl_ms))
+        except Exception as exc:  # noqa: BLE001 — no replay check, no signed request: fail closed
+            raise Problem(503, "The replay check is unavailable; retry shortly.", slug="nonce-store-down",
+                          headers={"Retry-After": "5"}) from exc
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
 @dataclass
 class HotlineVerifier:
     keys: dict[str, HotlineKey]
     window_seconds: int
-    nonces: NonceCache
+    nonces: NonceCache | RedisNonceCache
+
+    def precheck(self, headers, *, now: float | None = None) -> HotlineKey:
+        """Everything that can be checked without the body: the key, the headers' shapes, the clock.
+        Run before the body is read, so an unknown key or a stale request costs no buffering."""
+        now = time.time() if now is None else now
+        key = self.keys.get(headers.get(KEY_HEADER, ""))
+        if key is None:
+            raise _unauthenticated("未知的 API 密钥（X-Zuofeng-Key）。", "signature-invalid")
+        timestamp = headers.get(TIMESTAMP_HEADER, "")
+        if (not _TIMESTAMP.fullmatch(timestamp) or not _NONCE.fullmatch(headers.get(NONCE_HEADER, ""))
+                or not headers.get(SIGNATURE_HEADER, "")):
+            raise _unauthenticated(
+                f"签名请求须带 {TIMESTAMP_HEADER}（Unix 秒，ASCII 数字）、{NONCE_HEADER}（16–128 个 "
+                f"[A-Za-z0-9_-] 字符）和 {SIGNATURE_HEADER}。", "signature-invalid")
+        if abs(now - int(timestamp)) > self.window_seconds:
+            raise _unauthenticated(
+                f"请求的签名时间与网关时钟相差超过 {self.window_seconds} 秒。", "signature-expired")
+        return key
 
     def verify(self, *, method: str, target: str, headers, body: bytes, client: str | None,
                now: float | None = None) -> Principal:
+        """In-memory nonces only (the unit tests' path); the gateway calls ``averify``."""
         now = time.time() if now is None else now
+        principal, key_id, nonce, expires = self._check(method, target, headers, body, client, now)
+        if not self.nonces.claim(key_id, nonce, expires=expires, now=now):
+            raise _unauthenticated("此 nonce 已被使用过（疑似重放）。", "signature-replayed")
+        return principal
+
+    async def averify(self, *, method: str, target: str, headers, body: bytes, client: str | None,
+                      now: float | None = None) -> Principal:
+        now = time.time() if now is None else now
+        principal, key_id, nonce, expires = self._check(method, target, headers, body, client, now)
+        if not await self.nonces.aclaim(key_id, nonce, expires=expires, now=now):
+            raise _unauthenticated("此 nonce 已被使用过（疑似重放）。", "signature-replayed")
+        return principal
+
+    def _check(self, method: str, target: str, headers, body: bytes, client: str | None,
+               now: float) -> tuple[Principal, str, str, float]:
+        key = self.precheck(headers, now=now)
         key_id = headers.get(KEY_HEADER, "")
         timestamp = headers.get(TIMESTAMP_HEADER, "")
         nonce = headers.get(NONCE_HEADER, "")
         given = headers.get(SIGNATURE_HEADER, "")
-        key = self.keys.get(key_id)
-        if key is None:
-            raise _unauthenticated("Unknown API key.", "signature-invalid")
-        if not timestamp.isdigit() or not _NONCE.match(nonce) or not given:
-            raise _unauthenticated(
-                f"Signed requests need {TIMESTAMP_HEADER} (Unix seconds), {NONCE_HEADER} (16–128 of "
-                f"[A-Za-z0-9_-]) and {SIGNATURE_HEADER}.", "signature-invalid")
         signed_at = int(timestamp)
-        if abs(now - signed_at) > self.window_seconds:
-            raise _unauthenticated(
-                f"The request was signed more than {self.window_seconds} s from the gateway's clock.",
-                "signature-expired")
         expected = signature(key.secret, method, target, timestamp, nonce, body)
         if not hmac.compare_digest(expected.encode(), given.encode()):
-            raise _unauthenticated("The signature does not match the request.", "signature-invalid")
-        # Only after the signature holds: an unsigned request must not be able to burn nonces.
-        if not self.nonces.claim(key_id, nonce, expires=signed_at + self.window_seconds + 1, now=now):
-            raise _unauthenticated("This nonce was already used.", "signature-replayed")
-        return Principal(kind=key.kind, subject=f"{key.kind}:{key_id}", line=key.line, client=client)
+            raise _unauthenticated("签名与请求内容不符。", "signature-invalid")
+        # The nonce is claimed by the caller only after this: an unsigned request must not burn nonces.
+        principal = Principal(kind=key.kind, subject=f"{key.kind}:{key_id}", line=key.line, client=client)
+        return principal, key_id, nonce, signed_at + self.window_seconds + 1
 
 
 def _unauthenticated(detail: str, slug: str) -> Problem:

@@ -114,6 +114,18 @@ def _unique_operation_ids(paths: dict[str, dict], services: dict[tuple[str, str]
                 service = services[(path, method)]
                 oid = operation["operationId"]
                 operation["operationId"] = service + oid[:1].upper() + oid[1:]
+    seen: set[str] = set()
+    for item in paths.values():  # one service's two routes of one function name: tell them by method, then number
+        for method, operation in item.items():
+            if method in _METHODS:
+                oid = operation["operationId"]
+                if oid in seen:
+                    oid = f"{oid}{method.capitalize()}"
+                base, n = oid, 2
+                while oid in seen:
+                    oid, n = f"{base}{n}", n + 1
+                operation["operationId"] = oid
+                seen.add(oid)
 
 
 def _unreferenced(schemas: dict[str, dict], document: dict, names: tuple[str, ...]) -> list[str]:

@@ -36,18 +36,41 @@ def _rule(methods: str, pattern: str, audience: Audience, limit: str | None = No
 
 _SEGMENT = r"[^/]+"
 RULES: tuple[Rule, ...] = (
-    _rule("POST", rf"^/api/v1/intake/feeds/(?P<line>{_SEGMENT})/reports(:batch)?$", "feed", machines="hotline"),
+    # Pushes, and the status pull by the line's own ticket id (热线回告).
+    _rule("GET HEAD POST", rf"^/api/v1/intake/feeds/(?P<line>{_SEGMENT})/reports(:batch|/{_SEGMENT})?$", "feed",
+          machines="hotline"),
     _rule("POST", rf"^/api/v1/intake/qr/{_SEGMENT}/reports$", "public", "qr-report"),
     _rule("GET HEAD", rf"^/qr/{_SEGMENT}(/.*)?$", "public", "qr-page"),
     _rule("GET HEAD", rf"^/api/v1/intake/receipts/{_SEGMENT}$", "public", "receipt"),
     _rule("POST", rf"^/api/v1/evaluation/campaigns/{_SEGMENT}/ballots$", "public", "ballot", machines="service"),
+    # A web voter's one-time SMS code; evaluation limits per phone too, in its database (shared by replicas).
+    _rule("POST", rf"^/api/v1/evaluation/campaigns/{_SEGMENT}/verification-codes$", "public", "ballot-code"),
+    # The citizens' ballot page (H5, no JavaScript): the page, the code request and the ballot form.
+    _rule("GET HEAD", rf"^/vote/{_SEGMENT}$", "public", "ballot-page"),
+    _rule("POST", rf"^/vote/{_SEGMENT}/code$", "public", "ballot-code"),
+    _rule("POST", rf"^/vote/{_SEGMENT}$", "public", "ballot"),
     _rule("POST", rf"^/api/v1/evaluation/campaigns/{_SEGMENT}/ballots:batch$", "staff", machines="service"),
     # Published campaigns and their rankings (十优/十差) are public; evaluation hides drafts itself.
     _rule("GET HEAD", r"^/api/v1/evaluation/(enumerations|campaigns)$", "public", "results"),
     _rule("GET HEAD", rf"^/api/v1/evaluation/campaigns/{_SEGMENT}(/rankings(\.svg|\.csv)?)?$", "public", "results"),
     _rule("GET HEAD", r"^/api/v1/notification/bulletins(\.atom|\.json)?(/.*)?$", "public", "bulletin"),
+    # The enumerations the docs offer to anyone (channels, statuses, stages and their Chinese labels).
+    _rule("GET HEAD", r"^/api/v1/(intake/catalog|notification/enumerations)$", "public", "catalog"),
+    # The rating link sent by SMS / e-mail: its token is the authorisation; the page and its form post.
+    _rule("GET HEAD POST", rf"^/api/v1/notification/ratings/{_SEGMENT}$", "public", "rating"),
+    # The citizens' lookup page (办理进度查询): the form, and its answer (the code in the body, not the URL).
+    _rule("GET HEAD POST", r"^/api/v1/intake/receipts$", "public", "receipt"),
     _rule("POST", r"^/open311/v2/requests\.(json|xml)$", "public", "open311-report"),
     _rule("GET HEAD", r"^/open311/v2/(services|requests|tokens)(/.*)?(\.json|\.xml)?$", "public", "open311-read"),
+    # Accountability (issue 16), staff only and never a machine key: the proposals queue and its decisions,
+    # the import (JSON, xlsx, the template), the ageing view, the 四风 report, follow-ups. The service checks
+    # the role and the body (commission / organization department) on each.
+    _rule("GET HEAD POST", r"^/api/v1/accountability/proposals(/[^/]+(/decision)?)?$", "staff"),
+    _rule("GET HEAD POST", r"^/api/v1/accountability/imports(/xlsx|/template\.xlsx)?$", "staff"),
+    _rule("GET HEAD", r"^/api/v1/accountability/(ageing|follow-ups|reports/four-winds/[^/]+)$", "staff"),
+    _rule("GET HEAD", r"^/open311/(v2/)?discovery\.(json|xml)$", "public", "open311-read"),
+    # 预分类 for the systems that feed clues in (hotline integrators), besides triage officers; never public.
+    _rule("POST", r"^/api/v1/triage/classify$", "staff", machines="hotline"),
 )
 
 
@@ -70,7 +93,7 @@ def admit(principal: Principal, method: str, path: str) -> Rule | None:
     if principal.kind in ("hotline", "service"):
         if rule is None or principal.kind not in rule.machines:
             raise Problem(403, f"A {principal.kind} key may not call this endpoint.", slug="forbidden-kind")
-        if principal.kind == "hotline" and feed_line(path) != principal.line:
+        if principal.kind == "hotline" and rule is RULES[0] and feed_line(path) != principal.line:
             raise Problem(403, f"This key may push to line {principal.line} only.", slug="forbidden-line")
         return rule
     if principal.kind == "public":

@@ -8,6 +8,7 @@ RUN_DIR="${ZUOFENG_RUN_DIR:-$REPO/.run}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 PG_PORT="${PG_PORT:-55432}"
+REDIS_PORT="${REDIS_PORT:-56379}"
 mkdir -p "$RUN_DIR/locks"
 
 # Messages go to stderr so stdout stays machine-readable (URLs, export lines).

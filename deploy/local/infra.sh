@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The suite's infrastructure on this machine: Kafka and PostgreSQL together.
+# The suite's infrastructure on this machine: Kafka, PostgreSQL and Redis together.
 #
 #   infra.sh up       start or reuse both (in parallel); prints the export lines `env` prints
 #   infra.sh down     stop what this checkout started (never a server someone else started)
-#   infra.sh status   exit 0 only if both answer
-#   infra.sh env      `export KAFKA_BOOTSTRAP_SERVERS=...` and `export DATABASE_URL=...`, for eval
+#   infra.sh status   exit 0 only if all three answer
+#   infra.sh env      `export KAFKA_BOOTSTRAP_SERVERS=...`, `DATABASE_URL=...`, `REDIS_URL=...`, for eval
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=common.sh
@@ -13,6 +13,7 @@ source "$here/common.sh"
 print_env() {
   echo "export KAFKA_BOOTSTRAP_SERVERS='${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}'"
   echo "export DATABASE_URL='$(bash "$here/postgres.sh" url)'"
+  echo "export REDIS_URL='$(bash "$here/redis.sh" url)'"
 }
 
 case "${1:-}" in
@@ -23,9 +24,12 @@ case "${1:-}" in
     pg=$!
     bash "$here/kafka.sh" up >/dev/null &
     kafka=$!
+    bash "$here/redis.sh" up >/dev/null &
+    redis=$!
     rc=0
     wait "$pg" || { log "infra: PostgreSQL failed"; rc=1; }
     wait "$kafka" || { log "infra: Kafka failed"; rc=1; }
+    wait "$redis" || { log "infra: Redis failed"; rc=1; }
     ((rc == 0)) || exit "$rc"
     print_env
     ;;
@@ -33,12 +37,14 @@ case "${1:-}" in
     rc=0
     bash "$here/kafka.sh" down || rc=1
     bash "$here/postgres.sh" down || rc=1
+    bash "$here/redis.sh" down || rc=1
     exit "$rc"
     ;;
   status)
     rc=0
     bash "$here/kafka.sh" status || rc=1
     bash "$here/postgres.sh" status || rc=1
+    bash "$here/redis.sh" status || rc=1
     exit "$rc"
     ;;
   env) print_env ;;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What a fresh Debian 12 machine (CI) lacks to run the suite locally: PostgreSQL's server, a JRE and Maven
-# for Kafka, util-linux (flock, runuser, setsid), make, curl and Python's venv. Installs only what is
+# for Kafka, util-linux (flock, runuser, setsid), make, curl, Python's venv, redis-server, chromium and
+# fonts-noto-cjk. Installs only what is
 # missing, so on a prepared machine it takes about a second and touches nothing.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -22,6 +23,12 @@ have_cmd python3 || need+=(python3)
 # Debian splits venv/ensurepip out of python3; `make` creates .venv with it. (A pyenv or other non-Debian
 # python3 brings its own.)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+# Redis for the gateway's shared rate limits and nonces (deploy/local/redis.sh runs our own on our port).
+have_cmd redis-server || need+=(redis-server)
+# The browser tests (citizen pages, ballot page) drive Debian's chromium through Playwright's Python
+# package (never its own downloaded browsers), with CJK fonts so Chinese renders in screenshots.
+have_cmd chromium || need+=(chromium)
+have_pkg fonts-noto-cjk || need+=(fonts-noto-cjk)
 
 if ((${#need[@]} == 0)); then
   echo "install-deps: everything is present" >&2

@@ -1,4 +1,4 @@
-"""Events accountability consumes: triaged clues, the unit directory, evaluation results."""
+"""Events accountability consumes: triaged clues, the unit directory, evaluation results (as proposals)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from services.common.outbox import Outbox
 
 from services.common.consumer import Handler
 
-from .service import cases, consequences
+from .service import cases, consequences, proposals
 
 
 def build_handlers(outbox: Outbox) -> dict[type, Handler]:
@@ -24,6 +24,7 @@ def build_handlers(outbox: Outbox) -> dict[type, Handler]:
         await consequences.upsert_unit(session, event)
 
     async def on_results_published(session: AsyncSession, event: ResultsPublished, envelope: CloudEvent) -> None:
-        await consequences.apply_evaluation_results(session, outbox, event)
+        # Consequences become proposals for the competent officer, never decided measures (R-AC-14).
+        await proposals.propose_from_evaluation(session, event)
 
     return {ClueTriaged: on_clue_triaged, UnitUpserted: on_unit_upserted, ResultsPublished: on_results_published}

@@ -19,15 +19,16 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from services.common.app import service_tables
-from services.common.audit import audit_table
+from services.common.audit import audit_table, checkpoint_table
 from services.common.db import service_metadata
 
 metadata = service_metadata("accountability")
 outbox, inbox = service_tables(metadata)
 audit_log = audit_table(metadata)
+audit_checkpoints = checkpoint_table(metadata)
 
 case_number_seq = Sequence("case_number_seq", metadata=metadata)
 
@@ -37,7 +38,7 @@ cases = Table(
     Column("id", Uuid, primary_key=True),
     Column("case_number", Text, nullable=False, unique=True),
     Column("state", Text, nullable=False),
-    Column("source", Text, nullable=False),  # clue | investigator | evaluation
+    Column("source", Text, nullable=False),  # domain.ORIGINS: clue | evaluation | inspection | officer | import
     # What opened it, for idempotent creation from events (e.g. "evaluation:<campaign>:<kind>:<unit>").
     Column("origin_key", Text, unique=True),
     Column("title", Text, nullable=False),
@@ -57,8 +58,19 @@ cases = Table(
     Column("opened_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("closed_at", DateTime(timezone=True)),
+    # Who leads it (R-AC-10): commission | organization; its officers file, find, decide and close.
+    Column("lead_body", Text, nullable=False, server_default="commission"),
+    Column("must_investigate", Boolean, nullable=False, server_default="false"),  # 五必查
+    Column("tags", ARRAY(Text), nullable=False, server_default="{}"),  # the clues' tags (四风, 八项规定…)
+    Column("campaign", Text),  # the evaluation campaign or supervision campaign it belongs to
+    Column("due_on", Date),  # 快查快结: the finding is due by then
+    # 诬告陷害: an unfounded case referred for a false accusation (the accused is cleared separately).
+    Column("referral", Text),
+    Column("referral_reason", Text),
     Index("ix_cases_unit_id", "unit_id"),
     Index("ix_cases_concluded_on", "concluded_on"),
+    Index("ix_cases_source", "source"),
+    Index("ix_cases_tags", "tags", postgresql_using="gin"),
 )
 
 case_clues = Table(
@@ -102,6 +114,7 @@ persons = Table(
     Column("party_member", Boolean, nullable=False),
     Column("responsibility", Text),
     Column("leader_role", Text),
+    Column("management", Text),  # 管理权限 (domain.MANAGEMENT)
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
@@ -127,6 +140,7 @@ exemptions = Table(
     Column("case_id", Uuid, ForeignKey("cases.id"), nullable=False, index=True),
     Column("person_id", Uuid, ForeignKey("persons.id"), nullable=False, unique=True),
     Column("kind", Text, nullable=False),
+    Column("basis", Text, nullable=False, server_default="reform"),  # reform | minor (轻微责任豁免)
     Column("criteria", JSONB, nullable=False),
     Column("reasons", Text, nullable=False),
     Column("benchmark", Boolean, nullable=False, server_default="false"),
@@ -197,12 +211,68 @@ units = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-# 取消评先评优: one flag per unit and year, whatever number of serious cases.
+# Consequences that arrive from evaluation (or reviews) wait here for the competent officer (R-AC-14).
+proposals = Table(
+    "proposals",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("origin_key", Text, nullable=False, unique=True),  # "evaluation:<campaign>:<kind>:<unit>"
+    Column("source", Text, nullable=False),  # evaluation
+    Column("kind", Text, nullable=False),
+    Column("body", Text, nullable=False, index=True),  # whose queue (commission | organization)
+    Column("status", Text, nullable=False, server_default="pending"),
+    Column("campaign", Text),
+    Column("unit_id", Text),
+    Column("unit_name", Text),
+    Column("title", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("suggested_measure", Text),
+    Column("persons", JSONB, nullable=False, server_default="[]"),  # the leaders it names, to examine
+    Column("held_to_account", Text),  # evaluation's words for whom (党政主要负责人 …), as sent
+    Column("grounds", JSONB, nullable=False, server_default="[]"),  # the campaign rules it stands on
+    Column("decided_by", Text),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decision_reason", Text),
+    Column("case_id", Uuid, ForeignKey("cases.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_proposals_pending", "body", "id", postgresql_where=text("status = 'pending'")),
+)
+
+# 专题民主生活会 within 30 days of closing a major case (003); one per case.
+follow_ups = Table(
+    "follow_ups",
+    metadata,
+    Column("case_id", Uuid, ForeignKey("cases.id"), primary_key=True),
+    Column("unit_id", Text),
+    Column("due_on", Date, nullable=False),
+    Column("status", Text, nullable=False, server_default="open"),
+    Column("held_on", Date),
+    Column("minutes", Text),
+    Column("recorded_by", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# One row per import request: who, what file (its SHA-256), how many cases and rows were refused.
+imports = Table(
+    "imports",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("importer", Text, nullable=False),
+    Column("format", Text, nullable=False),  # json | xlsx
+    Column("file_name", Text),
+    Column("sha256", Text, nullable=False),
+    Column("cases_imported", Integer, nullable=False),
+    Column("cases_refused", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# 取消评先评优: one flag per unit and year, whatever number of 五必查 cases.
 award_ineligibility = Table(
     "award_ineligibility",
     metadata,
     Column("unit_id", Text, primary_key=True),
     Column("year", Integer, primary_key=True),
     Column("case_id", Uuid, nullable=False),
+    Column("rule", Text, nullable=False, server_default="must_investigate"),  # R-AC-9's own rule
     Column("flagged_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData, text
 
-from . import migrate, telemetry
+from . import audit, migrate, telemetry
 from .consumer import EventConsumer, Handler, inbox_table
+from .contracts.audit import AuditCheckpointed
 from .contracts.base import EventContract
-from .db import create_engine, create_session_factory, request_gate
+from .db import create_engine, create_session_factory, request_gate, session_scope
 from .errors import install_problem_handlers
-from .kafka import kafka_reachable, topics_for
+from .headers import SecurityHeaders
+from .kafka import topics_for
+from .limits import BodyLimit, BodyLimitMiddleware
 from .logs import configure_logging
 from .observability import RequestContextMiddleware, ReadinessCheck, database_ready, health_router
 from .outbox import Outbox, OutboxRelay, outbox_table
@@ -44,6 +47,38 @@ class ServiceSpec:
     on_startup: Sequence[Worker] = ()
     title: str | None = None
     description: str = ""
+    # Request body limits per route (services/common/limits.py); none when empty.
+    body_limits: Sequence[BodyLimit] = ()
+
+
+class RelativeRedirects:
+    """A service's own redirects (Starlette's trailing-slash one) name the address the service was reached
+    at — behind the gateway an internal one (``http://127.0.0.1:8105/…``). Keep only path and query, a
+    relative Location (RFC 9110 §10.2.2), so the caller follows it to the address it already uses."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        host = next((v for k, v in scope.get("headers", []) if k == b"host"), None)
+
+        async def relative(message) -> None:
+            if message["type"] == "http.response.start" and 300 <= message["status"] < 400 and host:
+                headers = []
+                for key, value in message.get("headers", []):
+                    if key.lower() == b"location" and b"://" in value:
+                        authority, _, rest = value.split(b"://", 1)[1].partition(b"/")
+                        if authority == host:  # the service's own address; other sites' are left alone
+                            value = b"/" + rest
+                    headers.append((key, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, relative)
 
 
 def service_tables(metadata: MetaData):
@@ -51,15 +86,32 @@ def service_tables(metadata: MetaData):
     return outbox_table(metadata), inbox_table(metadata)
 
 
+async def _checkpoint_worker(app: FastAPI, table, checkpoints) -> None:
+    """Note the audit chain's head every AUDIT_CHECKPOINT_SECONDS, so a cut-off tail is detectable."""
+    while True:
+        try:
+            async with session_scope(app.state.sessions) as session:
+                # Also published (through the outbox, so Kafka being down delays it, never loses it).
+                outbox = app.state.outbox if app.state.settings.kafka_enabled else None
+                await audit.record_checkpoint(session, table, checkpoints, outbox=outbox)
+        except Exception as exc:  # noqa: BLE001 — the next pass tries again
+            log.warning("audit checkpoint failed", extra={"error": type(exc).__name__})
+        await asyncio.sleep(app.state.settings.audit_checkpoint_seconds)
+
+
 def build_service_app(spec: ServiceSpec) -> FastAPI:
     settings = spec.settings
+    audit_keys = settings.audit_keys  # in production, no start without AUDIT_KEYRING
     outbox_tbl = spec.metadata.tables[f"{spec.metadata.schema}.outbox"]
     inbox_tbl = spec.metadata.tables[f"{spec.metadata.schema}.inbox"]
+    audit_tbl = spec.metadata.tables.get(f"{spec.metadata.schema}.audit_log")
+    checkpoints_tbl = spec.metadata.tables.get(f"{spec.metadata.schema}.audit_checkpoints")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(spec.name, settings.log_level)
         telemetry.setup_from_env(spec.name)  # no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set
+        audit.use_keys(audit_keys)
         engine = create_engine(settings)
         telemetry.instrument_engine(engine)
         app.state.settings = settings
@@ -72,7 +124,8 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
         for hook in spec.on_startup:
             await hook(app)
         if settings.kafka_enabled:
-            produced = topics_for(spec.produces, settings.topic_prefix)
+            produced = topics_for([*spec.produces, *([AuditCheckpointed] if checkpoints_tbl is not None else [])],
+                                  settings.topic_prefix)
             relay = OutboxRelay(
                 service=spec.name, table=outbox_tbl, engine=engine, settings=settings, topics=produced
             )
@@ -88,6 +141,9 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
                 )
                 app.state.consumer = consumer
                 tasks.append(asyncio.create_task(consumer.run(), name=f"{spec.name}-consumer"))
+        if checkpoints_tbl is not None:
+            tasks.append(asyncio.create_task(_checkpoint_worker(app, audit_tbl, checkpoints_tbl),
+                                             name=f"{spec.name}-audit-checkpoints"))
         for worker in spec.workers:
             tasks.append(asyncio.create_task(worker(app), name=f"{spec.name}-{worker.__name__}"))
         log.info("service started", extra={"tasks": [t.get_name() for t in tasks]})
@@ -101,16 +157,9 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
                     await task
             await engine.dispose()
 
-    async def kafka_ready(app: FastAPI) -> str | None:
-        if not settings.kafka_enabled:
-            return None
-        if not await kafka_reachable(settings.kafka_bootstrap_servers):
-            return "kafka: unreachable"
-        consumer = getattr(app.state, "consumer", None)
-        if consumer is not None and consumer.failed:
-            return f"consumer: {consumer.failed}"
-        return None
-
+    # Ready means able to serve requests: the database, at the schema this code needs. A broker outage is
+    # absorbed by the outbox (requests keep succeeding, events wait) and waited out by the consumer, so it
+    # must not take the service out of rotation; the consumer's state is in /metrics (zuofeng_consumer_held, _lag).
     heads, known = migrate.script_revisions(spec.name)
 
     async def schema_ready(app: FastAPI) -> str | None:
@@ -124,7 +173,7 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
             return f"schema: {type(exc).__name__}"
         return migrate.schema_problem(current, heads, known)
 
-    checks: list[ReadinessCheck] = [database_ready, schema_ready, kafka_ready]
+    checks: list[ReadinessCheck] = [database_ready, schema_ready]
     app = FastAPI(
         title=spec.title or f"zuofeng {spec.name}",
         description=spec.description,
@@ -134,7 +183,11 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
     app.state.settings = settings
     app.state.spec = spec  # what it produces and consumes: deploy/k8s/generate.py derives Kafka ACLs from it
     install_problem_handlers(app)
+    if spec.body_limits:  # inside the request context: a 413 still carries the request id and is counted
+        app.add_middleware(BodyLimitMiddleware, limits=spec.body_limits)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestContextMiddleware, service=spec.name)
+    app.add_middleware(RelativeRedirects)
     app.include_router(health_router(checks))
     for router in spec.routers:
         app.include_router(router)

@@ -193,17 +193,23 @@ async def current_principal(request: Request) -> Principal:
     token = request.headers.get(IDENTITY_HEADER)
     if not token:
         raise Problem(401, "Call this service through the gateway.", slug="identity-missing")
-    return verify_internal_token(token, request.app.state.settings.internal_token_public_key)
+    principal = verify_internal_token(token, request.app.state.settings.internal_token_public_key)
+    from .scope import check_role_combination  # scope builds on this module
+
+    check_role_combination(principal)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_roles(*roles: str):
-    """A dependency that lets through staff holding any of ``roles`` (admin always)."""
+def require_roles(*roles: str, admin_passes: bool = True):
+    """A dependency that lets through staff holding any of ``roles`` (admin too, unless ``admin_passes``
+    is False: for what only the named roles may ever do, such as revealing a reporter)."""
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
-        if principal.kind != "staff" or not principal.has_role(*roles):
+        allowed = principal.has_role(*roles) if admin_passes else any(r in principal.roles for r in roles)
+        if principal.kind != "staff" or not allowed:
             raise Problem(403, f"This needs one of the roles: {', '.join(roles)}.", slug="forbidden-role")
         return principal
 
@@ -219,9 +225,3 @@ def require_kind(*kinds: str):
         return principal
 
     return Depends(dependency)
-
-
-def ensure_unit_scope(principal: Principal, unit_id: str | None) -> None:
-    """Unit handlers see only their own unit's records; other staff roles are not unit-bound."""
-    if principal.roles == frozenset({"unit_handler"}) and (unit_id is None or unit_id != principal.unit_id):
-        raise Problem(404, "No such record.", slug="not-found")

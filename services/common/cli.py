@@ -60,6 +60,7 @@ def cmd_dev_keys(args: argparse.Namespace) -> int:
     """Create local development keys (once) and the env file the local process manager reads."""
     from .auth import generate_keypair
     from .crypto import KeyRing
+    from .settings import DEV_KEY_MARKER
 
     directory = Path(args.dir)
     directory.mkdir(parents=True, exist_ok=True)
@@ -67,9 +68,12 @@ def cmd_dev_keys(args: argparse.Namespace) -> int:
         private, public = directory / f"{name}.pem", directory / f"{name}.pub.pem"
         if not private.exists():
             key, pub = generate_keypair()
-            private.write_text(key)
+            private.write_text(f"{DEV_KEY_MARKER}\n{key}")
             private.chmod(0o600)
-            public.write_text(pub)
+            public.write_text(f"{DEV_KEY_MARKER}\n{pub}")
+        for pem in (private, public):  # keys made before the marker existed get it too
+            if DEV_KEY_MARKER not in (text := pem.read_text()):
+                pem.write_text(f"{DEV_KEY_MARKER}\n{text}")
     for ring_name in ("identity-keyring", "contact-keyring"):
         ring = directory / ring_name
         if not ring.exists():
@@ -99,34 +103,53 @@ def cmd_dev_token(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _verify_audit_chain(database_url: str, schema: str) -> tuple[bool, str]:
+async def _verify_audit_chain(database_url: str, schema: str, keys, kafka_settings=None) -> tuple[bool, str]:
     from sqlalchemy import MetaData, text
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from .audit import audit_table, verify_chain
+    from .audit import audit_table, checkpoint_table, published_checkpoint, verify_chain
 
-    engine = create_async_engine(database_url)
+    published = None
+    if kafka_settings is not None:
+        published = await published_checkpoint(kafka_settings, f"{schema}.audit_log")
+        if published is None:
+            return False, f"{schema}: no checkpoint of this chain on Kafka (is the service running?)"
+
+    engine = create_async_engine(database_url, hide_parameters=True)
     try:
         async with engine.connect() as conn:
             exists = await conn.scalar(text("SELECT to_regclass(:name)"), {"name": f"{schema}.audit_log"})
             if exists is None:
                 return False, f"{schema}: no audit log table ({schema}.audit_log)"
-            report = await verify_chain(conn, audit_table(MetaData(schema=schema)))
+            has_checkpoints = await conn.scalar(text("SELECT to_regclass(:name)"),
+                                                {"name": f"{schema}.audit_checkpoints"})
+            metadata = MetaData(schema=schema)
+            report = await verify_chain(conn, audit_table(metadata),
+                                        checkpoint_table(metadata) if has_checkpoints else None, keys=keys,
+                                        published=published)
     finally:
         await engine.dispose()
     if report.intact:
-        return True, f"{schema}: audit chain intact ({report.entries} entries)"
-    return False, f"{schema}: audit chain BROKEN at seq {report.first_broken_seq} (entry {report.entries})"
+        return True, (f"{schema}: audit chain intact ({report.entries} entries, "
+                      f"{report.checkpoints} checkpoints matched)")
+    if report.first_broken_seq is not None:
+        return False, (f"{schema}: audit chain BROKEN at seq {report.first_broken_seq} (entry {report.entries}): "
+                       f"{report.problem}")
+    return False, f"{schema}: audit chain {report.problem}"
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    """Recompute a service's hash chain; exit 1 on the first broken link, 2 when there is no audit log."""
+    """Recompute a service's keyed chain (AUDIT_KEYRING) and check it against its checkpoints; exit 1 on
+    the first broken link or a checkpoint the chain no longer reaches (a cut-off tail; ``--kafka`` also the
+    one published outside the database), 2 when there is no audit log."""
     import re
 
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", args.service):
         print(f"not a schema name: {args.service!r}", file=sys.stderr)
         return 2
-    intact, message = asyncio.run(_verify_audit_chain(args.database_url or _settings().database_url, args.service))
+    settings = _settings()
+    intact, message = asyncio.run(_verify_audit_chain(args.database_url or settings.database_url, args.service,
+                                                      settings.audit_keys, settings if args.kafka else None))
     print(message, file=sys.stdout if intact else sys.stderr)
     if intact:
         return 0
@@ -176,10 +199,16 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("audit-verify", help="verify a service's hash-chained audit log (exit 1 on a break)")
     p.add_argument("service", help="the service whose schema holds the audit log, e.g. intake")
     p.add_argument("--database-url", default=None, help="default: DATABASE_URL")
+    p.add_argument("--kafka", action="store_true",
+                   help="also check the chain against its latest checkpoint published on Kafka (outside the database)")
     p.set_defaults(func=cmd_audit_verify)
 
     p = sub.add_parser("export-schemas", help="write the event contracts' JSON Schemas")
     p.set_defaults(func=cmd_export_schemas)
+
+    from services.triage.model.cli import add_parser as add_triage_parser
+
+    add_triage_parser(sub)
 
     args = parser.parse_args(argv)
     return args.func(args)

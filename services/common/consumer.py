@@ -1,10 +1,11 @@
-"""The consumer loop: poll → handle in one DB transaction with inbox dedupe → commit offsets; on poison, DLQ.
+"""The consumer loop: poll → handle in one DB transaction with inbox dedupe → commit offsets.
 
 Offsets are committed only after the transaction that recorded the event's effects (and its inbox row)
 has committed, so a crash replays at most the uncommitted tail, and the inbox turns each replay into a
-no-op. Transient failures are retried with backoff; a message that still fails, or can never parse, goes
-to ``<topic>.dlq`` with the reason in its headers. Too many dead letters in a row stop the consumer (the
-service reports not ready) instead of draining a whole topic into the DLQ.
+no-op. What a failure leads to is the error policy's call (services/common/failures.py): an event that
+can never be handled goes to ``<topic>.dlq`` with the reason in its headers; an outage of the database or
+the broker holds the stream (seek back, pause, back off, resume) and dead-letters nothing; other failures
+are retried a few times, then dead-lettered.
 """
 
 from __future__ import annotations
@@ -26,14 +27,19 @@ from . import telemetry
 from .contracts import contract_for
 from .contracts.base import EventContract
 from .db import session_scope
+from .errors import database_error_fields, describe_error, is_database_error
 from .events import CloudEvent, dlq_name
+from .failures import Backoff, ErrorPolicy, PermanentError, Verdict, classify
 from .kafka import client_options, ensure_topics, new_producer, topics_for
 from .logs import trace_id_var, traceparent_var
-from .observability import CONSUMER_LAG, DLQ_EVENTS, EVENTS_CONSUMED
+from .observability import CONSUMER_GROUP_LAG, CONSUMER_HELD, CONSUMER_LAG, DLQ_EVENTS, EVENTS_CONSUMED
 from .settings import ServiceSettings
 from .tracing import child_traceparent, trace_id_of
 
 log = logging.getLogger(__name__)
+
+# How often the group's committed lag is read from the broker (two requests per partition set).
+GROUP_LAG_SECONDS = 15.0
 
 Handler = Callable[[AsyncSession, EventContract, CloudEvent], Awaitable[None]]
 
@@ -48,8 +54,8 @@ def inbox_table(metadata: MetaData) -> Table:
     )
 
 
-class PermanentError(Exception):
-    """Raise from a handler when retrying cannot help (the event contradicts this service's data)."""
+class _Hold(Exception):
+    """A transient failure (or one held as such): the stream is paused and retried, nothing dead-lettered."""
 
 
 class EventConsumer:
@@ -69,25 +75,28 @@ class EventConsumer:
         self.inbox = inbox
         self.handlers = {c.topic(settings.topic_prefix): (c, h) for c, h in handlers.items()}
         self.group_id = f"{settings.topic_prefix}zuofeng-{service}"
-        self.max_consecutive_dead_letters = max_consecutive_dead_letters
-        self._consecutive_dead = 0
-        self.failed: str | None = None  # set when the consumer gave up; /readyz reports it
+        self.policy = ErrorPolicy(max_retries=settings.consumer_max_retries,
+                                  max_consecutive_dead_letters=max_consecutive_dead_letters)
+        self.backoff = Backoff(initial=settings.consumer_hold_initial_ms / 1000,
+                               cap=settings.consumer_hold_max_ms / 1000)
+        # Between restarts of the Kafka client (the broker away); reset by the first poll that succeeds.
+        self._restart_backoff = Backoff(initial=0.5, cap=10.0)
+        self.held: str | None = None  # why the stream is paused just now (an outage); None while flowing
         self.handled = 0
 
     def topics(self) -> dict[str, bool]:
         return topics_for((c for c, _ in self.handlers.values()), self.settings.topic_prefix)
 
     async def run(self) -> None:
-        backoff = 0.5
-        while self.failed is None:
+        """Runs until cancelled: a broker or database outage is waited out, never a reason to stop."""
+        while True:
             try:
                 await self._consume()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 — broker or database outage: back off, start over
+            except Exception as exc:  # noqa: BLE001 — broker outage: back off, start over from the committed offsets
                 log.warning("consumer interrupted, retrying", extra={"error": repr(exc), "group": self.group_id})
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                await asyncio.sleep(self._restart_backoff.next())
 
     async def _consume(self) -> None:
         await ensure_topics(self.settings, self.topics())
@@ -103,25 +112,12 @@ class EventConsumer:
         consumer.subscribe(list(self.handlers), listener=_CommitOnRevoke(consumer, done))
         producer = new_producer(self.settings, f"{self.service}-dlq")
         await consumer.start()
-        await producer.start()
-        interval = self.settings.consumer_commit_interval_ms / 1000
-        last_commit = time.monotonic()
         try:
-            while self.failed is None:
-                batches = await consumer.getmany(timeout_ms=500, max_records=500)
-                if batches:
-                    # Every partition's records in one transaction (each partition's in its order, so per-key
-                    # order holds): under load a poll spans the partitions, and a transaction per partition
-                    # tripled the commits.
-                    await self._process_batch([r for records in batches.values() for r in records], producer)
-                for tp, records in batches.items():
-                    done[tp] = records[-1].offset + 1
-                    self._report_lag(consumer, tp, done[tp])
-                # Offsets of handled (committed) events only, at most every ``interval`` and whenever the
-                # topics go quiet: a commit per poll was one __consumer_offsets write per event at low rates.
-                if done and (not batches or time.monotonic() - last_commit >= interval):
-                    await _commit_assigned(consumer, done)
-                    last_commit = time.monotonic()
+            await producer.start()
+            try:
+                await self._loop(consumer, producer, done)
+            finally:
+                await producer.stop()
         finally:
             # aiokafka does not commit on stop(); commit what was handled so a restart does not redo it.
             if done:
@@ -130,29 +126,117 @@ class EventConsumer:
                 except Exception:  # noqa: BLE001 — the inbox makes an uncommitted replay harmless
                     log.warning("final commit failed; handled events will be replayed and deduplicated")
             await consumer.stop()
-            await producer.stop()
 
-    def _report_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition, next_offset: int) -> None:
+    async def _loop(self, consumer: AIOKafkaConsumer, producer, done: dict[TopicPartition, int]) -> None:
+        interval = self.settings.consumer_commit_interval_ms / 1000
+        last_commit = last_lag = time.monotonic()
+        while True:
+            if time.monotonic() - last_lag >= GROUP_LAG_SECONDS:  # measured while held too
+                last_lag = time.monotonic()
+                await self._report_group_lag(consumer)
+            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            self._restart_backoff.reset()
+            if batches:
+                try:
+                    # Every partition's records in one transaction (each partition's in its order, so per-key
+                    # order holds): under load a poll spans the partitions, and a transaction per partition
+                    # tripled the commits.
+                    await self._process_batch([r for records in batches.values() for r in records], producer, done)
+                except _Hold as hold:
+                    await self._hold(consumer, batches, done, hold.__cause__ or hold)
+                    continue
+                self._flowing()
+            for tp in batches:
+                self._report_lag(consumer, tp, done.get(tp))
+            # Offsets of handled (committed) events only, at most every ``interval`` and whenever the
+            # topics go quiet: a commit per poll was one __consumer_offsets write per event at low rates.
+            if done and (not batches or time.monotonic() - last_commit >= interval):
+                await _commit_assigned(consumer, done)
+                last_commit = time.monotonic()
+
+    async def _hold(self, consumer: AIOKafkaConsumer, batches, done: dict[TopicPartition, int],
+                    error: BaseException) -> None:
+        """An outage: rewind each partition of the poll to its first event not yet handled, pause them all,
+        wait (capped exponential backoff), resume. The next poll retries the same events in the same order;
+        the polls made meanwhile keep the consumer in its group however long the outage lasts."""
+        if self.held is None:
+            log.warning("dependency unavailable, holding the stream",
+                        extra={"group": self.group_id, "error": describe_error(error)[:200]})
+        self.held = describe_error(error)[:200]
+        CONSUMER_HELD.labels(self.service).set(1)
+        owned = consumer.assignment()
+        for tp, records in batches.items():
+            if tp in owned:
+                consumer.seek(tp, max(done.get(tp, 0), records[0].offset))
+        paused = list(owned)
+        consumer.pause(*paused)
+        try:
+            deadline = time.monotonic() + self.backoff.next()
+            while (left := deadline - time.monotonic()) > 0:
+                arrived = await consumer.getmany(timeout_ms=max(1, int(min(left, 0.5) * 1000)))
+                # Only a partition assigned in a rebalance meanwhile (not paused) can deliver: put its
+                # records back, unhandled, and pause it too.
+                for tp, records in arrived.items():
+                    consumer.seek(tp, records[0].offset)
+                    consumer.pause(tp)
+                    paused.append(tp)
+        finally:
+            consumer.resume(*[tp for tp in paused if tp in consumer.assignment()])
+
+    def _flowing(self) -> None:
+        if self.held is not None:
+            log.info("stream flowing again", extra={"group": self.group_id})
+            self.held = None
+            CONSUMER_HELD.labels(self.service).set(0)
+        self.backoff.reset()
+
+    def _report_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition, next_offset: int | None) -> None:
         highwater = consumer.highwater(tp)
-        if highwater is not None:
+        if highwater is not None and next_offset is not None:
             CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(0, highwater - next_offset))
 
-    async def _process_batch(self, records: list[ConsumerRecord], producer) -> None:
+    async def _report_group_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """The broker's view of the lag: partition end minus the group's committed offset (what a restart
+        would replay from), beside ``zuofeng_consumer_lag``, this process's own position."""
+        owned = list(consumer.assignment())
+        if not owned:
+            return
+        try:
+            ends = await consumer.end_offsets(owned)
+            for tp in owned:
+                committed = await consumer.committed(tp)
+                CONSUMER_GROUP_LAG.labels(self.service, tp.topic, str(tp.partition)).set(
+                    max(0, ends[tp] - (committed or 0)))
+        except Exception as exc:  # noqa: BLE001 — a metric must never break the loop
+            log.debug("group lag not measured", extra={"error": type(exc).__name__})
+
+    async def _process_batch(self, records: list[ConsumerRecord], producer, done: dict[TopicPartition, int]) -> None:
         """The polled records, each partition's in order. All in one transaction when every one succeeds
         (the common case, and what keeps up with a batch feed); if any fails, the transaction is rolled back
-        and each record is handled alone with retries, in the same order, so one bad event costs only itself."""
-        parsed = [item for record in records if (item := await self._parse(record, producer)) is not None]
-        if len(parsed) > 1:
+        and each record is handled alone with retries, in the same order, so one bad event costs only itself.
+        A transient failure raises ``_Hold``; ``done`` then says how far each partition got."""
+        items = [(record, self._parse(record)) for record in records]
+        parsed = [item for _, item in items if not isinstance(item, BaseException)]
+        if len(parsed) > 1 and len(parsed) == len(items):
             try:
                 await self._handle_together(parsed)
-                self._consecutive_dead = 0
-                return
-            except Exception as exc:  # noqa: BLE001 — isolate the culprit below
+            except Exception as exc:  # noqa: BLE001 — an outage holds the stream; anything else: isolate it
+                if classify(exc) is Verdict.TRANSIENT:
+                    raise _Hold() from exc
                 log.info("batch failed, handling its events one by one", extra={"error": repr(exc)})
-        for record, event, contract, handler in parsed:
-            await self._handle_with_retries(record, event, contract, handler, producer)
+            else:
+                self.policy.succeeded()
+                for record in records:
+                    done[_tp(record)] = record.offset + 1
+                return
+        for record, item in items:
+            if isinstance(item, BaseException):
+                await self._dead_letter(record, producer, f"unparseable: {item!r}"[:1000])
+            else:
+                await self._handle_with_retries(*item, producer)
+            done[_tp(record)] = record.offset + 1
 
-    async def _parse(self, record: ConsumerRecord, producer):
+    def _parse(self, record: ConsumerRecord):
         contract_cls, handler = self.handlers[record.topic]
         try:
             event = CloudEvent.from_bytes(record.value)
@@ -160,8 +244,7 @@ class EventConsumer:
             if not isinstance(contract, contract_cls):
                 raise PermanentError(f"event type {event.type} does not belong on {record.topic}")
         except (ValidationError, KeyError, ValueError, PermanentError) as exc:
-            await self._dead_letter(record, producer, f"unparseable: {exc!r}"[:1000])
-            return None
+            return exc
         return record, event, contract, handler
 
     @contextmanager
@@ -191,25 +274,39 @@ class EventConsumer:
     async def _handle_with_retries(self, record: ConsumerRecord, event: CloudEvent, contract: EventContract,
                                    handler: Handler, producer) -> None:
         with self._trace(event, record.topic):
-            for attempt in range(self.settings.consumer_max_retries + 1):
+            attempt = 0
+            while True:
                 try:
                     async with session_scope(self.sessions) as session:
                         handled = await self._handle_in(session, event, contract, handler, record.topic)
-                except PermanentError as exc:
-                    telemetry.mark_current(**{"zuofeng.outcome": "dead_lettered"})
-                    await self._dead_letter(record, producer, f"rejected: {exc}"[:1000])
+                except Exception as exc:  # noqa: BLE001 — the policy decides: retry, hold or dead-letter
+                    decision = self.policy.decide(exc, attempt)
+                    if decision == "hold":
+                        raise _Hold() from exc
+                    if decision == "retry":
+                        await asyncio.sleep(self.settings.consumer_retry_backoff_ms / 1000 * 2**attempt)
+                        attempt += 1
+                        continue
+                    if isinstance(exc, PermanentError):
+                        reason = f"rejected: {exc}"
+                    else:
+                        reason = f"failed: {describe_error(exc)}"
+                        if is_database_error(exc):  # its message may quote the event's text
+                            log.error("event failed after retries",
+                                      extra={"event_id": event.id, **database_error_fields(exc)})
+                        else:
+                            log.exception("event failed after retries", extra={"event_id": event.id})
+                        self.policy.dead_lettered()
+                        if self.policy.holding:
+                            log.critical("too many dead letters in a row; failing events now hold the stream",
+                                         extra={"group": self.group_id})
+                    telemetry.mark_current(**{"zuofeng.outcome": "dead_lettered",
+                                              "zuofeng.error": reason[:200]})
+                    await self._dead_letter(record, producer, reason[:1000])
                     return
-                except Exception as exc:  # noqa: BLE001 — retried, then dead-lettered with the reason
-                    if attempt == self.settings.consumer_max_retries:
-                        log.exception("event failed after retries", extra={"event_id": event.id})
-                        telemetry.mark_current(**{"zuofeng.outcome": "dead_lettered", "zuofeng.error": repr(exc)[:200]})
-                        await self._dead_letter(record, producer, f"failed: {exc!r}"[:1000])
-                        return
-                    await asyncio.sleep(self.settings.consumer_retry_backoff_ms / 1000 * 2**attempt)
-                else:
-                    self._count(record.topic, handled)
-                    self._consecutive_dead = 0
-                    return
+                self._count(record.topic, handled)
+                self.policy.succeeded()
+                return
 
     async def _handle_in(self, session: AsyncSession, event: CloudEvent, contract: EventContract,
                          handler: Handler, topic: str) -> bool:
@@ -239,14 +336,17 @@ class EventConsumer:
             ("zuofeng-failed-at", datetime.now(UTC).isoformat().encode()),
             ("zuofeng-consumer-group", self.group_id.encode()),
         ]
-        await producer.send_and_wait(dlq_name(record.topic), value=record.value, key=record.key, headers=headers)
+        try:
+            await producer.send_and_wait(dlq_name(record.topic), value=record.value, key=record.key, headers=headers)
+        except Exception as exc:  # noqa: BLE001 — the broker is away: hold, and dead-letter it once it is back
+            raise _Hold() from exc
         DLQ_EVENTS.labels(self.service, record.topic).inc()
         EVENTS_CONSUMED.labels(self.service, record.topic, "dead_lettered").inc()
         log.error("event dead-lettered", extra={"topic": record.topic, "offset": record.offset, "reason": reason})
-        self._consecutive_dead += 1
-        if self._consecutive_dead >= self.max_consecutive_dead_letters:
-            self.failed = f"{self._consecutive_dead} dead letters in a row on {record.topic}; consumer stopped"
-            log.critical(self.failed)
+
+
+def _tp(record: ConsumerRecord) -> TopicPartition:
+    return TopicPartition(record.topic, record.partition)
 
 
 async def _commit_assigned(consumer: AIOKafkaConsumer, done: dict[TopicPartition, int]) -> None:
@@ -305,10 +405,14 @@ async def replay_dead_letters(settings: ServiceSettings, topic: str, *, limit: i
             positions = {tp: await consumer.position(tp) for tp in partitions}
             if all(positions[tp] >= end[tp] for tp in partitions):
                 break
-            batches = await consumer.getmany(timeout_ms=500, max_records=200)
+            # Never more than the limit leaves: the poll asks for what is left, and the loop stops at it.
+            want = 200 if limit is None else min(200, limit - replayed)
+            batches = await consumer.getmany(timeout_ms=500, max_records=want)
             offsets: dict[TopicPartition, int] = {}
             for tp, records in batches.items():
                 for record in records:
+                    if limit is not None and replayed >= limit:
+                        break
                     headers = [(k, v) for k, v in record.headers if k == "traceparent"]
                     await producer.send_and_wait(topic, value=record.value, key=record.key, headers=headers or None)
                     offsets[tp] = record.offset + 1

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .text import MESSAGE as UNSTORABLE_MESSAGE
+from .text import scrub, unstorable_in
 
 PROBLEM_BASE = "https://zuofeng.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -95,11 +100,46 @@ def problem_response(problem: Problem, instance: str | None = None) -> JSONRespo
 
 
 def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    """Pydantic's errors without the echoed input: the input may hold a reporter's identity."""
+    """Pydantic's errors without the echoed input: the input may hold a reporter's identity. Field names
+    in ``loc`` are scrubbed of what cannot be encoded (an unknown key may hold a lone surrogate)."""
     return [
-        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        {"loc": [scrub(p) if isinstance(p, str) else p for p in err.get("loc", ())], "msg": err.get("msg", ""),
+         "type": err.get("type", "")}
         for err in exc.errors()
     ]
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """SQLAlchemy's wrapper, or asyncpg's own (raw connections: COPY, LISTEN)."""
+    return isinstance(exc, (DBAPIError, asyncpg.PostgresError))
+
+
+def database_error_fields(exc: BaseException) -> dict[str, Any]:
+    """What to log of a database error: never its message.
+
+    Engines hide bound parameters (``hide_parameters=True``), but the driver's own message can still quote
+    a value ('invalid input syntax …: "<report text>"', 'invalid input for query argument $1: …'), and the
+    chained exceptions of a traceback repeat it. The statement (placeholders only), the SQLSTATE and the
+    stack (frames, no messages) locate the fault; the request id or event id on the line correlates it."""
+    orig = getattr(exc, "orig", None) or exc
+    return {
+        "error": type(orig).__name__,
+        "sqlstate": getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None),
+        "statement": (getattr(exc, "statement", None) or "")[:2000],
+        "stack": "".join(traceback.format_tb(exc.__traceback__)),
+    }
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line account of an error fit for logs and dead-letter headers (see database_error_fields)."""
+    if is_database_error(exc):
+        fields = database_error_fields(exc)
+        return f"{fields['error']} (SQLSTATE {fields['sqlstate']}) in: {fields['statement'][:300]}"
+    return repr(exc)
+def validation_detail(errors: list[dict[str, Any]]) -> str:
+    if unstorable_in(errors):
+        return f"请求中有字段{UNSTORABLE_MESSAGE}。"
+    return "请求内容不符合接口要求，详见 errors。"
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -111,7 +151,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(problem, request.url.path)
 
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problem = Problem(422, "The request does not match the schema.", errors=validation_errors(exc))
+        errors = validation_errors(exc)
+        problem = Problem(422, validation_detail(errors), errors=errors)
         return problem_response(problem, request.url.path)
 
     async def on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -124,7 +165,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_dbapi_error(request: Request, exc: DBAPIError) -> JSONResponse:
         if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
             return await on_database_unavailable(request, exc)
-        return await on_unexpected(request, exc)
+        log.error("database error", extra={"path": request.url.path, **database_error_fields(exc)})
+        return problem_response(Problem(500, "An internal error occurred; it has been logged."), request.url.path)
+
+    async def on_raw_database_error(request: Request, exc: asyncpg.PostgresError) -> JSONResponse:
+        # A raw connection's (COPY, LISTEN): its message may quote a value too. Registered by class, so it
+        # is answered here and not re-raised to the server, which would log it whole.
+        log.error("database error", extra={"path": request.url.path, **database_error_fields(exc)})
+        return problem_response(Problem(500, "An internal error occurred; it has been logged."), request.url.path)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
@@ -134,5 +182,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(DBAPIError, on_dbapi_error)  # type: ignore[arg-type]
+    app.add_exception_handler(asyncpg.PostgresError, on_raw_database_error)  # type: ignore[arg-type]
     app.add_exception_handler(ConnectionError, on_database_unavailable)
     app.add_exception_handler(Exception, on_unexpected)

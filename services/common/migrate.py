@@ -84,7 +84,8 @@ def run_env(metadata: MetaData) -> None:
 
     async def run_async() -> None:
         engine = async_engine_from_config(
-            config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
+            config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool,
+            hide_parameters=True,  # a data migration's values are reporters' data too
         )
         async with engine.connect() as connection:
             await connection.run_sync(do_run)

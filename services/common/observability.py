@@ -32,6 +32,10 @@ EVENTS_CONSUMED = Counter(
 )
 DLQ_EVENTS = Counter("zuofeng_dlq_events_total", "Events sent to a dead-letter topic", ["service", "topic"])
 CONSUMER_LAG = Gauge("zuofeng_consumer_lag", "Records behind the partition end", ["service", "topic", "partition"])
+CONSUMER_GROUP_LAG = Gauge("zuofeng_consumer_group_lag", "Records between the group's committed offset and the end",
+                           ["service", "topic", "partition"])
+# 1 while a consumer holds its stream because a dependency (database, broker) is away; nothing is lost meanwhile.
+CONSUMER_HELD = Gauge("zuofeng_consumer_held", "1 while the consumer waits out an outage", ["service"])
 # A statutory or configured time limit missed (e.g. a clue not triaged, a rectification overdue). ``kind`` is
 # a stable slug of the deadline, never an id: one series per kind of deadline, not per case.
 SLA_BREACHES = Counter("zuofeng_sla_breaches_total", "Deadlines missed", ["service", "kind"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import zlib
 from collections.abc import Sequence
 
@@ -174,6 +175,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._lock_key = zlib.crc32(f"zuofeng-outbox-{table.schema}".encode())
         self.published = 0
+        self._backlog_at = 0.0
 
     async def run(self) -> None:
         """Runs until cancelled; survives database and broker outages by backing off and retrying."""
@@ -185,6 +187,8 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # noqa: BLE001 — any outage: wait, then start over
                 log.warning("outbox relay interrupted, retrying", extra={"error": repr(exc)})
+                # A broker that cannot be reached is exactly when the backlog grows: keep reporting it.
+                await self.report_backlog(force=True)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
             else:
@@ -194,6 +198,7 @@ class OutboxRelay:
         listener = await asyncpg.connect(self.settings.asyncpg_dsn)
         try:
             while not await listener.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key):
+                await self.report_backlog()  # a standby reports the same figure as the leader
                 await asyncio.sleep(self.settings.outbox_poll_seconds)
             await listener.add_listener(notify_channel(self.table.schema), lambda *_: self._wake.set())
             await ensure_topics(self.settings, self.topics)
@@ -212,13 +217,30 @@ class OutboxRelay:
             # once; a short batch means the table was drained, so no second (empty) claim is made for it.
             self._wake.clear()
             while await self.publish_batch(producer) >= self.settings.outbox_batch_size:
-                pass
+                await self.report_backlog()
+            await self.report_backlog()
             if listener.is_closed():
                 raise ConnectionError("listener connection lost")
             try:
                 await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_seconds)
             except asyncio.TimeoutError:
                 pass
+
+    async def report_backlog(self, *, force: bool = False) -> None:
+        """Set ``zuofeng_outbox_backlog`` from a count of the rows waiting, at most once a second (a drain
+        round can take milliseconds); ``force`` after a failure. A database that cannot be reached leaves
+        the last figure in place (its own alerts cover it)."""
+        now = time.monotonic()
+        if not force and now - self._backlog_at < 1.0:
+            return
+        self._backlog_at = now
+        try:
+            async with self.engine.connect() as conn:
+                waiting = await conn.scalar(select(func.count()).select_from(self.table))
+        except Exception as exc:  # noqa: BLE001 — a metric must never break the relay
+            log.debug("outbox backlog not counted", extra={"error": type(exc).__name__})
+            return
+        OUTBOX_BACKLOG.labels(self.service).set(waiting or 0)
 
     async def publish_batch(self, producer) -> int:
         t = self.table
@@ -231,8 +253,6 @@ class OutboxRelay:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            if len(rows) < self.settings.outbox_batch_size:
-                OUTBOX_BACKLOG.labels(self.service).set(0)
             if not rows:
                 return 0
             # Enqueue all, then await all: the producer batches them per partition.

@@ -10,6 +10,21 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_DATABASE_URL = "postgresql+asyncpg://zuofeng:zuofeng@127.0.0.1:55432/zuofeng"
+# ``zuofeng dev-keys`` writes this line above every PEM it makes (RFC 7468 explanatory text, which PEM
+# readers skip), so a development key is recognisable wherever it is pasted or mounted.
+DEV_KEY_MARKER = "zuofeng development key: refused when ZUOFENG_ENV=production"
+# The staff token issuer of ``zuofeng dev-token``.
+DEV_STAFF_ISSUER = "zuofeng-dev-idp"
+
+
+def is_development_key(material: str) -> bool:
+    return DEV_KEY_MARKER in material
+
+
+def development_key_ids(keyring_spec: str) -> list[str]:
+    """Key ids in a key-ring spec (``kid:base64,…``) that ``zuofeng dev-keys`` would write (``dev…``)."""
+    kids = [part.strip().partition(":")[0] for part in keyring_spec.split(",") if part.strip()]
+    return [kid for kid in kids if kid.lower().startswith("dev")]
 
 
 class ServiceSettings(BaseSettings):
@@ -57,6 +72,10 @@ class ServiceSettings(BaseSettings):
     # Consumer loop tuning.
     consumer_max_retries: int = Field(3, validation_alias="CONSUMER_MAX_RETRIES")
     consumer_retry_backoff_ms: int = Field(200, validation_alias="CONSUMER_RETRY_BACKOFF_MS")
+    # While the database or the broker is away the consumer holds its stream and retries after a backoff
+    # doubling from the first to the second figure: the cap bounds how long it takes to notice their return.
+    consumer_hold_initial_ms: int = Field(500, validation_alias="CONSUMER_HOLD_INITIAL_MS")
+    consumer_hold_max_ms: int = Field(5000, validation_alias="CONSUMER_HOLD_MAX_MS")
     outbox_batch_size: int = Field(500, validation_alias="OUTBOX_BATCH_SIZE")
     outbox_poll_seconds: float = Field(1.0, validation_alias="OUTBOX_POLL_SECONDS")
     # A service started without Kafka (e.g. migrations only, unit tests) sets this false.
@@ -67,6 +86,12 @@ class ServiceSettings(BaseSettings):
     # Consumers commit handled offsets at most this often (and whenever the topic goes quiet): each commit is
     # a write to __consumer_offsets; the inbox makes the larger replay after a crash harmless.
     consumer_commit_interval_ms: int = Field(1000, validation_alias="CONSUMER_COMMIT_INTERVAL_MS")
+    # HMAC keys for the audit chain (services/common/audit.py), ``kid:base64key,…``, the first current; keep
+    # old keys listed after a rotation, their entries still verify. Development uses a fixed dev key.
+    audit_keyring: str = Field("", validation_alias="AUDIT_KEYRING")
+    audit_keyring_file: Path | None = Field(None, validation_alias="AUDIT_KEYRING_FILE")
+    # How often each service notes its audit chain's head in audit_checkpoints (truncation evidence).
+    audit_checkpoint_seconds: float = Field(300.0, gt=0, validation_alias="AUDIT_CHECKPOINT_SECONDS")
 
     @model_validator(mode="after")
     def _read_key_files(self) -> "ServiceSettings":
@@ -89,6 +114,17 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("INTERNAL_TOKEN_PUBLIC_KEY holds no PEM public key")
         if self.environment == "production" and "zuofeng:zuofeng@" in self.database_url:
             raise ValueError("the development database password may not be used in production")
+        if self.environment == "production" and (is_development_key(self.internal_token_public_key)
+                                                 or is_development_key(self.internal_token_private_key)):
+            raise ValueError("a key made by `zuofeng dev-keys` may not be used in production "
+                             "(INTERNAL_TOKEN_PUBLIC_KEY / INTERNAL_TOKEN_PRIVATE_KEY)")
+        if self.environment == "production":
+            # Every service's key rings (identity, contact), whatever the subclass calls them.
+            for name in type(self).model_fields:
+                value = getattr(self, name)
+                if name.endswith("_keyring") and isinstance(value, str) and (dev := development_key_ids(value)):
+                    raise ValueError(f"{name.upper()} holds development keys {dev} (made by `zuofeng dev-keys`); "
+                                     "refused in production")
         return self
 
     @model_validator(mode="after")
@@ -98,6 +134,16 @@ class ServiceSettings(BaseSettings):
         ):
             raise ValueError("KAFKA_SECURITY_PROTOCOL=SASL_… needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
         return self
+
+    @cached_property
+    def audit_keys(self):
+        """The audit chain's keys. A service fails its start without them in production (app.py), or with
+        the development key; the gateway, which keeps no audit log, never asks."""
+        from .audit import DEV_AUDIT_KEYRING, AuditKeys
+
+        if self.environment == "production" and self.audit_keyring.strip() in ("", DEV_AUDIT_KEYRING):
+            raise ValueError("AUDIT_KEYRING must be set (and not to the development key) in production")
+        return AuditKeys.parse(self.audit_keyring.strip() or DEV_AUDIT_KEYRING)
 
     @cached_property
     def asyncpg_dsn(self) -> str:

@@ -20,8 +20,11 @@ from services.common.errors import Problem, validation_errors
 from . import charts, domain, service
 from .schemas import (
     BATCH_ADAPTER,
+    IMPORT_ADAPTER,
     BallotBatch,
     BallotIn,
+    CodeRequest,
+    ImportReceipt,
     BallotReceipt,
     BallotReview,
     CampaignCreate,
@@ -50,15 +53,17 @@ def _is_office(principal: Principal) -> bool:
 async def _visible_campaign(session, campaign_id: uuid.UUID, principal: Principal) -> dict:
     campaign = await service.get_campaign(session, campaign_id)
     if campaign["state"] not in PUBLIC_STATES and not _is_office(principal):
-        raise Problem(404, "No such campaign.", slug="not-found")
+        raise Problem(404, "没有这项测评。", slug="not-found")
     return campaign
 
 
 async def _ballot_gateway(principal: CurrentPrincipal) -> Principal:
-    """Batches come from the SMS/WeChat gateways (kind ``service``) or from the office importing a file."""
-    if principal.kind == "service" or (principal.kind == "staff" and principal.has_role("evaluation_admin")):
+    """Batches come only from the SMS/WeChat platforms' service keys; the office imports paper ballots through
+    ``ballots:import``, audited and quarantined, never here."""
+    if principal.kind == "service":
         return principal
-    raise Problem(403, "Ballot batches are for the SMS and WeChat gateways.", slug="forbidden-kind")
+    raise Problem(403, "批量选票只接受短信、微信平台的服务密钥; 考评办请使用纸质选票导入(留痕并复核)。",
+                  slug="forbidden-kind")
 
 
 @router.get("/enumerations")
@@ -87,7 +92,11 @@ async def get_campaigns(session: SessionDep, principal: CurrentPrincipal,
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignRead)
 async def get_campaign(campaign_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal):
-    return await _visible_campaign(session, campaign_id, principal)
+    campaign = await _visible_campaign(session, campaign_id, principal)
+    imports = await service.list_imports(session, campaign_id)
+    if not _is_office(principal):  # the public sees that, when and how much was imported; the office, by whom
+        imports = [{k: v for k, v in i.items() if k != "imported_by"} for i in imports]
+    return {**campaign, "imports": imports}
 
 
 @router.post("/campaigns/{campaign_id}/units", status_code=200)
@@ -123,23 +132,86 @@ async def post_close(campaign_id: uuid.UUID, request: Request, session: SessionD
                                     action="close", actor=principal)
 
 
-@router.post("/campaigns/{campaign_id}/ballots", response_model=BallotReceipt, status_code=201)
-async def post_ballot(campaign_id: uuid.UUID, body: BallotIn, request: Request, session: SessionDep,
-                      principal: CurrentPrincipal):
-    """A citizen's ballot on the web (or one relayed by a gateway). A second ballot by the same voter is 409."""
-    if principal.kind not in ("public", "service"):
-        raise Problem(403, "Ballots are cast by citizens.", slug="forbidden-kind")
+@router.post("/campaigns/{campaign_id}/verification-codes", status_code=202)
+async def post_code(campaign_id: uuid.UUID, body: CodeRequest, request: Request, session: SessionDep,
+                    principal: CurrentPrincipal) -> dict:
+    """A one-time code by SMS for a web voter (rate limited per phone and per client address)."""
+    settings = request.app.state.settings
+    return await service.request_code(
+        session, request.app.state.outbox, campaign_id=campaign_id, phone=body.phone, client=principal.client,
+        key=settings.voter_hash_key.encode(), keyring=settings.keyring(), settings=settings)
+
+
+async def cast_ballot(request: Request, session: SessionDep, principal: Principal, campaign_id: uuid.UUID,
+                      body: BallotIn) -> dict:
+    """One ballot: from the web with a verified phone, or relayed by an SMS/WeChat platform's service key."""
+    settings = request.app.state.settings
+    key = settings.voter_hash_key.encode()
     if principal.kind == "public":
-        body = body.model_copy(update={"channel": "web"})  # a browser cannot vouch for SMS or WeChat
-    receipt = await service.ingest_ballots(
-        session, campaign_id=campaign_id, ballots_in=[body],
-        key=request.app.state.settings.voter_hash_key.encode(),
-        default_source=principal.client if principal.kind == "public" else None)
+        given = [f for f in service.ballots.WEB_ONLY_FIELDS if getattr(body, f) is not None and
+                 not (f == "channel" and body.channel == "web")]
+        if given:
+            raise Problem(422, "渠道、来源和投票时间由服务器设定, 不能由网页提交。", slug="server-set-fields",
+                          fields=given)
+        if not body.code:
+            raise Problem(422, "请先获取并填写短信验证码。", slug="code-required")
+        voter = await service.consume_code(session, request.app.state.sessions, campaign_id=campaign_id,
+                                           phone=body.voter, code=body.code, key=key,
+                                           max_attempts=settings.code_max_attempts)
+        origin = service.Origin("web", client=principal.client, voter=voter)
+    elif principal.kind == "service":
+        origin = service.Origin("gateway", name=principal.subject)
+    else:
+        raise Problem(403, "选票由市民投出。", slug="forbidden-kind")
+    receipt = await service.ingest_ballots(session, campaign_id=campaign_id, ballots_in=[body], key=key,
+                                           origin=origin)
     if receipt["rejected"]:
         raise Problem(422, receipt["rejected"][0]["reason"], slug="ballot-rejected")
     if receipt["duplicates"]:
-        raise Problem(409, "This voter has already voted in this campaign.", slug="already-voted")
+        raise Problem(409, "该手机号已在本次测评中投过票。", slug="already-voted")
     return receipt
+
+
+@router.post("/campaigns/{campaign_id}/ballots", response_model=BallotReceipt, status_code=201)
+async def post_ballot(campaign_id: uuid.UUID, body: BallotIn, request: Request, session: SessionDep,
+                      principal: CurrentPrincipal):
+    """A citizen's ballot on the web (phone + one-time code) or one relayed by an SMS/WeChat platform. A
+    second ballot by the same voter is 409."""
+    return await cast_ballot(request, session, principal, campaign_id, body)
+
+
+@router.post("/campaigns/{campaign_id}/ballots:import", response_model=ImportReceipt, status_code=201)
+async def post_ballot_import(campaign_id: uuid.UUID, request: Request, session: SessionDep, principal: Admin):
+    """Paper ballots imported by the office: the file is recorded (who, SHA-256, count) and shown on the
+    campaign; its ballots are quarantined until reviewed."""
+    raw = await request.body()
+    try:
+        batch = IMPORT_ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        raise Problem(422, "导入文件不符合格式。", errors=validation_errors(exc)) from exc
+    limit = request.app.state.settings.ballot_batch_max
+    if len(batch.ballots) > limit:
+        raise Problem(413, f"一次最多导入{limit}张选票。", slug="batch-too-large", limit=limit)
+    return await service.import_ballots(session, campaign_id=campaign_id, raw=raw, batch=batch,
+                                        key=request.app.state.settings.voter_hash_key.encode(), actor=principal)
+
+
+@router.get("/campaigns/{campaign_id}/opinions")
+async def get_opinions(campaign_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
+                       unit_id: str | None = None, cursor: str | None = None,
+                       limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict:
+    """Voters' opinions for rectification: the office reads all, a unit handler only its own unit's."""
+    if principal.kind == "staff" and principal.has_role("evaluation_admin", "auditor"):
+        pass
+    elif principal.kind == "staff" and principal.has_role("unit_handler") and principal.unit_id:
+        if unit_id not in (None, principal.unit_id):
+            raise Problem(403, "只能查看本单位收到的意见。", slug="forbidden-unit")
+        unit_id = principal.unit_id
+    else:
+        raise Problem(403, "无权查看评议意见。", slug="forbidden")
+    items, next_cursor = await service.list_opinions(session, campaign_id=campaign_id, unit_id=unit_id,
+                                                     cursor=cursor, limit=limit)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 def _inline_schema(model) -> dict:
@@ -173,14 +245,14 @@ async def post_ballot_batch(campaign_id: uuid.UUID, request: Request, session: S
     try:
         batch = BATCH_ADAPTER.validate_json(raw)
     except ValidationError as exc:
-        raise Problem(422, "The request does not match the schema.", errors=validation_errors(exc)) from exc
+        raise Problem(422, "请求内容不符合格式要求。", errors=validation_errors(exc)) from exc
     if len(batch.ballots) > limit:
-        raise Problem(413, f"A batch holds at most {limit} ballots; this one has {len(batch.ballots)}.",
+        raise Problem(413, f"每批最多{limit}张选票, 本批有{len(batch.ballots)}张。",
                       slug="batch-too-large", limit=limit)
     return await service.ingest_ballots(
         session, campaign_id=campaign_id, ballots_in=batch.ballots,
-        # No default source for gateways: every SMS would share the gateway's name and look like one burst.
-        key=request.app.state.settings.voter_hash_key.encode(), default_source=None)
+        key=request.app.state.settings.voter_hash_key.encode(),
+        origin=service.Origin("gateway", name=principal.subject))
 
 
 @router.post("/campaigns/{campaign_id}/ballots:scan", response_model=StuffingScan)
@@ -188,7 +260,7 @@ async def post_scan(campaign_id: uuid.UUID, session: SessionDep, principal: Admi
     """Run stuffing detection now (it also runs on close)."""
     campaign = await service.get_campaign(session, campaign_id, lock="update")
     if campaign["state"] not in ("open", "closed"):
-        raise Problem(409, f"The campaign is {campaign['state']}.", slug="campaign-state")
+        raise Problem(409, f"测评当前状态为{domain.STATE_LABELS[campaign['state']]}, 不能检测刷票。", slug="campaign-state")
     return {"quarantined": await service.scan_for_stuffing(session, campaign=campaign)}
 
 
@@ -198,7 +270,7 @@ async def get_ballots(campaign_id: uuid.UUID, session: SessionDep, principal: Re
                       limit: Annotated[int, Query(ge=1, le=500)] = 100):
     """Suspect (or rejected) ballots with their reasons, for review. Never the voter's identity."""
     if status not in ("quarantined", "rejected"):
-        raise Problem(422, "status is quarantined or rejected.", slug="validation")
+        raise Problem(422, "status 只能是 quarantined(待复核) 或 rejected(已剔除)。", slug="validation")
     items, next_cursor = await service.list_quarantine(session, campaign_id=campaign_id, status=status,
                                                        cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.common.app import ServiceSpec, build_service_app
-from services.common.contracts.evaluation import ResultsPublished
+from services.common.contracts.evaluation import ResultsPublished, VoterCodeRequested
 
 from .api import router
+from .pages import router as pages_router
 from .handlers import HANDLERS
 from .models import metadata
 from .settings import EvaluationSettings, get_settings
@@ -19,8 +20,8 @@ def create_app(settings: EvaluationSettings | None = None) -> FastAPI:
             name="evaluation",
             settings=settings or get_settings(),
             metadata=metadata,
-            routers=[router],
-            produces=[ResultsPublished],
+            routers=[router, pages_router],
+            produces=[ResultsPublished, VoterCodeRequested],
             handlers=HANDLERS,
             title="zuofeng evaluation",
             description="万人评机关 campaigns, ballots, scores, rankings (十优/十差), grades, consequences.",

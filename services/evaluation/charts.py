@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from xml.sax.saxutils import escape, quoteattr
+
+from services.common import csvsafe
 
 from . import domain
 
@@ -133,16 +134,22 @@ CSV_SOURCES = list(domain.SOURCES)
 def rankings_csv(results: dict) -> str:
     out = io.StringIO()
     out.write("\ufeff")  # so spreadsheet programs in the office read the Chinese as UTF-8
-    writer = csv.writer(out)
-    writer.writerow(["category", "rank", "unit_id", "unit_name", "score", "grade", "grade_label", "vetoed",
-                     "veto_reasons", "top_ten", "bottom_ten", "ballot_marks", *CSV_SOURCES])
+    writer = csvsafe.writer(out)
+    # Chinese headers for the office; the unit and grade codes keep columns of their own.
+    writer.writerow(["评议类别", "名次", "单位代码", "单位名称", "得分", "等次代码", "等次", "一票否决",
+                     "否决原因", "十优", "十差", "评价票数", *(domain.SOURCES[s] for s in CSV_SOURCES)])
     for cat in results["categories"]:
         top, bottom = set(cat["top_ten"]), set(cat["bottom_ten"])
         for u in cat["ranking"]:
             writer.writerow([
-                cat["category"], u["rank"], u["unit_id"], u["unit_name"], f'{u["score"]:.2f}', u["grade"],
+                cat["category"], u["rank"], u["unit_id"], u["unit_name"], u.get("score_text", f'{u["score"]:.2f}'),
+                u["grade"],
                 u["grade_label"], int(u["vetoed"]), "; ".join(u["veto_reasons"]), int(u["unit_id"] in top),
                 int(u["unit_id"] in bottom), u["ballots"],
                 *[("" if s not in u["sources"] else f'{u["sources"][s]:.2f}') for s in CSV_SOURCES],
             ])
+        # 数据不足: listed, with no rank, score or grade of their own.
+        for u in cat.get("insufficient_data", []):
+            writer.writerow([cat["category"], "", u["unit_id"], u["unit_name"], "", u["grade"], u["grade_label"],
+                             0, "", 0, 0, u["ballots"], *[""] * len(CSV_SOURCES)])
     return out.getvalue()

@@ -33,14 +33,18 @@ async def on_unit_upserted(session: AsyncSession, event: UnitUpserted, envelope:
 
 async def on_clue_triaged(session: AsyncSession, event: ClueTriaged, envelope: CloudEvent) -> None:
     unit = event.unit_id if event.decision in COUNTED_DECISIONS else None
-    await service.put_fact(session, key=f"complaint:{event.clue_id}", unit_id=unit, kind="complaint", value=1,
-                           occurred_on=_day(event.received_at, event.run_date))
+    await service.put_complaint(session, key=f"complaint:{event.clue_id}", unit_id=unit,
+                                occurred_on=_day(event.received_at, event.run_date))
 
 
 async def on_case_concluded(session: AsyncSession, event: CaseConcluded, envelope: CloudEvent) -> None:
-    unit = event.unit_id if event.finding in SUBSTANTIATED else None
+    unit = event.unit_id if event.finding in SUBSTANTIATED and event.counts_against_unit else None
     await service.put_fact(session, key=f"substantiated:{event.case_id}", unit_id=unit, kind="substantiated",
                            value=1, occurred_on=_day(event.concluded_at, envelope.time.date()))
+    # 不属实 and 了结: the complaints behind the case are not held against the unit (R-AC-12).
+    await service.count_complaints(session, keys=[f"complaint:{c}" for c in event.clue_ids], unit_id=event.unit_id,
+                                   counted=event.counts_against_unit,
+                                   occurred_on=_day(event.concluded_at, envelope.time.date()))
 
 
 async def on_rectification_overdue(session: AsyncSession, event: RectificationOverdue, envelope: CloudEvent) -> None:

@@ -26,12 +26,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from services.common.app import service_tables
-from services.common.audit import audit_table
+from services.common.audit import audit_table, checkpoint_table
 from services.common.db import service_metadata
 
 metadata = service_metadata("evaluation")
 outbox, inbox = service_tables(metadata)
 audit_log = audit_table(metadata)
+audit_checkpoints = checkpoint_table(metadata)
 
 campaigns = Table(
     "campaigns",
@@ -50,6 +51,10 @@ campaigns = Table(
     Column("weights", JSONB, nullable=False),
     Column("thresholds", JSONB, nullable=False),
     Column("veto_rules", JSONB, nullable=False),
+    Column("instrument", Text, nullable=False, server_default="poll"),  # poll | assessment
+    # {"preset": …, "preset_label": …, "rules": [{"code", "label"}]}: the campaign's own rules (R-EV-7).
+    Column("rule_set", JSONB, nullable=False),
+    Column("min_ballots", Integer, nullable=False, server_default="1"),
     Column("stuffing_rules", JSONB, nullable=False),
     Column("indicator_rules", JSONB, nullable=False),
     Column("top_n", SmallInteger, nullable=False, server_default="10"),
@@ -156,4 +161,50 @@ indicator_facts = Table(
     Column("value", Float, nullable=False, server_default="1"),
     Column("occurred_on", Date, nullable=False),
     Index("ix_indicator_facts_unit_kind_day", "unit_id", "kind", "occurred_on"),
+)
+
+# One-time SMS codes that verify a web voter's phone (R-EV-3): only keyed hashes, short-lived, single use.
+# In PostgreSQL, not per replica, so the per-phone and per-client limits hold across replicas.
+voter_codes = Table(
+    "voter_codes",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("campaign_id", Uuid, nullable=False),
+    Column("voter_hash", LargeBinary, nullable=False),  # the ballot's own voter key
+    Column("code_hash", LargeBinary, nullable=False),  # HMAC(key, voter hash ‖ code)
+    Column("client", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", SmallInteger, nullable=False, server_default="0"),
+    Column("used_at", DateTime(timezone=True)),
+    Index("ix_voter_codes_voter", "campaign_id", "voter_hash", "created_at"),
+    Index("ix_voter_codes_client", "client", "created_at"),
+)
+
+# Paper ballots the office imports: who, which file (SHA-256), how many; shown on the campaign.
+ballot_imports = Table(
+    "ballot_imports",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("campaign_id", Uuid, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("imported_by", Text, nullable=False),
+    Column("file_name", Text),
+    Column("file_sha256", Text, nullable=False),
+    Column("ballots", Integer, nullable=False),
+    Column("accepted", Integer, nullable=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_ballot_imports_campaign", "campaign_id"),
+)
+
+# Voters' written opinions per unit (R-EV-9), without any link to the voter or the ballot.
+opinions = Table(
+    "opinions",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("campaign_id", Uuid, nullable=False),
+    Column("unit_id", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_opinions_campaign_unit", "campaign_id", "unit_id", "id"),
 )

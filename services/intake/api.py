@@ -17,11 +17,13 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
 from services.common import audit
-from services.common.auth import CurrentPrincipal, Principal, ensure_unit_scope, require_roles
+from services.common.auth import CurrentPrincipal, Principal, require_roles
 from services.common.db import SessionDep, session_scope
 from services.common.errors import Problem
+from services.common.scope import Scope, scope_of
+from services.common.text import ensure_storable
 
-from . import catalog, service
+from . import catalog, citizen_pages, service
 from .attachments import StagedFile, stage_upload, staging_dir
 from .models import audit_log
 from .pages import render_receipt_page, wants_html
@@ -31,7 +33,9 @@ from .schemas import (
     BatchResult,
     ClueAccepted,
     ClueDetail,
+    ClueForUnit,
     ClueRead,
+    HotlineTicketStatus,
     IdentityRevealed,
     IdentityRevealRequest,
     PosterCreate,
@@ -40,6 +44,8 @@ from .schemas import (
     PosterUpdate,
     QrFormFields,
     ReceiptStatus,
+    RevealApprovalCreate,
+    RevealApprovalRead,
     StaffReportCreate,
 )
 
@@ -50,15 +56,23 @@ READERS = ("triage_officer", "investigator", "org_officer", "auditor", "unit_han
 StaffReader = Annotated[Principal, require_roles(*READERS)]
 StaffIntake = Annotated[Principal, require_roles(*catalog.STAFF_INTAKE_ROLES)]
 PosterKeeper = Annotated[Principal, require_roles("triage_officer")]
-Investigator = Annotated[Principal, require_roles("investigator")]
+# Revealing a reporter is for investigators alone: admin is not let through (R-IN-4).
+Investigator = Annotated[Principal, require_roles("investigator", admin_passes=False)]
 
 
 def _authorise_feed(principal: Principal, line: str) -> None:
+    """Feeds are for the line's own hotline key, and for triage officers entering a line's ticket by hand.
+
+    No other staff role: a unit handler re-pushing another unit's ticket id would get that clue's id and
+    status back as the duplicate answer. A duplicate is found per line (the channel is the line's), so the
+    answer only ever goes to a caller of the line that owns the ticket."""
     if principal.kind == "hotline":
         if principal.line != line:
-            raise Problem(403, f"This key may push to line {principal.line} only.", slug="forbidden-line")
-    elif principal.kind != "staff":
-        raise Problem(403, "Hotline feeds are for hotline systems.", slug="forbidden-kind")
+            raise Problem(403, f"此密钥只能推送 {principal.line} 热线的工单。", slug="forbidden-line")
+        return
+    if principal.kind == "staff" and "triage_officer" in principal.roles and "unit_handler" not in principal.roles:
+        return
+    raise Problem(403, f"{line} 热线推送接口只供该热线系统及线索分办人员使用。", slug="forbidden-kind")
 
 
 @router.get("/catalog")
@@ -82,6 +96,24 @@ async def post_hotline_report(
         response.status_code = 200
     response.headers["Location"] = f"/api/v1/intake/clues/{outcome.clue.id}"
     return outcome.read()
+
+
+@router.get("/feeds/{line}/reports/{external_id}", response_model=HotlineTicketStatus)
+async def get_hotline_report(line: HotlineLine, external_id: str, session: SessionDep,
+                             principal: CurrentPrincipal) -> HotlineTicketStatus:
+    """热线回告 by pull: a line asks by its own ticket id what became of it (signed like the push). A line
+    sees only its own tickets; staff only the triage officer."""
+    if principal.kind == "hotline":
+        if principal.line != line:
+            raise Problem(403, f"此密钥只能查询 {principal.line} 线路的工单。", slug="forbidden-line")
+    elif not (principal.kind == "staff" and principal.has_role("triage_officer")):
+        raise Problem(403, "工单状态只向报送该工单的热线系统开放。", slug="forbidden-kind")
+    if "\x00" in external_id or len(external_id) > 200:
+        raise Problem(400, "工单编号无效。", slug="ticket-id-invalid")
+    found = await service.ticket_status(session, line=line, external_id=external_id)
+    if found is None:
+        raise Problem(404, f"本线路没有编号为 {external_id} 的工单。", slug="unknown-ticket")
+    return HotlineTicketStatus.model_validate(found)
 
 
 @router.post("/feeds/{line}/reports:batch", response_model=BatchResult)
@@ -121,14 +153,23 @@ async def post_staff_report(
     return ClueAccepted(**outcome.read().model_dump(), receipt_code=outcome.receipt_code)
 
 
-@router.get("/clues/{clue_id}", response_model=ClueDetail)
-async def get_clue(clue_id: uuid.UUID, session: SessionDep,
-                   principal: StaffReader) -> ClueDetail:
-    """A clue as staff see it; never the reporter's identity."""
+async def _visible_clue(session, principal: Principal, clue_id: uuid.UUID) -> tuple[Scope, Any]:
+    """The clue if the caller may see it (a unit handler: only one transferred to its unit), else 404."""
+    scope = scope_of(principal)
     row = await service.get_clue(session, clue_id=clue_id)
-    if row is None:
-        raise Problem(404, "No such clue.", slug="not-found")
-    ensure_unit_scope(principal, row.unit_id)
+    scope.require(row is not None and scope.sees_clue(row.unit_id, transferred=row.status == "transferred"),
+                  "线索")
+    return scope, row
+
+
+@router.get("/clues/{clue_id}", response_model=ClueDetail | ClueForUnit)
+async def get_clue(clue_id: uuid.UUID, session: SessionDep,
+                   principal: StaffReader) -> ClueDetail | ClueForUnit:
+    """A clue as staff see it; never the reporter's identity (and to a unit, not even whether it is named
+    or who recorded it)."""
+    scope, row = await _visible_clue(session, principal, clue_id)
+    if scope.unit_bound:
+        return ClueForUnit.model_validate(scope.redact(dict(row._mapping)))
     return ClueDetail.model_validate(row._mapping)
 
 
@@ -136,20 +177,14 @@ async def get_clue(clue_id: uuid.UUID, session: SessionDep,
 async def list_attachments(clue_id: uuid.UUID, session: SessionDep,
                            principal: StaffReader) -> list[AttachmentRead]:
     """A clue's attachments for staff (never served to the public)."""
-    clue = await service.get_clue(session, clue_id=clue_id)
-    if clue is None:
-        raise Problem(404, "No such clue.", slug="not-found")
-    ensure_unit_scope(principal, clue.unit_id)
+    await _visible_clue(session, principal, clue_id)
     return [AttachmentRead.model_validate(a._mapping) for a in await service.list_attachments(session, clue_id=clue_id)]
 
 
 @router.get("/clues/{clue_id}/attachments/{attachment_id}")
 async def get_attachment(clue_id: uuid.UUID, attachment_id: uuid.UUID, request: Request, session: SessionDep,
                          principal: StaffReader) -> Response:
-    clue = await service.get_clue(session, clue_id=clue_id)
-    if clue is None:
-        raise Problem(404, "No such clue.", slug="not-found")
-    ensure_unit_scope(principal, clue.unit_id)
+    await _visible_clue(session, principal, clue_id)
     found = [a for a in await service.list_attachments(session, clue_id=clue_id) if a.id == attachment_id]
     if not found:
         raise Problem(404, "No such attachment.", slug="not-found")
@@ -158,18 +193,37 @@ async def get_attachment(clue_id: uuid.UUID, attachment_id: uuid.UUID, request: 
         "Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
 
 
+@router.post("/clues/{clue_id}/identity:approvals", response_model=RevealApprovalRead, status_code=201)
+async def approve_identity_reveal(
+    clue_id: uuid.UUID, body: RevealApprovalCreate, request: Request, session: SessionDep, principal: Investigator,
+) -> RevealApprovalRead:
+    """审批查看举报人身份: another investigator approves one reveal, for one investigator and a named case."""
+    row = await service.approve_reveal(
+        session, clue_id=clue_id, investigator=body.investigator, case_number=body.case_number,
+        reason=body.reason, approved_by=principal.subject,
+        valid_hours=request.app.state.settings.reveal_approval_hours)
+    await audit.record(session, audit_log, actor=principal, action="approve_identity_reveal", entity_type="clue",
+                       entity_id=str(clue_id), details={"approval_id": str(row.id), "investigator": body.investigator,
+                                                         "case_number": body.case_number, "reason": body.reason})
+    return RevealApprovalRead.model_validate(row._mapping)
+
+
 @router.post("/clues/{clue_id}/identity:reveal", response_model=IdentityRevealed)
 async def reveal_identity(
     clue_id: uuid.UUID, body: IdentityRevealRequest, request: Request,
     principal: Investigator,
 ) -> IdentityRevealed:
-    """查看实名举报人身份: investigators only, with a reason; the audit entry commits before the answer."""
+    """查看实名举报人身份: an investigator, with a reason and another investigator's approval for this clue
+    (used up by the reveal); the audit entry commits before the answer."""
     async with session_scope(request.app.state.sessions) as session:
         identity = await service.open_identity(session, request.app.state.settings, clue_id=clue_id)
         if identity is None:
             raise Problem(404, "This clue has no named reporter.", slug="no-identity")
+        approval = await service.claim_approval(session, clue_id=clue_id, investigator=principal.subject)
         await audit.record(session, audit_log, actor=principal, action="reveal_identity", entity_type="clue",
-                           entity_id=str(clue_id), details={"reason": body.reason})
+                           entity_id=str(clue_id), details={
+                               "reason": body.reason, "approval_id": str(approval.id),
+                               "approved_by": approval.approved_by, "case_number": approval.case_number})
     return IdentityRevealed(clue_id=clue_id, **identity)
 
 
@@ -208,7 +262,8 @@ async def patch_poster(code: str, body: PosterUpdate, request: Request, session:
 @router.get("/posters", response_model=PosterPage)
 async def list_posters(request: Request, session: SessionDep, principal: StaffReader,
                        cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> PosterPage:
-    unit = principal.unit_id if principal.roles == frozenset({"unit_handler"}) else None
+    ensure_storable(cursor, name="cursor")
+    unit = scope_of(principal).unit_id
     rows, next_cursor = await service.list_posters(session, after=cursor, limit=limit, unit_id=unit)
     return PosterPage(items=[_poster_read(r, request.app.state.settings) for r in rows], next_cursor=next_cursor)
 
@@ -217,7 +272,8 @@ async def _poster_for(session, principal: Principal, code: str):
     row = await service.get_poster(session, code=code)
     if row is None:
         raise Problem(404, "No such poster.", slug="unknown-poster")
-    ensure_unit_scope(principal, row.unit_id)
+    scope = scope_of(principal)
+    scope.require(scope.sees_unit_record(row.unit_id), "宣传画")
     return row
 
 
@@ -250,7 +306,7 @@ async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[by
     async for chunk in stream:
         seen += len(chunk)
         if seen > limit:
-            raise Problem(413, "The report with its attachments is too large.", slug="report-too-large")
+            raise Problem(413, "举报内容连同附件过大。", slug="report-too-large")
         yield chunk
 
 
@@ -265,9 +321,9 @@ async def _read_form(request: Request, settings) -> FormData:
         if content_type.startswith("application/x-www-form-urlencoded"):
             return await FormParser(request.headers, stream).parse()
     except MultiPartException as exc:
-        raise Problem(413 if "Too many" in str(exc) else 422, f"The form could not be read: {exc}",
+        raise Problem(413 if "Too many" in str(exc) else 422, f"无法读取提交的表单：{exc}",
                       slug="form-invalid") from None
-    raise Problem(415, "Send the report as multipart/form-data.", slug="unsupported-media-type")
+    raise Problem(415, "请以 multipart/form-data 表单提交举报。", slug="unsupported-media-type")
 
 
 async def _stage_all(files: list[UploadFile], settings) -> list[StagedFile]:
@@ -276,7 +332,8 @@ async def _stage_all(files: list[UploadFile], settings) -> list[StagedFile]:
         for upload in files:
             staged.append(await asyncio.to_thread(
                 stage_upload, upload.file, staging_dir=staging_dir(settings),
-                max_bytes=settings.attachment_max_bytes))
+                max_bytes=settings.attachment_max_bytes, max_pixels=settings.image_max_pixels,
+                concurrency=settings.media_concurrency))
     except BaseException:
         for s in staged:
             s.path.unlink(missing_ok=True)
@@ -293,17 +350,20 @@ async def post_qr_report(poster_code: str, request: Request, session: SessionDep
     async with session_scope(request.app.state.sessions) as lookup:
         poster = await service.get_poster(lookup, code=poster_code, active_only=True)
     if poster is None:
-        raise Problem(404, "This poster code is unknown or withdrawn.", slug="unknown-poster")
+        raise Problem(404, "该二维码不存在或已停用。", slug="unknown-poster")
     form = await _read_form(request, settings)
+    form_token = form.get("form_token") if wants_html(request) else None
+    form_token = form_token if isinstance(form_token, str) and 16 <= len(form_token) <= 64 else None
     try:
         try:
             fields = QrFormFields.model_validate({k: v for k, v in form.multi_items() if isinstance(v, str)})
         except ValidationError as exc:
-            raise Problem(422, "The report is incomplete.", slug="validation",
-                          errors=service.safe_errors(exc)) from None
+            errors = service.safe_errors(exc)
+            raise Problem(422, service.invalid_detail(errors, "举报内容不完整，请填写问题描述。"), slug="validation",
+                          errors=errors) from None
         files = [f for f in form.getlist("attachments") if isinstance(f, UploadFile) and (f.filename or f.size)]
         if len(files) > settings.attachment_max_count:
-            raise Problem(413, f"At most {settings.attachment_max_count} attachments.", slug="too-many-attachments")
+            raise Problem(413, f"最多上传 {settings.attachment_max_count} 个附件。", slug="too-many-attachments")
         staged = await _stage_all(files, settings)
     finally:
         await form.close()
@@ -319,8 +379,15 @@ async def post_qr_report(poster_code: str, request: Request, session: SessionDep
         enterprise_related=fields.enterprise_related, reporter=fields.reporter(), issue_receipt=True,
         attachments=staged,
     )
+    # Post/Redirect/Get: the form's one-time token files once; a reload or a resubmission is redirected.
+    if form_token is not None and not await citizen_pages.reserve(session, token=form_token, poster_code=poster.code):
+        return citizen_pages.qr_done_redirect(poster.code, form_token)
     [outcome] = await service.accept_clues(session, request.app.state.outbox, settings, new=[clue])
     accepted = ClueAccepted(**outcome.read().model_dump(), receipt_code=outcome.receipt_code)
+    if form_token is not None:
+        await citizen_pages.remember(session, settings, token=form_token, clue_id=accepted.id,
+                                     tracking_number=accepted.tracking_number, receipt_code=outcome.receipt_code)
+        return citizen_pages.qr_done_redirect(poster.code, form_token)
     if wants_html(request):
         return render_receipt_page(request, accepted, poster)
     return accepted

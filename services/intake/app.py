@@ -8,10 +8,12 @@ from fastapi import FastAPI
 
 from services.common.app import ServiceSpec, build_service_app
 from services.common.contracts.intake import ClueReceived
+from services.common.limits import BodyLimit
 
-from . import open311, pages
+from . import citizen_pages, open311, pages
 from .api import router
 from .attachments import blob_store, staging_dir
+from .callbacks import callback_worker
 from .handlers import HANDLERS
 from .models import metadata
 from .receipts import RateLimiter
@@ -26,17 +28,30 @@ async def prepare_storage(app: FastAPI) -> None:
     app.state.receipt_limiter = RateLimiter(settings.receipt_lookups_per_minute)
 
 
+def body_limits(settings: IntakeSettings) -> list[BodyLimit]:
+    """The QR form carries its attachments; a hotline batch up to 500 tickets; everything else is one
+    small JSON body or form (a report's text is at most 20 000 characters)."""
+    return [
+        BodyLimit("/api/v1/intake/qr/", settings.attachment_max_count * settings.attachment_max_bytes + (1 << 20)),
+        BodyLimit("/api/v1/intake/feeds/*/reports:batch", settings.batch_body_max_bytes),
+        BodyLimit("/", settings.body_max_bytes),
+    ]
+
+
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     return build_service_app(
         ServiceSpec(
             name="intake",
-            settings=settings or get_settings(),
+            settings=settings,
             metadata=metadata,
-            routers=[router, pages.router, open311.router],
+            routers=[router, pages.router, citizen_pages.router, open311.router, open311.discovery_router],
             produces=[ClueReceived],
             handlers=HANDLERS,
+            workers=[callback_worker],
             on_startup=[prepare_storage],
             title="zuofeng intake",
             description="Clues in: hotline feeds, QR posters, staff channels, Open311; receipts.",
+            body_limits=body_limits(settings),
         )
     )

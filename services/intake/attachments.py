@@ -1,15 +1,15 @@
-"""Attachments (附件): type by content, limits, EXIF/GPS stripped, content-addressed storage.
+"""Attachments (附件): type by content, limits, metadata stripped, content-addressed storage.
 
-An upload is staged to a private file while its SHA-256 is computed; images are re-encoded without
-metadata (the GPS position in a phone photo identifies the reporter). The blob store keeps each distinct
-content once under its digest. Nothing here is ever served to the public.
+An upload is staged to a private file; images are re-encoded and audio/video remuxed without metadata
+(:mod:`.media`: the GPS position in a phone photo or video, the device and the owner's name identify the
+reporter), and the SHA-256 is taken of what is stored. The blob store keeps each distinct content once
+under its digest. Nothing here is ever served to the public.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import os
 import tempfile
 from dataclasses import dataclass
@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 import filetype
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from services.common.errors import Problem
 
+from .media import DEFAULT_MAX_PIXELS, remux_without_metadata, strip_image_metadata
 from .settings import IntakeSettings
 
-# The allow-list: what a phone records, identified by magic bytes, never by name or declared type.
+# The allow-list: what a phone records, identified by magic bytes, never by name or declared type. Each
+# type has a cleaner in .media (images re-encoded, audio/video remuxed); a type without one is not allowed.
 ALLOWED_MEDIA_TYPES: dict[str, str] = {
     "image/jpeg": "image",
     "image/png": "image",
@@ -39,7 +40,6 @@ ALLOWED_MEDIA_TYPES: dict[str, str] = {
     "video/3gpp": "video",
     "video/webm": "video",
 }
-_PILLOW_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 CHUNK = 64 * 1024
 
 
@@ -56,63 +56,52 @@ def sniff(head: bytes) -> str | None:
     return kind.mime if kind is not None else None
 
 
-def strip_image_metadata(data: bytes, media_type: str) -> bytes:
-    """Re-encode without EXIF (GPS, device serial), XMP or text chunks; keep the photo upright."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            upright = ImageOps.exif_transpose(img)
-            upright.info.clear()
-            out = io.BytesIO()
-            fmt = _PILLOW_FORMATS[media_type]
-            if fmt == "JPEG":
-                if upright.mode not in ("RGB", "L", "CMYK"):
-                    upright = upright.convert("RGB")
-                upright.save(out, "JPEG", quality=90, exif=b"")
-            elif fmt == "WEBP":
-                upright.save(out, "WEBP", quality=90, exif=b"")
-            else:
-                upright.save(out, "PNG")
-            return out.getvalue()
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as exc:
-        raise Problem(422, "An image could not be read.", slug="attachment-unreadable") from exc
+def stage_upload(source: BinaryIO, *, staging_dir: Path, max_bytes: int, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 concurrency: int = 2) -> StagedFile:
+    """Copy an upload to a private staging file in chunks, enforcing the size limit as it goes, then
+    replace it by its cleaned version.
 
-
-def stage_upload(source: BinaryIO, *, staging_dir: Path, max_bytes: int) -> StagedFile:
-    """Copy an upload to a private staging file in chunks, enforcing the size limit as it goes.
-
-    Blocking (file I/O, Pillow): call through ``asyncio.to_thread``."""
+    Blocking (file I/O, Pillow, FFmpeg): call through ``asyncio.to_thread``."""
     staging_dir.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=staging_dir, prefix="up-")
     path = Path(name)
     try:
-        digest = hashlib.sha256()
         size = 0
         head = b""
         with os.fdopen(fd, "wb") as out:
             while chunk := source.read(CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise Problem(413, f"An attachment is larger than {max_bytes} bytes.",
+                    raise Problem(413, f"附件过大：每个附件最多 {max_bytes // (1024 * 1024)} MB。",
                                   slug="attachment-too-large", max_bytes=max_bytes)
                 if len(head) < 512:
                     head += chunk[: 512 - len(head)]
-                digest.update(chunk)
                 out.write(chunk)
         if size == 0:
-            raise Problem(422, "An attachment is empty.", slug="attachment-empty")
+            raise Problem(422, "附件是空文件。", slug="attachment-empty")
         media_type = sniff(head)
         if media_type not in ALLOWED_MEDIA_TYPES:
-            raise Problem(415, "Attachments may be photos, audio or video only.", slug="attachment-type",
+            raise Problem(415, "附件只能是照片、录音或视频。", slug="attachment-type",
                           allowed=sorted(ALLOWED_MEDIA_TYPES))
         if ALLOWED_MEDIA_TYPES[media_type] == "image":
-            clean = strip_image_metadata(path.read_bytes(), media_type)
+            clean = strip_image_metadata(path.read_bytes(), media_type, max_pixels=max_pixels,
+                                         concurrency=concurrency)
             path.write_bytes(clean)
             return StagedFile(path, hashlib.sha256(clean).hexdigest(), len(clean), media_type)
-        return StagedFile(path, digest.hexdigest(), size, media_type)
+        cleaned = remux_without_metadata(path, media_type, concurrency=concurrency)
+        os.replace(cleaned, path)
+        return StagedFile(path, _sha256_of(path), path.stat().st_size, media_type)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 class BlobStore(Protocol):
@@ -121,6 +110,8 @@ class BlobStore(Protocol):
     async def put(self, staged: StagedFile) -> None: ...
 
     async def get(self, sha256: str) -> bytes: ...
+
+    async def delete(self, sha256: str) -> None: ...
 
 
 class FilesystemBlobStore:
@@ -144,6 +135,9 @@ class FilesystemBlobStore:
 
     async def get(self, sha256: str) -> bytes:
         return await asyncio.to_thread(self.path_of(sha256).read_bytes)
+
+    async def delete(self, sha256: str) -> None:
+        await asyncio.to_thread(self.path_of(sha256).unlink, missing_ok=True)
 
 
 class S3BlobStore:
@@ -171,6 +165,9 @@ class S3BlobStore:
     async def get(self, sha256: str) -> bytes:
         response = await asyncio.to_thread(self.client.get_object, Bucket=self.bucket, Key=self.prefix + sha256)
         return await asyncio.to_thread(response["Body"].read)
+
+    async def delete(self, sha256: str) -> None:
+        await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=self.prefix + sha256)
 
 
 def blob_store(settings: IntakeSettings) -> BlobStore:

@@ -31,7 +31,7 @@ STAFF_INTAKE_ROLES: tuple[str, ...] = ("triage_officer", "investigator", "org_of
 
 # A clue's status as the reporter sees it; driven by triage and accountability events.
 STATUS_LABELS: dict[str, str] = {
-    "received": "已受理登记",
+    "received": "已登记",
     "accepted": "已纳入督办",
     "transferred": "已转办责任单位",
     "merged": "已与相同线索合并办理",
@@ -39,6 +39,20 @@ STATUS_LABELS: dict[str, str] = {
     "concluded": "已办结（有调查结论）",
     "closed": "已结案",
 }
+# 热线回告: the stages a hotline hears of (callbacks and the status pull). The status stages are named like
+# the status they enter; "feedback" carries the wording the reporter is given, for the line's caller.
+HOTLINE_STAGES: dict[str, str] = {
+    "accepted": "受理",
+    "transferred": "转办",
+    "merged": "合并办理",
+    "set_aside": "存查",
+    "concluded": "办结",
+    "closed": "结案",
+    "feedback": "反馈",
+}
+# Reporter messages not passed on to a hotline: the receipt acknowledgement (the line has its own), and the
+# rating request, whose link is the reporter's own credential.
+HOTLINE_UNFORWARDED_FEEDBACK = frozenset({"received", "rating-request"})
 _SCREENED = {"accepted", "transferred", "merged", "set_aside"}
 # Explicit transitions. Events of different topics are not ordered relative to each other, so a stale
 # event (e.g. a re-screen arriving after the case concluded) finds no transition and changes nothing.
@@ -92,4 +106,5 @@ def catalog() -> dict[str, Any]:
         "hotline_field_maps": hotline_field_maps(),
         "attachment_media_types": sorted(ALLOWED_MEDIA_TYPES),
         "open311_services": [s["service_code"] for s in OPEN311_SERVICES],
+        "hotline_stages": [{"code": c, "label": label} for c, label in HOTLINE_STAGES.items()],
     }

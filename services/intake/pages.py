@@ -6,6 +6,7 @@ Public by design: the gateway forwards ``/qr/…`` as the public principal. The 
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -20,6 +21,7 @@ from . import service
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(tags=["qr"], include_in_schema=False)
 
+LOOKUP_PATH = "/api/v1/intake/receipts"  # the citizens' lookup page (办理进度查询)
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
              "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"}
 
@@ -29,9 +31,16 @@ def wants_html(request: Request) -> bool:
     return "text/html" in accept and "application/json" not in accept
 
 
+def new_form_token() -> str:
+    """The QR form's one-time token (Post/Redirect/Get): see ``citizen_pages``."""
+    return secrets.token_urlsafe(24)
+
+
 def render_receipt_page(request: Request, clue, poster) -> HTMLResponse:
-    return templates.TemplateResponse(request, "qr_done.html", {"clue": clue, "poster": poster},
-                                      status_code=201, headers=_NO_STORE)
+    """The receipt for a form posted without a token (a page cached before tokens existed)."""
+    return templates.TemplateResponse(request, "qr_done.html", {
+        "tracking_number": clue.tracking_number, "receipt_code": clue.receipt_code, "poster": poster,
+        "lookup": LOOKUP_PATH}, status_code=201, headers=_NO_STORE)
 
 
 @router.get("/qr/{poster_code}", response_class=HTMLResponse)
@@ -43,4 +52,6 @@ async def qr_page(poster_code: str, request: Request, session: SessionDep, princ
         "poster": poster,
         "action": f"/api/v1/intake/qr/{poster.code}/reports",
         "max_count": request.app.state.settings.attachment_max_count,
+        "form_token": new_form_token(),
+        "lookup": LOOKUP_PATH,
     }, headers=_NO_STORE)

@@ -8,10 +8,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.common.text import StorableModel
+
 MAX_BATCH = 500
 
 
-class ReporterIdentity(BaseModel):
+class ReporterIdentity(StorableModel):
     """实名举报人: sealed at rest on arrival; never echoed, logged or published."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -30,7 +32,7 @@ class ReporterIdentity(BaseModel):
     __str__ = __repr__
 
 
-class ClueBase(BaseModel):
+class ClueBase(StorableModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     text: str = Field(min_length=1, max_length=20000, description="What was reported")
@@ -78,17 +80,28 @@ class ClueAccepted(ClueRead):
     receipt_code: str | None = None
 
 
-class ClueDetail(ClueRead):
+class ClueForUnit(ClueRead):
+    """A transferred clue as the responsible unit's handler sees it: not whether the reporter gave a name,
+    nor who recorded it (services/common/scope.py)."""
+
     subject: str | None
     text: str
     unit_id: str | None
     place: str | None
     poster_code: str | None
     enterprise_related: bool
-    anonymous: bool
     attachment_count: int
     category_hint: str | None
+
+
+class ClueDetail(ClueForUnit):
+    anonymous: bool
     recorded_by: str | None
+    # Where, as the reporter gave it (Open311): staff see it exactly; public answers coarsen it.
+    address: str | None = None
+    lat: float | None = None
+    long: float | None = None
+    media_url: str | None = None
 
 
 class AttachmentRead(BaseModel):
@@ -115,7 +128,7 @@ class BatchResult(BaseModel):
     results: list[BatchItemResult]
 
 
-class PosterCreate(BaseModel):
+class PosterCreate(StorableModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     code: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{4,64}$", description="Generated when omitted")
@@ -124,7 +137,7 @@ class PosterCreate(BaseModel):
     title: str | None = Field(None, max_length=200)
 
 
-class PosterUpdate(BaseModel):
+class PosterUpdate(StorableModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     unit_id: str | None = Field(None, min_length=1, max_length=64)
@@ -148,10 +161,28 @@ class PosterPage(BaseModel):
     next_cursor: str | None
 
 
-class IdentityRevealRequest(BaseModel):
+class IdentityRevealRequest(StorableModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     reason: str = Field(min_length=5, max_length=1000, description="Why the identity is needed (audited)")
+
+
+class RevealApprovalCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    investigator: str = Field(min_length=1, max_length=200, description="The investigator who may then reveal")
+    case_number: str = Field(min_length=1, max_length=40, description="The case the reveal serves")
+    reason: str = Field(min_length=5, max_length=1000, description="Why the approval is given (audited)")
+
+
+class RevealApprovalRead(BaseModel):
+    id: uuid.UUID
+    clue_id: uuid.UUID
+    investigator: str
+    case_number: str
+    approved_by: str
+    approved_at: datetime
+    expires_at: datetime
 
 
 class IdentityRevealed(BaseModel):
@@ -177,7 +208,7 @@ class ReceiptStatus(BaseModel):
     feedback: list[FeedbackRead]
 
 
-class QrFormFields(BaseModel):
+class QrFormFields(StorableModel):
     """The QR page's text fields (multipart); files are handled separately."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
@@ -188,6 +219,7 @@ class QrFormFields(BaseModel):
     name: str | None = Field(None, max_length=100, repr=False)
     phone: str | None = Field(None, max_length=40, repr=False)
     id_number: str | None = Field(None, max_length=40, repr=False)
+    email: str | None = Field(None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", repr=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -197,5 +229,27 @@ class QrFormFields(BaseModel):
         return data
 
     def reporter(self) -> ReporterIdentity | None:
-        identity = ReporterIdentity(name=self.name, phone=self.phone, id_number=self.id_number)
+        identity = ReporterIdentity(name=self.name, phone=self.phone, id_number=self.id_number, email=self.email)
         return None if identity.is_empty() else identity
+
+
+class HotlineStageRead(BaseModel):
+    stage: str
+    stage_label: str
+    occurred_at: datetime
+    message: str | None = None
+    callback: str  # pending / sending / delivered / failed / skipped
+
+
+class HotlineTicketStatus(BaseModel):
+    """热线回告 by pull: the line's own ticket, what became of it, and every stage it reached."""
+
+    id: uuid.UUID
+    external_id: str
+    tracking_number: str
+    status: str
+    status_label: str
+    received_at: datetime
+    updated_at: datetime | None = None
+    expected_datetime: str | None = None
+    stages: list[HotlineStageRead]

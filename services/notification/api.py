@@ -1,4 +1,6 @@
-"""Notification's HTTP routes: the unit inbox, deliveries, public bulletins (JSON and Atom), ratings."""
+"""Notification's HTTP routes: the unit inbox, deliveries, public bulletins (JSON and Atom).
+
+The rating link's routes (JSON and the reporter's page) are in ``rating_api``."""
 
 from __future__ import annotations
 
@@ -7,32 +9,30 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from services.common.auth import (
-    CurrentPrincipal,
-    Principal,
-    ensure_unit_scope,
-    require_roles,
-)
+from services.common.auth import CurrentPrincipal, Principal, require_roles
 from services.common.db import SessionDep
 from services.common.errors import Problem
+from services.common.scope import scope_of
 
 from . import service
 from .catalog import BULLETIN_KINDS, CHANNELS, DELIVERY_STATUSES, enumerations
 from .feeds import ATOM_MEDIA_TYPE, atom_feed
 from .schemas import (
     BulletinList,
+    BulletinPublish,
     BulletinRead,
     DeliveryList,
     DeliveryRead,
     InboxList,
     InboxMessageRead,
-    RatingCreate,
-    RatingRequestRead,
 )
 
 router = APIRouter(prefix="/api/v1/notification", tags=["notification"])
 
 UnitHandler = Annotated[Principal, require_roles("unit_handler")]
+# 作风办 officers review and publish the monthly bulletin (admin always passes).
+BULLETIN_EDITORS = ("triage_officer", "org_officer")
+Editor = Annotated[Principal, require_roles(*BULLETIN_EDITORS)]
 Overseer = Annotated[Principal, require_roles("auditor")]  # admin always passes
 Limit = Annotated[int, Query(ge=1, le=500)]
 
@@ -43,11 +43,12 @@ def _next(items: list, limit: int) -> str | None:
 
 def _inbox_unit(principal: Principal, unit_id: str | None) -> str:
     """A unit handler reads its own unit's inbox; an admin names the unit."""
-    if "admin" not in principal.roles:  # require_roles let through unit handlers and admins only
-        ensure_unit_scope(principal, unit_id or principal.unit_id)
-        return principal.unit_id
+    scope = scope_of(principal)
+    if scope.unit_bound:  # require_roles let through unit handlers and admins only
+        scope.require(scope.sees_unit_record(unit_id or scope.unit_id), "单位信箱")
+        return scope.unit_id
     if not unit_id:
-        raise Problem(422, "Name the unit whose inbox to read (unit_id).", slug="unit-required")
+        raise Problem(422, "请指明要查看哪个单位的站内信（unit_id）。", slug="unit-required")
     return unit_id
 
 
@@ -74,7 +75,7 @@ async def read_inbox_message(
 ) -> InboxMessageRead:
     row = await service.mark_read(session, unit_id=_inbox_unit(principal, unit_id), message_id=message_id)
     if row is None:
-        raise Problem(404, "No such message in this unit's inbox.", slug="not-found")
+        raise Problem(404, "本单位站内信中没有这条消息。", slug="not-found")
     return InboxMessageRead.model_validate(row)
 
 
@@ -110,48 +111,38 @@ async def get_bulletins(
     ``?format=atom`` or ``Accept: application/atom+xml``."""
     rows = await service.list_bulletins(session, after=cursor, limit=limit, kind=kind)
     if _wants_atom(request, format):
-        office = request.app.state.settings.supervising_office_name
-        body = atom_feed(rows, self_url=str(request.url), title="作风建设监督公开通报", author=office)
+        settings = request.app.state.settings
+        # The address the public uses (the gateway's), never the service's own: request.url is internal.
+        self_url = f"{settings.public_base_url.rstrip('/')}{request.url.path}"
+        if request.url.query:
+            self_url += f"?{request.url.query}"
+        body = atom_feed(rows, self_url=self_url, title="作风建设监督公开通报", author=settings.supervising_office_name)
         return Response(body, media_type=ATOM_MEDIA_TYPE)
     return BulletinList(items=[BulletinRead.model_validate(r) for r in rows], next_cursor=_next(rows, limit))
 
 
-@router.get("/bulletins/{bulletin_id}", response_model=BulletinRead)
-async def get_bulletin(bulletin_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> BulletinRead:
-    row = await service.get_bulletin(session, bulletin_id=bulletin_id)
+@router.get("/bulletins/drafts", response_model=BulletinList)
+async def get_bulletin_drafts(session: SessionDep, principal: Editor) -> BulletinList:
+    """待审核的通报: monthly bulletins composed by the schedule, waiting for an officer to publish them."""
+    return BulletinList(items=[BulletinRead.model_validate(r) for r in await service.list_drafts(session)])
+
+
+@router.post("/bulletins/{bulletin_id}:publish", response_model=BulletinRead)
+async def publish_bulletin_draft(bulletin_id: uuid.UUID, session: SessionDep, principal: Editor,
+                                 body: BulletinPublish | None = None) -> BulletinRead:
+    """审核发布: the officer publishes a draft, optionally with the title and text as reviewed."""
+    edits = body or BulletinPublish()
+    row = await service.publish_draft(session, bulletin_id=bulletin_id, published_by=principal.subject,
+                                      title=edits.title, body=edits.body)
     if row is None:
-        raise Problem(404, "No such bulletin.", slug="not-found")
+        raise Problem(404, "没有这份待审核的通报（可能已发布）。", slug="not-found")
     return BulletinRead.model_validate(row)
 
 
-def _rating_problem(exc: Exception) -> Problem:
-    if isinstance(exc, service.RatingAlreadyGiven):
-        return Problem(409, "This handling has already been rated.", slug="rating-already-given")
-    if isinstance(exc, service.RatingExpired):
-        return Problem(410, "This rating link has expired.", slug="rating-expired")
-    return Problem(404, "No such rating request.", slug="not-found")
-
-
-@router.get("/ratings/{token}", response_model=RatingRequestRead)
-async def get_rating_request(token: str, session: SessionDep, principal: CurrentPrincipal) -> RatingRequestRead:
-    """满意度回访: what the link is for. The token in the link is the only authorisation."""
-    try:
-        row = await service.get_rating_request(session, token=token)
-    except service.RatingNotFound as exc:
-        raise _rating_problem(exc) from None
-    return RatingRequestRead(case_number=row.case_number, expires_at=row.expires_at,
-                             answered=row.answered_at is not None, rating=row.rating)
-
-
-@router.post("/ratings/{token}", response_model=RatingRequestRead, status_code=201)
-async def answer_rating(
-    token: str, body: RatingCreate, request: Request, session: SessionDep, principal: CurrentPrincipal
-) -> RatingRequestRead:
-    """The reporter's rating (1–5); emits ``feedback-received``. One answer per link."""
-    try:
-        row = await service.answer_rating(session, notifier=request.app.state.notifier, token=token,
-                                          rating=body.rating)
-    except (service.RatingNotFound, service.RatingAlreadyGiven, service.RatingExpired) as exc:
-        raise _rating_problem(exc) from None
-    return RatingRequestRead(case_number=row.case_number, expires_at=row.expires_at, answered=True,
-                             rating=row.rating)
+@router.get("/bulletins/{bulletin_id}", response_model=BulletinRead)
+async def get_bulletin(bulletin_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> BulletinRead:
+    editor = principal.kind == "staff" and principal.has_role(*BULLETIN_EDITORS)
+    row = await service.get_bulletin(session, bulletin_id=bulletin_id, drafts=editor)
+    if row is None:
+        raise Problem(404, "没有这份通报。", slug="not-found")
+    return BulletinRead.model_validate(row)

@@ -12,6 +12,7 @@ from services.common.contracts.notification import (
 from services.common.outbox import Outbox
 
 from .api import router
+from .rating_api import router as rating_router
 from .delivery import delivery_worker
 from .handlers import build_handlers
 from .models import metadata, outbox
@@ -33,7 +34,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
             name="notification",
             settings=settings,
             metadata=metadata,
-            routers=[router],
+            routers=[router, rating_router],
             produces=[FeedbackReceived, ReporterFeedbackIssued],
             handlers=build_handlers(notifier),
             workers=[delivery_worker, schedule_worker],

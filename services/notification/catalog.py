@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
 # Stages a reporter hears about (the ``stage`` of ReporterFeedbackIssued).
 REPORTER_STAGES: dict[str, str] = {
-    "received": "已受理",
+    "received": "已收到",
     "triaged": "已分办",
+    "transfer-concluded": "承办单位办结（经审核）",
     "concluded": "已办结",
     "closed": "已结案",
     "rating-request": "满意度回访",
+    "rating-reminder": "满意度回访提醒",
 }
 
 # Channels behind the one Channel interface; "receipt" is the anonymous receipt page (via an event).
@@ -43,6 +50,23 @@ BULLETIN_KINDS: dict[str, str] = {
     "monthly": "月度通报",
 }
 
+BULLETIN_STATUSES: dict[str, str] = {"draft": "待审核", "published": "已发布"}
+
+# 通报范围 (Chengdu's rule: 在本地區本部門發生的，要在本地區本部門通報曝光): only citywide is public.
+PUBLICATION_SCOPES: dict[str, str] = {
+    "unit": "单位内通报",
+    "sector": "系统内通报",
+    "citywide": "全市公开通报",
+}
+
+CONSEQUENCE_KINDS: dict[str, str] = {
+    "yellow_card": "黄牌警告",
+    "recall_management": "召回管理",
+    "last_ranked_unit": "末位单位",
+    "bottom_three_section": "后三名科室",
+    "exemplar": "评议先进",
+}
+
 DEADLINE_KINDS: dict[str, str] = {"transfer": "转办线索反馈", "rectification": "整改任务"}
 
 TRIAGE_DECISIONS: dict[str, str] = {
@@ -67,6 +91,30 @@ GRADES: dict[str, str] = {
 }
 
 
+# The problem taxonomy is triage's data; notification reads only its labels, so that a message says
+# "中梗阻/踢皮球" where the event says ``buck_passing``.
+_TAXONOMY = Path(__file__).resolve().parents[1] / "triage" / "data" / "taxonomy.yaml"
+
+
+@lru_cache
+def problem_type_labels() -> dict[str, str]:
+    raw = yaml.safe_load(_TAXONOMY.read_text(encoding="utf-8"))
+    labels = {str(f["code"]): str(f["label"]) for f in raw.get("families", [])}
+    labels |= {str(t["code"]): str(t["label"]) for t in raw.get("types", [])}
+    for group in raw.get("tag_groups", []):
+        labels |= {str(t["code"]): str(t["label"]) for t in group.get("tags", [])}
+    return labels
+
+
+def problem_type_label(code: str | None) -> str:
+    """The Chinese name of a problem family, type or tag; a key triage never labelled reads 其他问题."""
+    if not code:
+        return ""
+    if code in ("unclassified", "unknown", "other"):
+        return "其他问题"
+    return problem_type_labels().get(code, code if not code.isascii() else "其他问题")
+
+
 def can_transition(current: str, new: str) -> bool:
     return new in DELIVERY_TRANSITIONS.get(current, frozenset())
 
@@ -80,4 +128,8 @@ def enumerations() -> dict[str, dict[str, str]]:
         "deadline_kinds": DEADLINE_KINDS,
         "triage_decisions": TRIAGE_DECISIONS,
         "findings": FINDINGS,
+        "grades": GRADES,
+        "publication_scopes": PUBLICATION_SCOPES,
+        "bulletin_statuses": BULLETIN_STATUSES,
+        "consequence_kinds": CONSEQUENCE_KINDS,
     }

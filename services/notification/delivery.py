@@ -121,7 +121,8 @@ class DeliveryWorker:
                 raise DeliveryError(f"channel {channel_name} is not configured", permanent=True)
             async with session_scope(self.sessions) as session:
                 try:
-                    address = (await addresses_for(session, self.notifier, row.recipient)).get(channel_name)
+                    address = (await addresses_for(session, self.notifier, row.recipient, purpose="delivery",
+                                                   delivery_id=row.id)).get(channel_name)
                 except ContactUnavailable as exc:
                     raise DeliveryError(f"contact unavailable: {exc}", permanent=True) from None
             if not address:

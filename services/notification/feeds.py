@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
+from services.common.xmlsafe import xml_text
+
 from .catalog import BULLETIN_KINDS
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -16,8 +18,8 @@ ATOM_MEDIA_TYPE = "application/atom+xml"
 
 
 def _text(parent: ET.Element, tag: str, value: str, **attrs: str) -> ET.Element:
-    element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
-    element.text = value
+    element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", {k: xml_text(v) for k, v in attrs.items()})
+    element.text = xml_text(value)
     return element
 
 
@@ -38,6 +40,7 @@ def atom_feed(items: Sequence, *, self_url: str, title: str, author: str) -> byt
         _text(entry, "published", bulletin.published_at.isoformat())
         _text(entry, "updated", bulletin.published_at.isoformat())
         ET.SubElement(entry, f"{{{ATOM_NS}}}category",
-                      {"term": bulletin.kind, "label": BULLETIN_KINDS.get(bulletin.kind, bulletin.kind)})
+                      {"term": xml_text(bulletin.kind),
+                       "label": xml_text(BULLETIN_KINDS.get(bulletin.kind, bulletin.kind))})
         _text(entry, "content", bulletin.body, type="text")
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)

@@ -13,8 +13,9 @@ from services.common.contracts.accountability import (
     RectificationOverdue,
     TypicalCasePublished,
 )
-from services.common.contracts.evaluation import ResultsPublished
+from services.common.contracts.evaluation import ResultsPublished, VoterCodeRequested
 from services.common.contracts.intake import ClueReceived
+from services.common.contracts.transfers import TransferConcluded, TransferResultFiled, TransferReturned
 from services.common.contracts.triage import (
     ClueTriaged,
     DailySheetPublished,
@@ -24,6 +25,8 @@ from services.common.events import CloudEvent
 
 from . import service
 from .service import Notifier
+from .service import transfers as transfer_loop
+from .service.voters import send_voter_code
 
 
 def build_handlers(notifier: Notifier) -> dict[type, Handler]:
@@ -35,6 +38,7 @@ def build_handlers(notifier: Notifier) -> dict[type, Handler]:
 
     async def on_clue_triaged(session: AsyncSession, event: ClueTriaged, envelope: CloudEvent) -> None:
         await service.route_clue(session, notifier=notifier, event=event, source=envelope.id)
+        await transfer_loop.transfer_superseded(session, event=event)
 
     async def on_case_concluded(session: AsyncSession, event: CaseConcluded, envelope: CloudEvent) -> None:
         await service.conclude_case(session, notifier=notifier, event=event, source=envelope.id)
@@ -55,7 +59,7 @@ def build_handlers(notifier: Notifier) -> dict[type, Handler]:
     async def on_typical_case_published(
         session: AsyncSession, event: TypicalCasePublished, envelope: CloudEvent
     ) -> None:
-        await service.publish_typical_case(session, event=event, source=envelope.id)
+        await service.publish_typical_case(session, notifier=notifier, event=event, source=envelope.id)
 
     async def on_daily_sheet_published(
         session: AsyncSession, event: DailySheetPublished, envelope: CloudEvent
@@ -65,7 +69,22 @@ def build_handlers(notifier: Notifier) -> dict[type, Handler]:
     async def on_results_published(session: AsyncSession, event: ResultsPublished, envelope: CloudEvent) -> None:
         await service.publish_results(session, notifier=notifier, event=event, source=envelope.id)
 
+    async def on_transfer_result_filed(session: AsyncSession, event: TransferResultFiled,
+                                       envelope: CloudEvent) -> None:
+        await transfer_loop.transfer_result_filed(session, notifier=notifier, event=event, source=envelope.id)
+
+    async def on_transfer_returned(session: AsyncSession, event: TransferReturned, envelope: CloudEvent) -> None:
+        await transfer_loop.transfer_returned(session, notifier=notifier, event=event, source=envelope.id)
+
+    async def on_transfer_concluded(session: AsyncSession, event: TransferConcluded, envelope: CloudEvent) -> None:
+        await transfer_loop.transfer_concluded(session, notifier=notifier, event=event, source=envelope.id)
+
+    async def on_voter_code_requested(session: AsyncSession, event: VoterCodeRequested,
+                                      envelope: CloudEvent) -> None:
+        await send_voter_code(session, notifier=notifier, event=event, source=envelope.id)
+
     return {
+        VoterCodeRequested: on_voter_code_requested,
         UnitUpserted: on_unit_upserted,
         ClueReceived: on_clue_received,
         ClueTriaged: on_clue_triaged,
@@ -76,4 +95,7 @@ def build_handlers(notifier: Notifier) -> dict[type, Handler]:
         TypicalCasePublished: on_typical_case_published,
         DailySheetPublished: on_daily_sheet_published,
         ResultsPublished: on_results_published,
+        TransferResultFiled: on_transfer_result_filed,
+        TransferReturned: on_transfer_returned,
+        TransferConcluded: on_transfer_concluded,
     }

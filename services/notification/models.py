@@ -24,10 +24,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from services.common.app import service_tables
+from services.common.audit import audit_table, checkpoint_table
 from services.common.db import service_metadata
 
 metadata = service_metadata("notification")
 outbox, inbox = service_tables(metadata)
+# Every opening of a reporter's sealed contact is an entry here (service/core.py addresses_for).
+audit_log = audit_table(metadata)
+audit_checkpoints = checkpoint_table(metadata)
 
 # Read model of triage's unit directory (names for messages, parents for escalation).
 units = Table(
@@ -36,6 +40,7 @@ units = Table(
     Column("unit_id", Text, primary_key=True),
     Column("name", Text, nullable=False),
     Column("parent_id", Text),
+    Column("level", Text),  # region / agency / section: a sector-scope notice goes to an agency's tree
     Column("contacts", JSONB, nullable=False, server_default=text("'{}'::jsonb")),  # official, not personal
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -112,6 +117,8 @@ deadlines = Table(
     Column("reminded_on", Date),
     Column("escalated_on", Date),
     Column("resolved_at", DateTime(timezone=True)),
+    # A transfer's round (退回重办 starts the next): a stale event of an earlier round never reopens it.
+    Column("round", Integer),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("kind", "ref_id"),
     Index("ix_deadlines_open", "resolved_at", "deadline"),
@@ -130,7 +137,11 @@ ratings = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("rating", SmallInteger),
     Column("answered_at", DateTime(timezone=True)),
+    Column("comment", Text),  # the reporter's own words, optional
+    Column("reminded_on", Date),  # 回访提醒 sent (once) when unrated after N working days
     UniqueConstraint("clue_id", "case_id"),
+    # A transfer concluded without a case: one request per clue (NULLs are distinct in the constraint above).
+    Index("ux_ratings_clue_without_case", "clue_id", unique=True, postgresql_where=text("case_id IS NULL")),
 )
 
 # Daily sheet totals, kept for the monthly bulletin.
@@ -143,7 +154,8 @@ daily_sheets = Table(
     Column("by_decision", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
 )
 
-# 公开通报: typical cases, clarifications, rankings, the monthly bulletin.
+# 公开通报: citywide typical cases and clarifications, rankings, the monthly bulletin. A monthly bulletin is
+# composed as a ``draft`` for an officer to review and publish; the public sees ``published`` rows only.
 bulletins = Table(
     "bulletins",
     metadata,
@@ -155,6 +167,9 @@ bulletins = Table(
     Column("period", Text),
     Column("unit_id", Text),
     Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-    Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False),  # for a draft: when it was composed
+    Column("status", Text, nullable=False, server_default="published"),
+    Column("composed_at", DateTime(timezone=True)),
+    Column("published_by", Text),
     Index("ix_bulletins_published", "published_at"),
 )

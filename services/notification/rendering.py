@@ -7,6 +7,7 @@ Plain text (SMS, e-mail text part, inbox): no HTML autoescaping; unknown variabl
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -65,16 +66,39 @@ def render(name: str, /, **context: object) -> Rendered:
     return Rendered(subject=subject, body=body)
 
 
-# Mainland mobile numbers, ID card numbers, e-mail addresses: never in anything published.
+# Mainland mobile numbers, ID card numbers, e-mail addresses: never in anything published. Matched on
+# the NFKC form (full-width digits and ＠ become ASCII), with one separator allowed between digits, as
+# people write them: "138 1234 5678", "138-1234-5678", "110101 19900307 123X".
+_SEP = r"[\s\-_.·\u2010-\u2015]?"
 _IDENTITY_PATTERNS = (
-    re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"),
-    re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)"),
+    re.compile(rf"(?<![\d])1{_SEP}[3-9](?:{_SEP}\d){{9}}(?!{_SEP}\d)"),
+    re.compile(rf"(?<![\d])\d(?:{_SEP}\d){{16}}{_SEP}[\dXx](?![\dXx])"),
     re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
 )
+REDACTED = "[已隐去]"
 
 
 def redact_identity(text: str) -> str:
-    """Defence in depth for public bulletins: producers already strip identity; this catches slips."""
-    for pattern in _IDENTITY_PATTERNS:
-        text = pattern.sub("[已隐去]", text)
-    return text
+    """Defence in depth for public bulletins: producers already strip identity; this catches slips.
+
+    The patterns run over the NFKC form, but the replacement is made in the original text, so the rest
+    of it (full-width punctuation included) is published exactly as written."""
+    origin: list[int] = []  # index in ``text`` of each character of the normalised form
+    parts = []
+    for index, char in enumerate(text):
+        normal = unicodedata.normalize("NFKC", char)
+        parts.append(normal)
+        origin.extend([index] * len(normal))
+    normalised = "".join(parts)
+    spans = sorted((origin[m.start()], origin[m.end() - 1] + 1)
+                   for pattern in _IDENTITY_PATTERNS for m in pattern.finditer(normalised) if m.end() > m.start())
+    out, cursor = [], 0
+    for start, end in spans:
+        if end <= cursor:
+            continue
+        out.append(text[cursor:max(start, cursor)])
+        if start >= cursor:
+            out.append(REDACTED)
+        cursor = end
+    out.append(text[cursor:])
+    return "".join(out)

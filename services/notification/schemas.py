@@ -59,7 +59,15 @@ class BulletinRead(_Read):
     period: str | None = None
     unit_id: str | None = None
     published_at: datetime
+    status: str = "published"
     data: dict = {}
+
+
+class BulletinPublish(BaseModel):
+    """The reviewed wording (either may be left out to publish the draft as composed)."""
+
+    title: str | None = Field(None, min_length=2, max_length=200)
+    body: str | None = Field(None, min_length=2, max_length=20000)
 
 
 class BulletinList(BaseModel):
@@ -72,7 +80,9 @@ class RatingRequestRead(BaseModel):
     expires_at: datetime
     answered: bool
     rating: int | None = None
+    comment: str | None = None
 
 
 class RatingCreate(BaseModel):
     rating: int = Field(ge=1, le=5, description="1 非常不满意 … 5 非常满意")
+    comment: str | None = Field(None, max_length=1000, description="意见建议（选填）")

@@ -68,6 +68,8 @@ class NotificationSettings(ServiceSettings):
     # Reporter satisfaction (满意度回访): where the rating link points, and how long it stays valid.
     public_base_url: str = Field("http://127.0.0.1:8000", validation_alias="PUBLIC_BASE_URL")
     rating_valid_days: int = Field(30, validation_alias="NOTIFICATION_RATING_VALID_DAYS")
+    # 回访提醒: remind a reporter once if the handling is still unrated this many working days later.
+    rating_remind_working_days: int = Field(3, validation_alias="NOTIFICATION_RATING_REMIND_WORKING_DAYS")
 
     @model_validator(mode="after")
     def _named_reporters_need_the_key_ring(self) -> "NotificationSettings":

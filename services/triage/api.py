@@ -6,20 +6,24 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
 from services.common import audit
-from services.common.auth import Principal, require_roles
+from services.common.auth import CurrentPrincipal, Principal, require_roles
 from services.common.contracts.triage import Decision
 from services.common.db import SessionDep
 from services.common.errors import Problem
+from services.common.scope import scope_of
 
-from . import service
+from . import competence, service
 from .daily_run import SHANGHAI, run_daily
 from .models import audit_log, units
+from .classifier import default_classifier
 from .schemas import (
     BenchmarkCaseRead,
+    ClassifyRequest,
+    ClassifyResult,
     ClueList,
     ClueOverride,
     ClueRead,
@@ -36,8 +40,8 @@ router = APIRouter(prefix="/api/v1/triage", tags=["triage"])
 
 Staff = Annotated[Principal, require_roles(
     "triage_officer", "investigator", "org_officer", "unit_handler", "evaluation_admin", "auditor")]
-Reader = Annotated[Principal, require_roles("triage_officer", "investigator", "auditor", "unit_handler")]
-SheetReader = Annotated[Principal, require_roles("triage_officer", "investigator", "auditor")]
+Reader = Annotated[Principal, require_roles("triage_officer", "investigator", "org_officer", "auditor", "unit_handler")]
+SheetReader = Annotated[Principal, require_roles("triage_officer", "investigator", "org_officer", "auditor")]
 Officer = Annotated[Principal, require_roles("triage_officer")]
 Admin = Annotated[Principal, require_roles("admin")]
 
@@ -46,6 +50,27 @@ Admin = Annotated[Principal, require_roles("admin")]
 async def get_taxonomy(principal: Staff) -> dict:
     """作风问题分类: families and the 13 types, secondary tags, 五必查 triggers, decisions (codes + labels)."""
     return default_taxonomy().export()
+
+
+async def _classify_caller(principal: CurrentPrincipal) -> Principal:
+    """Triage officers, and the systems that feed clues in (hotline keys, signed requests)."""
+    if principal.kind == "hotline" or (principal.kind == "staff" and principal.has_role("triage_officer")):
+        return principal
+    raise Problem(403, "预分类仅对线索梳理人员（triage_officer）和对接系统开放。", slug="forbidden-role")
+
+
+@router.post("/classify", response_model=ClassifyResult, response_model_by_alias=True)
+async def classify(body: ClassifyRequest, request: Request,
+                   principal: Annotated[Principal, Depends(_classify_caller)]) -> dict:
+    """预分类: family, type, tags, 五必查 triggers, 涉企, out of scope, confidence and evidence for a text,
+    codes with their Chinese labels. Nothing is stored, routed or transferred."""
+    text = body.text.strip()
+    if not text:
+        raise Problem(422, "线索内容不能为空。", slug="text-required")
+    classifier = default_classifier(request.app.state.settings.classifier_dir)
+    verdict = classifier.classify(f"{body.subject}。{text}" if body.subject else text,
+                                  enterprise_flag=body.enterprise_related)
+    return classifier.labelled(verdict)
 
 
 @router.get("/clues", response_model=ClueList)
@@ -64,11 +89,11 @@ async def get_clues(
     run_date: date | None = None,
     must_investigate: bool | None = None,
 ) -> ClueList:
-    """The officer queue: clues triage holds, filtered. A unit handler sees only its own unit's clues."""
+    """The officer queue: clues triage holds, filtered. A unit handler sees only those transferred to its unit."""
     filters = {"state": state, "decision": decision, "family": family, "type_code": type_code, "tag": tag,
                "channel": channel, "unit": unit, "run_date": run_date, "must_investigate": must_investigate}
-    items = await service.list_clues(session, after=cursor, limit=limit, unit_id=service.unit_scope(principal),
-                                     filters=filters)
+    items = await service.list_clues(session, after=cursor, limit=limit, unit_id=scope_of(principal).unit_id,
+                                     filters=filters, organization_only=competence.organization_only(principal))
     next_cursor = str(items[-1].id) if len(items) == limit else None
     return ClueList(items=items, next_cursor=next_cursor)
 
@@ -111,15 +136,23 @@ async def post_daily_run(request: Request, response: Response, principal: Office
 
 @router.get("/daily-sheets/{run_date}.csv")
 async def get_daily_sheet_csv(run_date: date, session: SessionDep, principal: SheetReader) -> Response:
-    run = await service.get_run(session, run_date=run_date)
+    run = await _sheet_for(session, principal, run_date)
     return Response(service.sheet_csv(run), media_type="text/csv; charset=utf-8", headers={
         "content-disposition": f'attachment; filename="daily-sheet-{run_date.isoformat()}.csv"'})
 
 
 @router.get("/daily-sheets/{run_date}", response_model=DailySheetRead)
 async def get_daily_sheet(run_date: date, session: SessionDep, principal: SheetReader) -> DailySheetRead:
-    """当日线索梳理表: counts by channel, type, unit and decision. The clues: GET /clues?run_date=…"""
-    return DailySheetRead.of(await service.get_run(session, run_date=run_date))
+    """当日线索梳理表: counts by channel, type, unit and decision. The clues: GET /clues?run_date=…
+    The organization department gets the sheet of its own matters (12380, 选人用人)."""
+    return DailySheetRead.of(await _sheet_for(session, principal, run_date))
+
+
+async def _sheet_for(session, principal: Principal, run_date: date) -> dict:
+    run = await service.get_run(session, run_date=run_date)
+    if competence.organization_only(principal):
+        return await competence.organization_sheet(session, run, run_date)
+    return run
 
 
 @router.post("/daily-sheets/{run_date}/confirm", response_model=DailySheetRead)

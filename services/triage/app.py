@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.common.app import ServiceSpec, build_service_app
+from services.common.contracts.transfers import TransferConcluded, TransferResultFiled, TransferReturned
 from services.common.contracts.triage import ClueTriaged, DailySheetPublished, UnitUpserted
 
 from .api import router
@@ -13,6 +14,7 @@ from .handlers import HANDLERS
 from .models import metadata
 from .settings import TriageSettings, get_settings
 from .startup import seed_reference_data
+from .transfer_api import router as transfer_router
 
 
 def create_app(settings: TriageSettings | None = None) -> FastAPI:
@@ -21,8 +23,9 @@ def create_app(settings: TriageSettings | None = None) -> FastAPI:
             name="triage",
             settings=settings or get_settings(),
             metadata=metadata,
-            routers=[router],
-            produces=[ClueTriaged, DailySheetPublished, UnitUpserted],
+            routers=[transfer_router, router],
+            produces=[ClueTriaged, DailySheetPublished, UnitUpserted,
+                      TransferResultFiled, TransferReturned, TransferConcluded],
             handlers=HANDLERS,
             workers=[daily_run_scheduler],
             on_startup=[seed_reference_data],

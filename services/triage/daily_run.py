@@ -30,6 +30,7 @@ from services.common.outbox import Outbox
 
 from .models import daily_runs, outbox
 from .screen import ClueInput, Deadlines, Outcome, Reference, daily_sheet, triage_batch
+from .classifier import default_classifier
 from .settings import TriageSettings
 from .taxonomy import default_taxonomy
 from .units import load_directory
@@ -40,7 +41,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 _RESULT_COLUMNS = (
     "id", "family", "type_code", "tags", "confidence", "evidence", "must_investigate", "triggers",
     "routed_unit_id", "route_reason", "state", "decision", "reason", "deadline", "merged_into", "sources",
-    "enterprise",
+    "enterprise", "model_version", "conduct",
 )
 
 
@@ -130,13 +131,14 @@ async def run_daily(
             window_end - window, window_end,
         )
         directory = await load_directory(session)
+        classifier = default_classifier(settings.classifier_dir)  # the newest version, reloaded when one appears
         clock.lap("read")
         clues = [ClueInput(**dict(r)) for r in rows]
         references = [Reference(**dict(r)) for r in ref_rows]
         outcomes, ref_sources = await asyncio.to_thread(
             triage_batch, clues, references, taxonomy=default_taxonomy(), directory=directory,
             calendar=default_calendar(), run_date=run_date, deadlines=deadlines_of(settings),
-            duplicate_threshold=settings.duplicate_threshold, duplicate_window=window,
+            duplicate_threshold=settings.duplicate_threshold, duplicate_window=window, classifier=classifier,
         )
         clock.lap("compute")
         await write_outcomes(session, outcomes, ref_sources, run_date=run_date, at=started, events=events,
@@ -144,7 +146,7 @@ async def run_daily(
         counts = daily_sheet(outcomes)
         finished = datetime.now(UTC)
         sheet = {"run_date": run_date.isoformat(), "window_end": window_end.isoformat(), "total": len(outcomes),
-                 **counts, "published_at": finished.isoformat()}
+                 **counts, "published_at": finished.isoformat(), "model_version": classifier.version}
         row = {"run_date": run_date, "window_end": window_end, "started_at": started, "finished_at": finished,
                "total": len(outcomes), "sheet": sheet, "triggered_by": triggered_by}
         await session.execute(insert(daily_runs).values(**row))
@@ -166,14 +168,15 @@ async def write_outcomes(session: AsyncSession, outcomes: list[Outcome], ref_sou
     await raw.execute(
         "CREATE TEMP TABLE triage_run_out (id uuid, family text, type_code text, tags text[], confidence float8, "
         "evidence jsonb, must_investigate bool, triggers text[], routed_unit_id text, route_reason text, "
-        "state text, decision text, reason text, deadline date, merged_into uuid, sources jsonb, enterprise bool) "
+        "state text, decision text, reason text, deadline date, merged_into uuid, sources jsonb, enterprise bool, "
+        "model_version text, conduct bool) "
         "ON COMMIT DROP"
     )
     records = [
         (o.clue.id, o.classification.family, o.classification.type_code, list(o.classification.tags),
          o.classification.confidence, orjson.dumps(o.classification.evidence_json()).decode(), bool(o.triggers),
          o.triggers, o.routed_unit_id, o.route_reason, o.state, o.decision, o.reason, o.deadline, o.merged_into,
-         orjson.dumps(o.sources).decode(), o.enterprise)
+         orjson.dumps(o.sources).decode(), o.enterprise, o.classification.model_version, o.classification.conduct)
         for o in outcomes
     ]
     await raw.copy_records_to_table("triage_run_out", records=records, columns=_RESULT_COLUMNS)
@@ -184,6 +187,7 @@ async def write_outcomes(session: AsyncSession, outcomes: list[Outcome], ref_sou
         "triggers = o.triggers, routed_unit_id = o.routed_unit_id, route_reason = o.route_reason, "
         "state = o.state, decision = o.decision, reason = o.reason, deadline = o.deadline, "
         "merged_into = o.merged_into, sources = c.sources || o.sources, enterprise_related = o.enterprise, "
+        "model_version = o.model_version, conduct = o.conduct, classified_at = $2, "
         "run_date = $1, triaged_at = $2 FROM triage_run_out o WHERE c.id = o.id",
         run_date, at,
     )

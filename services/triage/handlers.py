@@ -9,10 +9,11 @@ from services.common.contracts.intake import ClueReceived
 from services.common.events import CloudEvent
 
 from . import service
+from .settings import get_settings
 
 
 async def on_clue_received(session: AsyncSession, event: ClueReceived, envelope: CloudEvent) -> None:
-    await service.record_received_clue(session, event)
+    await service.record_received_clue(session, event, model_dir=get_settings().classifier_dir)
 
 
 async def on_benchmark_case_published(session: AsyncSession, event: BenchmarkCasePublished,

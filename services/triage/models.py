@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
     DateTime,
     Float,
+    Identity,
     Index,
     Integer,
     Table,
@@ -19,12 +21,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from services.common.app import service_tables
-from services.common.audit import audit_table
+from services.common.audit import audit_table, checkpoint_table
 from services.common.db import service_metadata
 
 metadata = service_metadata("triage")
 outbox, inbox = service_tables(metadata)
 audit_log = audit_table(metadata)
+audit_checkpoints = checkpoint_table(metadata)
 
 # Triage's own copy of every clue, fed by intake's clue-received events, and the result of screening it.
 clues = Table(
@@ -63,6 +66,11 @@ clues = Table(
     Column("run_date", Date),
     Column("triaged_at", DateTime(timezone=True)),
     Column("overridden", Boolean, nullable=False, server_default="false"),
+    # the learned classifier: which model version classified it (on arrival, then in the run), and whether
+    # it reads as a conduct complaint at all
+    Column("model_version", Text),
+    Column("conduct", Boolean),
+    Column("classified_at", DateTime(timezone=True)),
     # Only pending clues are ever looked up by arrival for a run; a partial index is not touched when the
     # run moves 100,000 rows out of 'pending'.
     Index("ix_triage_clues_pending_received", "received_at", postgresql_where=text("state = 'pending'")),
@@ -114,4 +122,26 @@ benchmark_cases = Table(
     Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
     Column("source", Text, nullable=False),  # accountability | seed
     Column("published_at", DateTime(timezone=True), nullable=False),
+)
+
+# Officers teach the classifier: every override becomes a labelled example (and ``zuofeng triage train``
+# retrains from the shipped corpus plus these).
+training_examples = Table(
+    "training_examples",
+    metadata,
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
+    Column("clue_id", Uuid),
+    Column("text", Text, nullable=False),
+    Column("conduct", Boolean, nullable=False),
+    Column("family", Text),
+    Column("type_code", Text),
+    Column("triggers", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    Column("enterprise", Boolean, nullable=False, server_default="false"),
+    Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    Column("channel", Text),
+    Column("source", Text, nullable=False),  # override
+    Column("reason", Text),
+    Column("labelled_by", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_triage_training_examples_clue", "clue_id"),
 )

@@ -37,6 +37,9 @@ class ClueRead(BaseModel):
     sources: list[dict[str, Any]] = []
     run_date: date | None = None
     overridden: bool = False
+    conduct: bool | None = None  # None: not classified yet
+    model_version: str | None = None
+    classified_at: datetime | None = None
 
 
 class ClueList(BaseModel):
@@ -51,6 +54,11 @@ class ClueOverride(BaseModel):
     unit_id: str | None = None
     decision: Decision | None = None
     merged_into: uuid.UUID | None = None
+    # the officer's judgement that the text is (not) a conduct complaint at all, and of 五必查 / 涉企:
+    # every override is kept as a labelled example for `zuofeng triage train`
+    conduct: bool | None = None
+    triggers: list[str] | None = None
+    enterprise_related: bool | None = None
     reason: str = Field(min_length=2, max_length=2000)
 
 
@@ -66,12 +74,14 @@ class DailySheetRead(BaseModel):
     by_type: list[dict[str, Any]]
     by_unit: list[dict[str, Any]]
     by_decision: list[dict[str, Any]]
+    transferred_by_unit: list[dict[str, Any]] = []  # what each unit is told of (sheets run before: empty)
     triggered_by: str
     started_at: datetime
     finished_at: datetime
     confirmed_by: str | None = None
     confirmed_at: datetime | None = None
     created: bool | None = None  # on POST: whether this call ran the day, or found it already run
+    model_version: str | None = None  # which classifier version sorted the day
 
     @classmethod
     def of(cls, run: dict[str, Any], created: bool | None = None) -> "DailySheetRead":
@@ -79,9 +89,10 @@ class DailySheetRead(BaseModel):
         return cls(
             run_date=run["run_date"], window_end=run["window_end"], total=run["total"],
             by_channel=sheet["by_channel"], by_type=sheet["by_type"], by_unit=sheet["by_unit"],
-            by_decision=sheet["by_decision"], triggered_by=run["triggered_by"], started_at=run["started_at"],
+            by_decision=sheet["by_decision"], transferred_by_unit=sheet.get("transferred_by_unit", []),
+            triggered_by=run["triggered_by"], started_at=run["started_at"],
             finished_at=run["finished_at"], confirmed_by=run.get("confirmed_by"),
-            confirmed_at=run.get("confirmed_at"), created=created,
+            confirmed_at=run.get("confirmed_at"), created=created, model_version=sheet.get("model_version"),
         )
 
 
@@ -116,3 +127,43 @@ class BenchmarkCaseRead(BaseModel):
     tags: list[str]
     source: str
     score: float
+
+
+class ClassifyRequest(BaseModel):
+    """预分类: a text to classify, without storing anything."""
+
+    text: str = Field(min_length=1, max_length=20000)
+    subject: str | None = Field(None, max_length=500)
+    enterprise_related: bool = False
+
+
+class Coded(BaseModel):
+    code: str
+    label: str
+
+
+class EvidenceItem(BaseModel):
+    phrase: str
+    for_: str = Field(alias="for")
+    label: str
+    weight: float
+
+    model_config = {"populate_by_name": True, "serialize_by_alias": True}
+
+
+class ClassifyResult(BaseModel):
+    conduct: bool
+    out_of_scope: bool
+    conduct_probability: float
+    family: Coded | None
+    type: Coded | None
+    tags: list[Coded]
+    triggers: list[Coded]
+    trigger_candidates: list[Coded]  # found by the 五必查 layer alone: an officer confirms or not
+    must_investigate: bool
+    enterprise: bool
+    enterprise_markers: list[str]
+    confidence: float
+    needs_officer: bool
+    evidence: list[EvidenceItem]
+    model_version: str | None

@@ -13,10 +13,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.common.calendar import WorkCalendar
+from services.common.competence import competent_body
 from services.common.contracts.triage import DailySheetPublished
 
 from . import dedupe
-from .taxonomy import Classification, Taxonomy
+from .classifier import Classifier, Verdict, default_classifier
+from .taxonomy import Taxonomy
 from .units import Directory
 
 # Clue state machine (线索状态): which state may follow which, and who moves it.
@@ -48,7 +50,7 @@ class ClueInput:
 @dataclass
 class Outcome:
     clue: ClueInput
-    classification: Classification
+    classification: Verdict
     triggers: list[str]
     enterprise: bool
     routed_unit_id: str | None
@@ -86,26 +88,57 @@ def _add_working_days(calendar: WorkCalendar, start: date, days: int) -> date:
     return calendar.add_working_days(start, days)  # a daily run asks the same few questions 100,000 times
 
 
-def decide(outcome: Outcome, *, taxonomy: Taxonomy, primary_tracking: str | None,
-           found: set[str] | None = None) -> tuple[str, str | None, str]:
+NON_CONDUCT_REASON = "经研判不是对干部作风问题的反映（非作风问题线索），存查"
+
+
+def decide(outcome: Outcome, *, taxonomy: Taxonomy, primary_tracking: str | None, review_threshold: float,
+           directory: Directory | None = None) -> tuple[str, str | None, str]:
     """(state, decision, reason) by the screening rules, first match wins:
-    merge a duplicate → 五必查 always accepted → 存查 with a stated reason → low confidence to the human
-    queue → 乱作为 and discipline matters (八项规定, 吃拿卡要) accepted by the office → transfer to the
-    responsible unit (转办) → accept when no unit is responsible."""
+    merge a duplicate → a 五必查 trigger or candidate always stays with the office (accepted, or reviewed
+    when the text reads as no conduct complaint or the classification is unsure) → too short to verify → not a conduct complaint (存查, unless 涉企: then
+    an officer looks) → low confidence to the human queue → 乱作为 and discipline matters accepted by the
+    office → 涉企 accepted by the office (never auto-transferred) → transfer, but never to the unit the
+    clue is about → accept. Every reason says what was actually done."""
     c = outcome.classification
     if outcome.merged_into is not None:
         return "triaged", "merge", f"与{primary_tracking}重复，合并办理"
     if outcome.triggers:
-        labels = {code: label for code, label, _ in taxonomy.triggers}
-        return "triaged", "accept", "五必查：" + "、".join(labels[t] for t in outcome.triggers)
-    aside = taxonomy.set_aside_reason(outcome.clue.text, c, found)
-    if aside:
-        return "triaged", "set_aside", aside
-    if c.confidence < taxonomy.review_threshold:
-        return "review", None, f"分类置信度{c.confidence:.2f}低于阈值，待人工复核"
+        labels = "、".join({code: label for code, label, _ in taxonomy.triggers}.get(t, t) for t in outcome.triggers)
+        if c.conduct:
+            return "triaged", "accept", f"五必查：{labels}，由作风办直接受理"
+        return "review", None, f"疑似五必查（{labels}），待人工确认"
+    enterprise = outcome.enterprise or bool(c.enterprise_markers)
+    if c.trigger_candidates:
+        # found by the phrase layer alone: kept in the office's hands, never set aside or transferred
+        labels = "、".join({code: label for code, label, _ in taxonomy.triggers}.get(t, t)
+                          for t in c.trigger_candidates)
+        if c.conduct and c.confidence >= review_threshold:
+            return "triaged", "accept", f"疑似五必查（{labels}），由作风办直接受理并核实"
+        return "review", None, f"疑似五必查（{labels}），待人工确认"
+    rules = taxonomy.set_aside
+    if not enterprise and len(outcome.clue.text.strip()) < int(rules.get("min_text_length", 0)):
+        return "triaged", "set_aside", rules.get("reasons", {}).get("too_short", "内容过简，无法核实（存查）")
+    if not c.conduct:
+        if enterprise:
+            return "review", None, "涉企线索，研判为非作风问题，待人工确认"
+        return "triaged", "set_aside", NON_CONDUCT_REASON
+    if c.confidence < review_threshold:
+        return "review", None, f"分类置信度{c.confidence:.2f}低于阈值{review_threshold:.2f}，待人工复核"
     if c.family == "misconduct" or any(t.startswith(DISCIPLINE_TAG_PREFIXES) for t in c.tags):
         return "triaged", "accept", "乱作为或违反八项规定、吃拿卡要问题，由作风办直接受理"
+    if enterprise:
+        return "triaged", "accept", "涉企线索，由作风办直接受理（快速通道）"
+    if outcome.routed_unit_id and competent_body(channel=outcome.clue.channel, tags=c.tags) == "organization":
+        # 12380 and 选人用人 are the organization department's matters (R-AC-10): never handed to a unit.
+        return "triaged", "accept", "12380举报或选人用人问题，由市委组织部直接受理，不转办"
     if outcome.routed_unit_id:
+        handler = directory.handler_for(outcome.routed_unit_id) if directory is not None else None
+        if handler is None:
+            return "triaged", "accept", "被反映单位即事权单位，不转其本身办理，由作风办直接受理"
+        if handler != outcome.routed_unit_id:
+            outcome.route_reason = f"accused:{outcome.routed_unit_id}"
+            outcome.routed_unit_id = handler
+            return "triaged", "transfer", "被反映单位不办理对自身的反映，转其主管部门办理"
         return "triaged", "transfer", f"转事权单位办理（依据：{outcome.route_reason}）"
     return "triaged", "accept", "未能确定事权单位，由作风办直接受理"
 
@@ -132,21 +165,19 @@ def triage_batch(
     deadlines: Deadlines = Deadlines(),
     duplicate_threshold: float = 0.6,
     duplicate_window: timedelta = timedelta(days=7),
+    classifier: Classifier | None = None,
 ) -> tuple[list[Outcome], dict[Any, list[dict[str, Any]]]]:
     """Classify, dedupe, route and decide a batch. Returns the outcomes (in input order) and, for earlier
     clues that new duplicates merged into, the sources to append to them."""
+    classifier = classifier or default_classifier()
     outcomes = []
-    scans: list[set[str]] = []
     for clue in clues:
         text = clue.text
-        found = taxonomy.scan(text)
-        scans.append(found)
-        classification = taxonomy.classify(text, found)
+        verdict = classifier.classify(text, enterprise_flag=clue.enterprise_related)
         unit_id, why = directory.route(text=text, subject=clue.subject, pre_routed=clue.unit_id)
         outcomes.append(Outcome(
-            clue=clue, classification=classification, triggers=taxonomy.must_investigate(text, found),
-            enterprise=clue.enterprise_related or taxonomy.looks_enterprise(text, found),
-            routed_unit_id=unit_id, route_reason=why,
+            clue=clue, classification=verdict, triggers=list(verdict.triggers),
+            enterprise=verdict.enterprise, routed_unit_id=unit_id, route_reason=why,
         ))
 
     # References first, so an earlier clue is always the primary of its cluster.
@@ -174,8 +205,9 @@ def triage_batch(
         outcome.merged_into = primary_id
         outcome.reason = primary_tracking
 
-    for outcome, found in zip(outcomes, scans, strict=True):
-        state, decision, reason = decide(outcome, taxonomy=taxonomy, primary_tracking=outcome.reason, found=found)
+    for outcome in outcomes:
+        state, decision, reason = decide(outcome, taxonomy=taxonomy, primary_tracking=outcome.reason,
+                                         review_threshold=classifier.review_threshold, directory=directory)
         outcome.state, outcome.decision, outcome.reason = state, decision, reason
         outcome.deadline = deadline_for(decision, enterprise=outcome.enterprise, run_date=run_date,
                                         deadlines=deadlines, calendar=calendar)
@@ -184,14 +216,18 @@ def triage_batch(
 
 def daily_sheet(outcomes: Sequence[Outcome]) -> dict[str, list[dict[str, Any]]]:
     """当日线索梳理表 counts by channel, type, unit and decision (a clue awaiting review counts as 'review')."""
-    counters: dict[str, dict[str, int]] = {"by_channel": {}, "by_type": {}, "by_unit": {}, "by_decision": {}}
+    counters: dict[str, dict[str, int]] = {"by_channel": {}, "by_type": {}, "by_unit": {}, "by_decision": {},
+                                           "transferred_by_unit": {}}
     for o in outcomes:
         for dim, key in (
             ("by_channel", o.clue.channel),
             ("by_type", o.classification.type_code or "unclassified"),
             ("by_unit", o.routed_unit_id or DailySheetPublished.UNROUTED),
             ("by_decision", o.decision or "review"),
+            # What a unit may be told of: only what was transferred to it (services/common/scope.py).
+            ("transferred_by_unit", o.routed_unit_id if o.decision == "transfer" else None),
         ):
-            counters[dim][key] = counters[dim].get(key, 0) + 1
+            if key is not None:
+                counters[dim][key] = counters[dim].get(key, 0) + 1
     return {dim: [{"key": k, "count": v} for k, v in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))]
             for dim, c in counters.items()}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from datetime import UTC, date, datetime
@@ -16,16 +15,20 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common import audit
+from services.common import audit, csvsafe
 from services.common.auth import Principal
 from services.common.calendar import default_calendar
+from services.common.competence import competent_body
 from services.common.contracts.accountability import BenchmarkCasePublished
 from services.common.contracts.intake import ClueReceived
 from services.common.contracts.triage import ClueTriaged, DailySheetPublished
 from services.common.errors import Problem
+from services.common.scope import scope_of
 
+from .competence import organization_matter, organization_only
 from .daily_run import SHANGHAI, deadlines_of
-from .models import audit_log, benchmark_cases, clues, daily_runs, units
+from .classifier import Verdict, default_classifier
+from .models import audit_log, benchmark_cases, clues, daily_runs, training_examples, units
 from .schemas import BenchmarkCaseRead, ClueOverride, ClueRead
 from .screen import can_move, deadline_for
 from .settings import TriageSettings
@@ -34,8 +37,10 @@ from .taxonomy import DATA_DIR, default_taxonomy
 BENCHMARK_SEED_FILE = DATA_DIR / "benchmark-cases.yaml"
 
 
-async def record_received_clue(session: AsyncSession, event: ClueReceived) -> None:
-    """Keep triage's copy of a clue; a replayed event changes nothing."""
+async def record_received_clue(session: AsyncSession, event: ClueReceived, *, model_dir: Path | None = None) -> None:
+    """Keep triage's copy of a clue, classified on arrival (so an officer sees family, type, 五必查 and
+    涉企 before the daily run, which sorts, dedupes, routes and decides); a replayed event changes nothing."""
+    verdict = default_classifier(model_dir).classify(event.text, enterprise_flag=event.enterprise_related)
     await session.execute(
         pg_insert(clues)
         .values(
@@ -47,20 +52,24 @@ async def record_received_clue(session: AsyncSession, event: ClueReceived) -> No
             unit_id=event.unit_id,
             place=event.place,
             poster_code=event.poster_code,
-            enterprise_related=event.enterprise_related,
+            enterprise_related=event.enterprise_related or verdict.enterprise,
             received_at=event.received_at,
+            **classification_values(verdict),
         )
         .on_conflict_do_nothing(index_elements=["id"])
     )
 
 
+def classification_values(verdict: Verdict) -> dict[str, Any]:
+    return {"family": verdict.family, "type_code": verdict.type_code, "tags": list(verdict.tags),
+            "confidence": verdict.confidence, "evidence": verdict.evidence_json(),
+            "must_investigate": bool(verdict.triggers), "triggers": list(verdict.triggers),
+            "conduct": verdict.conduct, "model_version": verdict.model_version, "classified_at": datetime.now(UTC)}
+
+
 def _unit_of_clue():
     """The unit a clue belongs to, for unit-handler scoping: where triage routed it, else intake's unit."""
     return func.coalesce(clues.c.routed_unit_id, clues.c.unit_id)
-
-
-def unit_scope(principal: Principal) -> str | None:
-    return principal.unit_id if principal.roles == frozenset({"unit_handler"}) else None
 
 
 async def list_clues(
@@ -70,13 +79,19 @@ async def list_clues(
     limit: int,
     unit_id: str | None = None,
     filters: dict[str, Any] | None = None,
+    organization_only: bool = False,
 ) -> list[ClueRead]:
-    """Clues in arrival order (UUIDv7 ids sort by time), cursor-paginated on the id, optionally filtered."""
+    """Clues in arrival order (UUIDv7 ids sort by time), cursor-paginated on the id, optionally filtered.
+
+    ``unit_id`` is a unit handler's scope: only the clues transferred (转办) to that unit, never one the
+    commission kept (受理, 五必查, 乱作为) nor one not yet screened (services/common/scope.py)."""
     query = select(clues).order_by(clues.c.id).limit(limit)
+    if organization_only:  # the organization department's queue: its own matters (R-AC-10)
+        query = query.where(organization_matter())
     if after is not None:
         query = query.where(clues.c.id > after)
     if unit_id is not None:
-        query = query.where(_unit_of_clue() == unit_id)
+        query = query.where(clues.c.decision == "transfer", clues.c.routed_unit_id == unit_id)
     for name, value in (filters or {}).items():
         if value is None:
             continue
@@ -95,9 +110,11 @@ async def get_clue(session: AsyncSession, *, clue_id: uuid.UUID, principal: Prin
     if lock:
         query = query.with_for_update()
     row = (await session.execute(query)).first()
-    scope = unit_scope(principal)
-    if row is None or (scope is not None and (row.routed_unit_id or row.unit_id) != scope):
-        raise Problem(404, "No such clue.", slug="clue-not-found")
+    scope = scope_of(principal)
+    if row is None or not scope.sees_clue(row.routed_unit_id, transferred=row.decision == "transfer"):
+        raise Problem(404, "没有这条线索。", slug="clue-not-found")
+    if organization_only(principal) and competent_body(channel=row.channel, tags=row.tags) != "organization":
+        raise Problem(404, "没有这条线索。", slug="clue-not-found")
     return row
 
 
@@ -114,7 +131,23 @@ async def override_clue(
     if change.type_code is not None:
         if change.type_code not in taxonomy.types:
             raise Problem(422, f"Unknown problem type {change.type_code}.", slug="unknown-type")
-        values |= {"type_code": change.type_code, "family": taxonomy.family_of(change.type_code)}
+        if change.conduct is False:
+            raise Problem(422, "非作风问题不能同时指定问题类型。", slug="type-without-conduct")
+        values |= {"type_code": change.type_code, "family": taxonomy.family_of(change.type_code), "conduct": True}
+    elif change.conduct is not None:
+        values["conduct"] = change.conduct
+        if change.conduct is False:
+            values |= {"type_code": None, "family": None, "tags": []}
+    if change.triggers is not None:
+        known = {code for code, _, _ in taxonomy.triggers}
+        if unknown := sorted(set(change.triggers) - known):
+            raise Problem(422, f"未知的五必查情形：{'、'.join(unknown)}。", slug="unknown-trigger")
+        # an officer may add 五必查 triggers, never take one off the clue (that would open the way to 存查);
+        # what the officer says is still what the training example records
+        kept = sorted(set(row.triggers) | set(change.triggers))
+        values |= {"triggers": kept, "must_investigate": bool(kept)}
+    if change.enterprise_related is not None:
+        values["enterprise_related"] = change.enterprise_related
     if change.unit_id is not None:
         if await session.scalar(select(func.count()).select_from(units).where(units.c.id == change.unit_id)) == 0:
             raise Problem(422, f"Unknown unit {change.unit_id}.", slug="unknown-unit")
@@ -122,9 +155,10 @@ async def override_clue(
     decision = change.decision or row.decision
     if decision is None:
         raise Problem(422, "This clue has no decision yet: give one.", slug="decision-required")
-    if decision == "set_aside" and row.must_investigate:
+    must_investigate = values.get("must_investigate", row.must_investigate)
+    if decision == "set_aside" and must_investigate:
         raise Problem(409, "A must-investigate (五必查) clue can never be set aside.",
-                      slug="must-investigate-cannot-be-set-aside", triggers=list(row.triggers))
+                      slug="must-investigate-cannot-be-set-aside", triggers=list(values.get("triggers", row.triggers)))
     merged_into = row.merged_into
     if decision == "merge":
         merged_into = change.merged_into or row.merged_into
@@ -138,7 +172,8 @@ async def override_clue(
     if decision == "transfer" and not unit_after:
         raise Problem(422, "A transfer (转办) needs a responsible unit.", slug="unit-required")
     run_date = row.run_date or datetime.now(SHANGHAI).date()
-    deadline = deadline_for(decision, enterprise=row.enterprise_related, run_date=run_date,
+    deadline = deadline_for(decision, enterprise=values.get("enterprise_related", row.enterprise_related),
+                            run_date=run_date,
                             deadlines=deadlines_of(settings), calendar=default_calendar())
     values |= {"decision": decision, "reason": change.reason, "merged_into": merged_into, "deadline": deadline,
                "state": "triaged", "overridden": True, "run_date": run_date, "triaged_at": datetime.now(UTC)}
@@ -148,6 +183,8 @@ async def override_clue(
         await session.execute(update(clues).where(clues.c.id == merged_into)
                               .values(sources=clues.c.sources.op("||")(cast(_json(source), JSONB))))
     await session.execute(update(clues).where(clues.c.id == row.id).values(**values))
+    await record_training_example(session, row, values, principal=principal, reason=change.reason,
+                                  triggers=change.triggers)
     before = {k: _plain(getattr(row, k)) for k in ("family", "type_code", "routed_unit_id", "decision", "state")}
     after = {k: _plain(values.get(k, getattr(row, k))) for k in before}
     await audit.record(session, audit_log, actor=principal, action="clue.override", entity_type="clue",
@@ -161,6 +198,22 @@ async def override_clue(
         reason=change.reason, channel=fresh.channel, received_at=fresh.received_at,
     ))
     return ClueRead.model_validate(fresh._mapping)
+
+
+async def record_training_example(session: AsyncSession, row, values: dict[str, Any], *, principal: Principal,
+                                  reason: str, triggers: list[str] | None = None) -> None:
+    """人工调整 teaches the classifier: the clue as the officer left it becomes a labelled example."""
+    def after(name: str) -> Any:
+        return values.get(name, getattr(row, name))
+
+    conduct = after("conduct")
+    conduct = True if conduct is None else bool(conduct)
+    await session.execute(pg_insert(training_examples).values(
+        clue_id=row.id, text=row.text, conduct=conduct, family=after("family") if conduct else None,
+        type_code=after("type_code") if conduct else None,
+        triggers=sorted(set(triggers)) if triggers is not None else list(after("triggers") or ()),
+        enterprise=bool(after("enterprise_related")), tags=list(after("tags") or ()) if conduct else [],
+        channel=row.channel, source="override", reason=reason, labelled_by=principal.subject))
 
 
 def _json(value: Any) -> str:
@@ -181,21 +234,25 @@ async def get_run(session: AsyncSession, *, run_date: date) -> dict[str, Any]:
     return dict(row._mapping)
 
 
+SHEET_DIMENSIONS = {"by_channel": "渠道", "by_type": "问题类型", "by_unit": "责任单位", "by_decision": "处置方式"}
+
+
 def sheet_csv(run: dict[str, Any]) -> str:
-    """The sheet's counts as CSV: dimension, key, label, count (labels are the Chinese terms)."""
+    """The sheet's counts as CSV: 日期, 维度, 代码, 名称, 件数 (names are the Chinese terms)."""
     taxonomy = default_taxonomy()
     labels = {t: v["label"] for t, v in taxonomy.types.items()} | {
         "accept": "受理", "transfer": "转办", "merge": "合并", "set_aside": "存查", "review": "待人工复核",
         "unclassified": "未分类", DailySheetPublished.UNROUTED: "未分办"}
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["run_date", "dimension", "key", "label", "count"])
+    writer = csvsafe.writer(out)
+    # Headers and dimensions are what an officer reads; the codes stay in their own column (代码).
+    writer.writerow(["日期", "维度", "代码", "名称", "件数"])
     sheet = run["sheet"]
     for dim in ("by_channel", "by_type", "by_unit", "by_decision"):
         for entry in sheet.get(dim, []):
-            writer.writerow([sheet["run_date"], dim.removeprefix("by_"), entry["key"],
+            writer.writerow([sheet["run_date"], SHEET_DIMENSIONS[dim], entry["key"],
                              labels.get(entry["key"], ""), entry["count"]])
-    writer.writerow([sheet["run_date"], "total", "", "合计", sheet["total"]])
+    writer.writerow([sheet["run_date"], "合计", "", "合计", sheet["total"]])
     return out.getvalue()
 
 

@@ -23,6 +23,13 @@ class TriageSettings(ServiceSettings):
     duplicate_threshold: float = Field(0.6, validation_alias="TRIAGE_DUPLICATE_THRESHOLD")
     # A unit directory file (YAML or CSV) imported at start-up when the directory is still empty.
     units_file: Path | None = Field(None, validation_alias="TRIAGE_UNITS_FILE")
+    # 退回重办: working days a unit gets to redo a returned result; evidence files it may attach.
+    return_working_days: int = Field(5, validation_alias="TRIAGE_RETURN_WORKING_DAYS")
+    evidence_max_count: int = Field(10, validation_alias="TRIAGE_EVIDENCE_MAX_COUNT")
+    evidence_max_bytes: int = Field(20 * 1024 * 1024, validation_alias="TRIAGE_EVIDENCE_MAX_BYTES")
+    data_dir: Path = Field(Path("var/data"), validation_alias="ZUOFENG_DATA_DIR")
+    # Where `zuofeng triage train` writes retrained models; the newest version here or shipped is loaded.
+    classifier_dir: Path = Field(Path(".run/models"), validation_alias="TRIAGE_MODEL_DIR")
 
 
 @lru_cache

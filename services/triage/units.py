@@ -61,6 +61,8 @@ def parse_directory(content: str, *, fmt: str) -> list[UnitRecord]:
     records = _parse_yaml(content) if fmt in ("yaml", "yml") else _parse_csv(content)
     seen: set[str] = set()
     for rec in records:
+        if not isinstance(rec.name, str) or not rec.name.strip():
+            raise Problem(422, f"单位 {rec.id}：名称（name）须是非空文本。", slug="unit-invalid")
         if rec.level not in LEVELS:
             raise Problem(422, f"Unit {rec.id}: level must be one of {', '.join(LEVELS)}.", slug="unit-invalid")
         if rec.category is not None and rec.category not in CATEGORIES:
@@ -75,7 +77,15 @@ def parse_directory(content: str, *, fmt: str) -> list[UnitRecord]:
 
 
 def _parse_yaml(content: str) -> list[UnitRecord]:
-    data = yaml.safe_load(content) or {}
+    try:
+        data = yaml.safe_load(content) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark is not None else "某处"
+        raise Problem(422, f"单位名录不是有效的 YAML（{where}）：{getattr(exc, 'problem', None) or exc}。",
+                      slug="unit-invalid") from None
+    if not isinstance(data, dict):
+        raise Problem(422, "单位名录须是以 regions 为顶层键的 YAML 映射。", slug="unit-invalid")
     out: list[UnitRecord] = []
     try:
         for region in data["regions"]:
@@ -85,8 +95,8 @@ def _parse_yaml(content: str) -> list[UnitRecord]:
                 out.append(_record(agency, "agency", region["id"], region["name"]))
                 for section in agency.get("sections", []):
                     out.append(_record(section, "section", agency["id"], region["name"]))
-    except (KeyError, TypeError) as exc:
-        raise Problem(422, f"The unit directory is missing a field: {exc}.", slug="unit-invalid") from exc
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise Problem(422, f"单位名录缺少字段或结构不对：{exc}。", slug="unit-invalid") from exc
     return out
 
 
@@ -161,6 +171,8 @@ class Directory:
     names: dict[str, tuple[str, int]]  # phrase → (unit id, level rank)
     automaton: Any
     rules: tuple[tuple[str, frozenset[str]], ...] = field(default=())
+    # unit id → (parent id, parent's level, parent active): who may handle a complaint about a unit
+    parents: dict[str, tuple[str | None, str | None, bool]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, rows: list[dict[str, Any]], rules=()) -> "Directory":
@@ -177,7 +189,20 @@ class Directory:
         known = {row["id"] for row in rows}
         usable_rules = tuple((unit, phrases) for unit, phrases in rules if unit in known)
         every = set(names) | {p for _, phrases in usable_rules for p in phrases}
-        return cls(known, names, build_automaton(every) if every else None, usable_rules)
+        by_id = {row["id"]: row for row in rows}
+        parents = {}
+        for row in rows:
+            parent = by_id.get(row.get("parent_id") or "")
+            parents[row["id"]] = (parent["id"], parent["level"], parent.get("active", True)) if parent else (
+                None, None, False)
+        return cls(known, names, build_automaton(every) if every else None, usable_rules, parents)
+
+    def handler_for(self, accused: str) -> str | None:
+        """Who handles a complaint about ``accused``: never the unit itself (R-TR: 谁被反映谁不办), but its
+        supervising agency (主管部门) when it has one; None when only the supervision office is above it
+        (its parent is a region), so the office keeps it."""
+        parent, level, active = self.parents.get(accused, (None, None, False))
+        return parent if parent and active and level in ("agency", "section") else None
 
     def scan(self, text: str) -> set[str]:
         return {phrase for _, phrase in self.automaton.iter(text)} if self.automaton is not None else set()
@@ -189,7 +214,9 @@ class Directory:
 
     def route(self, *, text: str, subject: str | None, pre_routed: str | None) -> tuple[str | None, str]:
         """(unit id, why): 'poster' | 'named' | 'rule' | 'unrouted'."""
-        if pre_routed:
+        # Only a unit the directory knows: intake's pre-routed id comes from outside triage (a poster, a
+        # hotline push) and flows into the daily sheet and its CSV; an unknown one is routed afresh.
+        if pre_routed and pre_routed in self.known:
             return pre_routed, "poster"
         found = self.scan(f"{subject or ''} {text}")
         named = self.named_in(text, found)

@@ -20,15 +20,18 @@ TYPES = ["slow_passive_inefficient", "slow_indifferent", "inaction_lax", "miscon
          "slow_passing_the_buck"]
 DISCIPLINE = ["party_warning", "gov_demerit", "party_serious_warning", "gov_warning", "party_probation",
               "gov_demotion"]
-ORGANIZATIONAL = ["admonishment", "reminder_talk", "written_self_criticism", "post_adjustment",
-                  "circulated_criticism", "demotion"]
+# 组织处理 as the bulletin counts it; the light measures (提醒谈话, 函询, 约谈, 诫勉…) are counted apart.
+ORGANIZATIONAL = ["post_adjustment", "demotion", "suspension_for_review", "removal_from_office", "yellow_card",
+                  "ordered_resignation"]
+LIGHT = ["reminder_talk", "inquiry_letter", "interview", "admonishment", "written_self_criticism",
+         "circulated_criticism", "criticism_education"]
 
 
 async def generate_datong(session, outbox, region: str) -> None:
     start = date(2017, 8, 15)
 
     async def a_case(n: int, finding: str, on: date) -> str:
-        case_id = await cases.open_case(session, outbox, actor="generator", title=f"问题{n}", source="investigator",
+        case_id = await cases.open_case(session, outbox, actor="generator", title=f"问题{n}", source="officer",
                                         region=region, problem_family="slow_action",
                                         problem_type=TYPES[n % len(TYPES)])
         await cases.transition_case(session, outbox, case_id=case_id, action="file", actor="generator")
@@ -64,7 +67,7 @@ async def generate_datong(session, outbox, region: str) -> None:
         case_id, person_id = holders[9000 + n]
         await persons.record_exemption(
             session, outbox, case_id=case_id, person_id=person_id, kind="exempt", actor="generator",
-            criteria={"acted_under_policy": True, "diligent": True, "no_private_gain": True, "lawful_procedure": True},
+            criteria={"reform_missed_aim": True, "acted_under_policy": True, "diligent": True, "no_private_gain": True},
             reasons="依照部署先行先试", benchmark=False, benchmark_title=None, benchmark_summary=None)
     for i in range(95):  # 给予党政纪处分 95人
         case_id, person_id = holders[i]
@@ -74,12 +77,24 @@ async def generate_datong(session, outbox, region: str) -> None:
         case_id, person_id = holders[i]
         await persons.record_measure(session, case_id=case_id, person_id=person_id, code=ORGANIZATIONAL[i % 6],
                                      transferred_for_prosecution=False, note=None, actor="generator")
+    for i in range(200, 500):  # 提醒谈话、函询、约谈、诫勉… for 300 persons: not 组织处理 (R-AC-11)
+        case_id, person_id = holders[i]
+        await persons.record_measure(session, case_id=case_id, person_id=person_id, code=LIGHT[i % 7],
+                                     transferred_for_prosecution=False, note=None, actor="generator")
 
     # Outside the bulletin: unfounded cases in the period, substantiated ones found in January 2018.
     for n in range(20):
         case = await a_case(1000 + n, "unfounded", date(2017, 11, 1))
         await person(case[0], 10000 + n, rank="county")
         await find(case)
+    for n in range(7):  # evaluation-origin cases in the period: counted apart (filter by origin)
+        case_id = await cases.open_case(session, outbox, actor="generator", title=f"测评{n}", source="evaluation",
+                                        region=region, problem_family="slow_action", problem_type=TYPES[0])
+        await cases.transition_case(session, outbox, case_id=case_id, action="file", actor="generator")
+        pid = await person(case_id, 30000 + n, rank="township")
+        await find((case_id, "substantiated", date(2017, 12, 20)))
+        await persons.record_measure(session, case_id=case_id, person_id=pid, code="yellow_card",
+                                     transferred_for_prosecution=False, note=None, actor="generator")
     for n in range(10):
         case = await a_case(2000 + n, "substantiated", date(2018, 1, 5))
         pid = await person(case[0], 20000 + n, rank="county")
@@ -96,17 +111,26 @@ async def test_statistics_reproduce_datongs_bulletin_exactly(suite, ids):
 
     auditor = ids.bearer("auditor")
     bulletin = await call(suite, "GET", "/stats", auditor,
-                          params={"from": "2017-01-01", "to": "2017-12-31", "region": region})
+                          params={"from": "2017-01-01", "to": "2017-12-31", "region": region, "origin": "officer"})
     assert (bulletin["problems"], bulletin["persons"], bulletin["disciplined"],
             bulletin["organizational_handling"], bulletin["county_level"]) == (483, 704, 95, 189, 12)
+    assert bulletin["education"] == 300  # counted, but apart
+    evaluation = await call(suite, "GET", "/stats", auditor,
+                            params={"from": "2017-01-01", "to": "2017-12-31", "region": region, "origin": "evaluation"})
+    assert (evaluation["problems"], evaluation["persons"], evaluation["organizational_handling"]) == (7, 7, 7)
+    everything = await call(suite, "GET", "/stats", auditor,
+                            params={"from": "2017-01-01", "to": "2017-12-31", "region": region})
+    assert (everything["problems"], everything["persons"]) == (490, 711)
     forms = {f["key"]: f["count"] for f in bulletin["by_form"]}
-    assert sum(forms.values()) == 95 + 189 - 30  # person-times at each person's heaviest form
+    # person-times at each person's heaviest form: the disciplined or handled, and those with light measures only
+    assert sum(forms.values()) == 95 + 189 - 30 + (500 - 254)
     assert forms["4"] == 1  # the one transferred for prosecution
     assert sum(t["count"] for t in bulletin["by_type"]) == 483 and len(bulletin["by_type"]) == len(TYPES)
     assert bulletin["by_family"] == [{"key": "slow_action", "count": 483}]
 
     county = await call(suite, "GET", "/stats", auditor,
-                        params={"from": "2017-01-01", "to": "2017-12-31", "region": region, "rank": "county"})
+                        params={"from": "2017-01-01", "to": "2017-12-31", "region": region, "rank": "county",
+                                "origin": "officer"})
     assert (county["persons"], county["county_level"]) == (12, 12)
     # Cases in which a county-level cadre was held to account: one of the twelve appears in two cases.
     assert county["problems"] == 13

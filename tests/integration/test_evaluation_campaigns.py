@@ -3,10 +3,12 @@ hand-computed expectation), a Jintan-like campaign of 100 key sections, ballots,
 
 from __future__ import annotations
 
+import math
 import random
 import secrets
 import uuid
 from datetime import UTC, datetime
+from fractions import Fraction
 
 import orjson
 from aiokafka import AIOKafkaConsumer
@@ -20,8 +22,20 @@ from ..support import eventually
 API = "/api/v1/evaluation"
 
 
+# These campaigns check ranking at scale; they name the rules they assert (never every seed's at once).
+ALL_RULES = ["unqualified_yellow_card", "consecutive_unqualified_recall", "veto_recall", "last_ranked_principals",
+             "key_section_bottom_three", "exemplars"]
+
+
+def gateway_identity(ids):
+    return ids.internal(Principal(kind="service", subject="service:sms-gateway"))
+
+
 async def create_campaign(suite, ids, **body) -> str:
     body.setdefault("name", f"万人评机关 {secrets.token_hex(3)}")
+    body.setdefault("rule_preset", "custom")
+    body.setdefault("rules", ALL_RULES)
+    body.setdefault("min_ballots", 1)
     body.setdefault("series", f"series-{secrets.token_hex(4)}")
     body.setdefault("year", 2026)
     r = await suite.gateway.post(f"{API}/campaigns", json=body, headers=ids.bearer("evaluation_admin"))
@@ -37,8 +51,9 @@ async def act(suite, ids, cid, action, expect=200):
 
 
 async def post_batch(suite, ids, cid, ballots):
-    r = await suite.gateway.post(f"{API}/campaigns/{cid}/ballots:batch", json={"ballots": ballots},
-                                 headers=ids.bearer("evaluation_admin"))
+    """As an SMS/WeChat platform (service key; the signed path through the gateway is test_evaluation_trust's)."""
+    r = await suite.evaluation.post(f"{API}/campaigns/{cid}/ballots:batch", json={"ballots": ballots},
+                                    headers=gateway_identity(ids))
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -53,20 +68,23 @@ async def post_scores(suite, ids, cid, source, scorer, scores):
 def expected_ranking(unit_ids, marks, entered, weights):
     """The expectation by plain arithmetic from the raw inputs (not the service's scoring code):
     citizen = (mean mark − 1) × 25; entered sources = mean of scorers; data = 100 (no events);
-    composite = Σ weight × score over present sources ÷ Σ those weights, to 2 decimals;
+    composite = Σ weight × score over present sources ÷ Σ those weights, exact, 四舍五入 to 2 decimals;
     order: composite desc, citizen desc, ballot marks desc, unit id asc."""
+    def q(x):  # half up to 2 decimals, exactly
+        return Fraction(math.floor(x * 100 + Fraction(1, 2)), 100)
+
     rows = []
     for u in unit_ids:
-        scores = {"data": 100.0}
+        scores = {"data": Fraction(100)}
         if marks[u]:
-            scores["citizen"] = (sum(marks[u]) / len(marks[u]) - 1) * 25
+            scores["citizen"] = (Fraction(sum(marks[u]), len(marks[u])) - 1) * 25
         for source, by_scorer in entered.items():
-            values = [s[u] for s in by_scorer.values() if u in s]
+            values = [Fraction(repr(s[u])) for s in by_scorer.values() if u in s]
             if values:
                 scores[source] = sum(values) / len(values)
-        present = {s: w for s, w in weights.items() if w > 0 and s in scores}
-        composite = round(sum(scores[s] * w for s, w in present.items()) / sum(present.values()), 2)
-        rows.append((-composite, -round(scores.get("citizen", -1), 2), -len(marks[u]), u, composite))
+        present = {s: Fraction(repr(w)) for s, w in weights.items() if w > 0 and s in scores}
+        composite = q(sum(scores[s] * w for s, w in present.items()) / sum(present.values()))
+        rows.append((-composite, -q(scores.get("citizen", Fraction(-1))), -len(marks[u]), u, float(composite)))
     rows.sort()
     return [(r[3], r[4]) for r in rows]
 
@@ -117,7 +135,7 @@ async def test_ezhou_campaign_publishes_ten_best_and_ten_worst_per_category(suit
         ratings = {u: max(1, min(5, round(quality[u] + rng.uniform(-1, 1)))) for u in rated}
         for u, m in ratings.items():
             marks[u].append(m)
-        ballots.append({"voter": f"1390000{v:04d}", "channel": rng.choice(["sms", "wechat", "web"]),
+        ballots.append({"voter": f"1390000{v:04d}", "channel": rng.choice(["sms", "wechat"]),
                         "source": f"cell-{v % 50}", "ratings": ratings})
     receipt = await post_batch(suite, ids, cid, ballots)
     assert receipt == {"accepted": 400, "duplicates": [], "rejected": []}
@@ -146,8 +164,8 @@ async def test_ezhou_campaign_publishes_ten_best_and_ten_worst_per_category(suit
     # Not published yet: the public sees nothing, the office sees a preview.
     assert (await suite.gateway.get(f"{API}/campaigns/{cid}/rankings")).status_code == 404
     await act(suite, ids, cid, "close")
-    late = await suite.gateway.post(f"{API}/campaigns/{cid}/ballots", json={
-        "voter": "13700000000", "ratings": {all_units[0]: 5}})
+    late = await suite.evaluation.post(f"{API}/campaigns/{cid}/ballots", headers=gateway_identity(ids), json={
+        "voter": "13700000000", "channel": "sms", "ratings": {all_units[0]: 5}})
     assert late.status_code == 409 and late.json()["type"].endswith("/campaign-state")
     await act(suite, ids, cid, "publish")
 
@@ -183,8 +201,8 @@ async def test_ezhou_campaign_publishes_ten_best_and_ten_worst_per_category(suit
     csv = await suite.gateway.get(f"{API}/campaigns/{cid}/rankings.csv")
     assert csv.status_code == 200 and len(csv.text.strip().splitlines()) == 105
     # A closed (published) campaign's ballots are final.
-    r = await suite.gateway.post(f"{API}/campaigns/{cid}/ballots:batch", json={"ballots": [
-        {"voter": "13600000000", "ratings": {all_units[0]: 5}}]}, headers=ids.bearer("evaluation_admin"))
+    r = await suite.evaluation.post(f"{API}/campaigns/{cid}/ballots:batch", json={"ballots": [
+        {"voter": "13600000000", "channel": "sms", "ratings": {all_units[0]: 5}}]}, headers=gateway_identity(ids))
     assert r.status_code == 409
 
 
@@ -237,24 +255,25 @@ async def test_one_ballot_per_voter_from_the_public_and_gateways(suite, ids):
     cid = await create_campaign(suite, ids, categories=["机关科室"])
     await suite.gateway.post(f"{API}/campaigns/{cid}/units", json={"units": [
         {"unit_id": "U1", "name": "窗口一", "category": "机关科室"}]}, headers=ids.bearer("evaluation_admin"))
-    draft_vote = await suite.gateway.post(f"{API}/campaigns/{cid}/ballots",
-                                          json={"voter": "13800000001", "ratings": {"U1": 5}})
+    gateway = gateway_identity(ids)
+    vote = f"{API}/campaigns/{cid}/ballots"
+    draft_vote = await suite.evaluation.post(vote, headers=gateway,
+                                             json={"voter": "13800000001", "channel": "sms", "ratings": {"U1": 5}})
     assert draft_vote.status_code == 409
     await act(suite, ids, cid, "open")
-    first = await suite.gateway.post(f"{API}/campaigns/{cid}/ballots",
-                                     json={"voter": "13800000001", "ratings": {"U1": 5}})
+    first = await suite.evaluation.post(vote, headers=gateway,
+                                        json={"voter": "13800000001", "channel": "sms", "ratings": {"U1": 5}})
     assert first.status_code == 201, first.text
-    again = await suite.gateway.post(f"{API}/campaigns/{cid}/ballots",
-                                     json={"voter": "138 0000 0001", "ratings": {"U1": 1}})
+    again = await suite.evaluation.post(vote, headers=gateway,
+                                        json={"voter": "138 0000 0001", "channel": "sms", "ratings": {"U1": 1}})
     assert again.status_code == 409 and again.json()["type"].endswith("/already-voted")
-    off_scale = await suite.gateway.post(f"{API}/campaigns/{cid}/ballots",
-                                         json={"voter": "13800000002", "ratings": {"U1": 9}})
+    off_scale = await suite.evaluation.post(vote, headers=gateway,
+                                            json={"voter": "13800000002", "channel": "sms", "ratings": {"U1": 9}})
     assert off_scale.status_code == 422
     # The public cannot post batches; an SMS gateway (kind "service") can.
     public_batch = await suite.gateway.post(f"{API}/campaigns/{cid}/ballots:batch", json={"ballots": [
         {"voter": "13800000003", "ratings": {"U1": 4}}]})
-    assert public_batch.status_code == 401  # batches need a signed gateway key (or the office's token)
-    gateway = ids.internal(Principal(kind="service", subject="sms-gateway"))
+    assert public_batch.status_code == 401  # batches need a signed gateway key
     sms = await suite.evaluation.post(f"{API}/campaigns/{cid}/ballots:batch", headers=gateway, json={"ballots": [
         {"voter": "13800000003", "channel": "sms", "ratings": {"U1": 4}}]})
     assert sms.status_code == 200 and sms.json()["accepted"] == 1
@@ -282,11 +301,12 @@ async def test_stuffing_is_quarantined_with_reasons_and_reviewable(suite, ids):
     await act(suite, ids, cid, "open")
     now = datetime.now(UTC).isoformat()
     rng = random.Random(7)
-    honest = [{"voter": f"voter-h{i}", "source": f"cell-{i}", "submitted_at": now,
+    honest = [{"voter": f"1370000{i:04d}", "channel": "sms", "source": f"cell-{i}", "submitted_at": now,
                "ratings": {f"S{j}": rng.randint(2, 4) for j in range(4) if rng.random() < 0.7} or {"S0": 3}}
               for i in range(40)]
-    burst = [{"voter": f"voter-b{i}", "source": "bot-farm", "submitted_at": now, "ratings": {"S1": 5}} for i in range(8)]
-    wave = [{"voter": f"voter-w{i}", "source": f"w-{i}", "submitted_at": now,
+    burst = [{"voter": f"1371000{i:04d}", "channel": "sms", "source": "bot-farm", "submitted_at": now,
+              "ratings": {"S1": 5}} for i in range(8)]
+    wave = [{"voter": f"1372000{i:04d}", "channel": "sms", "source": f"w-{i}", "submitted_at": now,
              "ratings": {"S0": 1, "S1": 5, "S2": 1}} for i in range(12)]
     assert (await post_batch(suite, ids, cid, honest + burst + wave))["accepted"] == 60
 
@@ -298,8 +318,8 @@ async def test_stuffing_is_quarantined_with_reasons_and_reviewable(suite, ids):
                                    params={"cursor": page.json()["next_cursor"]}, headers=ids.bearer("auditor"))
     items = page.json()["items"] + rest.json()["items"]
     assert len(items) == 20 and rest.json()["next_cursor"] is None
-    assert sum("burst" in i["reasons"][0] for i in items) == 8
-    assert sum("identical pattern" in i["reasons"][0] for i in items) == 12
+    assert sum("同一来源集中投票" in i["reasons"][0] for i in items) == 8
+    assert sum("相同评分集中出现" in i["reasons"][0] for i in items) == 12
     assert all("voter" not in i for i in items)
 
     released, rejected = items[0]["id"], items[1]["id"]
@@ -357,7 +377,8 @@ async def test_a_rolled_back_batch_leaves_nothing_and_the_next_batch_on_that_con
     # One connection only, so the second transaction reuses the first one's connection and its caches.
     engine = create_async_engine(settings_kwargs["database_url"], pool_size=1, max_overflow=0)
     sessions = create_session_factory(engine)
-    ballot = [BallotIn(voter="13500000000", ratings={"R1": 4})]
+    ballot = [BallotIn(voter="13500000000", channel="sms", ratings={"R1": 4})]
+    origin = service.Origin("gateway", name="service:sms-gateway")
     try:
         class Abort(Exception):
             pass
@@ -365,14 +386,14 @@ async def test_a_rolled_back_batch_leaves_nothing_and_the_next_batch_on_that_con
         try:
             async with sessions() as session, session.begin():
                 receipt = await service.ingest_ballots(session, campaign_id=uuid.UUID(cid), ballots_in=ballot,
-                                                       key=b"k" * 32)
+                                                       key=b"k" * 32, origin=origin)
                 assert receipt["accepted"] == 1
                 raise Abort
         except Abort:
             pass
         async with sessions() as session, session.begin():
             receipt = await service.ingest_ballots(session, campaign_id=uuid.UUID(cid), ballots_in=ballot,
-                                                   key=b"k" * 32)
+                                                   key=b"k" * 32, origin=origin)
         assert receipt["accepted"] == 1  # the rolled-back ballot was never stored
     finally:
         await engine.dispose()

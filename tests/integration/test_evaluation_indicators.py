@@ -1,5 +1,5 @@
 """大数据评议 from other services' events on the real broker: the unit directory, complaints, substantiated
-cases, overdue rectifications, reporter ratings, and 取消评先评优 as a veto."""
+cases, overdue rectifications, reporter ratings, and 取消评先评优 (Wenzhou's rule: no 优秀, but no veto)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 
 from aiokafka import AIOKafkaProducer
 
+from services.common.auth import Principal
 from services.common.contracts.accountability import CaseConcluded, RectificationOverdue, UnitAwardIneligible
 from services.common.contracts.notification import FeedbackReceived
 from services.common.contracts.triage import ClueTriaged, UnitUpserted
@@ -59,7 +60,8 @@ async def test_events_from_other_services_become_data_scores_and_vetoes(suite, i
 
     r = await suite.gateway.post(f"{API}/campaigns", json={
         "name": f"数据评议 {tag}", "series": f"data-{tag}", "year": 2026, "categories": [category],
-        "weights": {"data": 1.0}, "exemplars_per_category": 1}, headers=ids.bearer("evaluation_admin"))
+        "weights": {"data": 1.0}, "exemplars_per_category": 1, "rule_preset": "wenzhou", "min_ballots": 1},
+        headers=ids.bearer("evaluation_admin"))
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
 
@@ -69,20 +71,30 @@ async def test_events_from_other_services_become_data_scores_and_vetoes(suite, i
         return r.json()["units"] == 3
 
     await eventually(imported)
+    # One ballot each (the citizen weight is 0 here): a unit nobody rated would have no result at all.
+    r = await suite.gateway.post(f"{API}/campaigns/{cid}/transitions", json={"action": "open"},
+                                 headers=ids.bearer("evaluation_admin"))
+    assert r.status_code == 200
+    r = await suite.evaluation.post(
+        f"{API}/campaigns/{cid}/ballots:batch",
+        headers=ids.internal(Principal(kind="service", subject="service:sms-gateway")),
+        json={"ballots": [{"voter": f"1360000000{i}", "channel": "sms", "ratings": {u: 3}}
+                          for i, u in enumerate((water, power, gas))]})
+    assert r.status_code == 200 and r.json()["accepted"] == 3, r.text
 
     expected_water = round(0.7 * (100 - 3 * 1 - 5 - 3) + 0.3 * (3 - 1) * 25, 2)  # 77.8
 
     async def scored():
         r = await suite.gateway.get(f"{API}/campaigns/{cid}/rankings", headers=ids.bearer("auditor"))
         ranking = {u["unit_id"]: u for u in r.json()["categories"][0]["ranking"]}
-        if ranking[water]["score"] == expected_water and ranking[gas]["vetoed"]:
+        if ranking[water]["score"] == expected_water and ranking[gas]["no_excellent_reasons"]:
             return ranking
         return None
 
     ranking = await eventually(scored)
     assert ranking[power]["score"] == 100.0 and ranking[power]["grade"] == "excellent"
     assert ranking[gas]["score"] == 100.0 and ranking[gas]["grade"] == "qualified"
-    assert "取消评先评优" in ranking[gas]["veto_reasons"][0]
+    assert "取消年度综合类评先评优资格" in ranking[gas]["no_excellent_reasons"][0] and not ranking[gas]["vetoed"]
     assert ranking[water]["grade"] == "qualified"
-    # Ties at 100: the documented rule (no citizen score, no ballots) falls to the unit id.
+    # Ties at 100: the documented rule (citizen score, then ballots: equal here) falls to the unit id.
     assert [u for u in ranking if ranking[u]["score"] == 100.0] == sorted([gas, power])

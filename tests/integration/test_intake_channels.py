@@ -170,9 +170,9 @@ async def test_open311_clients_query_requests_by_id_service_window_and_status_in
     from datetime import UTC, date, datetime, timedelta
     from xml.etree import ElementTree as ET
 
-    from services.common.contracts.triage import ClueTriaged
+    from services.common.contracts.triage import ClueTriaged, UnitUpserted
     from services.common.events import CloudEvent
-    from services.intake.handlers import on_clue_triaged
+    from services.intake.handlers import on_clue_triaged, on_unit_upserted
 
     made = []
     for code in ("enterprise", "inaction"):
@@ -184,11 +184,13 @@ async def test_open311_clients_query_requests_by_id_service_window_and_status_in
         event = ClueTriaged(clue_id=made[0], tracking_number="ZF-x", run_date=date(2026, 11, 22),
                             decision="transfer", unit_id="dt-pc", deadline=date(2026, 12, 4))
         await on_clue_triaged(session, event, CloudEvent(id="e1", source="/t", type="t", subject=made[0], time=datetime.now(UTC), data={}))
+        await on_unit_upserted(session, UnitUpserted(unit_id="dt-pc", name="大同市平城区", level="region"),
+                               CloudEvent(id="e2", source="/t", type="t", subject="dt-pc", time=datetime.now(UTC), data={}))
 
     by_ids = await suite.gateway.get("/open311/v2/requests.json", params={"service_request_id": ",".join(made)})
     assert by_ids.status_code == 200 and {r["service_request_id"] for r in by_ids.json()} == set(made)
     [first] = [r for r in by_ids.json() if r["service_request_id"] == made[0]]
-    assert first["expected_datetime"] == "2026-12-04T23:59:59+08:00" and first["agency_responsible"] == "dt-pc"
+    assert first["expected_datetime"] == "2026-12-04T23:59:59+08:00" and first["agency_responsible"] == "大同市平城区"
     enterprise = await suite.gateway.get("/open311/v2/requests.json", params={"service_code": "enterprise"})
     assert made[0] in {r["service_request_id"] for r in enterprise.json()}
     assert made[1] not in {r["service_request_id"] for r in enterprise.json()}
@@ -221,7 +223,7 @@ async def test_open311_errors_follow_the_spec(suite, ids):
     assert no_key.status_code == 403 and no_key.json()[0]["code"] == 403
     no_place = await suite.gateway.post("/open311/v2/requests.json", data={
         "api_key": "k", "service_code": "inaction", "description": "d"})
-    assert no_place.status_code == 400 and "location" in no_place.json()[0]["description"]
+    assert no_place.status_code == 400 and "地点" in no_place.json()[0]["description"]
     unknown = await suite.gateway.post("/open311/v2/requests.json", data={
         "api_key": "k", "service_code": "potholes", "address_string": "x", "description": "d"})
     assert unknown.status_code == 400

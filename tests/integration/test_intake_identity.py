@@ -93,7 +93,7 @@ async def test_named_reporter_never_appears_in_events_or_logs(suite, ids, caplog
     assert not any(s in logged for s in SECRETS)
 
 
-async def test_only_investigators_reveal_identity_and_each_reveal_is_audited(suite, ids):
+async def test_only_investigators_reveal_identity_with_anothers_approval_and_each_step_is_audited(suite, ids):
     response = await suite.intake.post(
         "/api/v1/intake/reports", headers=ids.as_staff("triage_officer"),
         json={"channel": "walk_in", "text": "实名举报窗口吃拿卡要",
@@ -101,31 +101,54 @@ async def test_only_investigators_reveal_identity_and_each_reveal_is_audited(sui
     assert response.status_code == 201 and response.json()["receipt_code"] is None
     clue_id = response.json()["id"]
     url = f"/api/v1/intake/clues/{clue_id}/identity:reveal"
+    approvals = f"/api/v1/intake/clues/{clue_id}/identity:approvals"
+    approval = {"investigator": "inv-007", "case_number": "AC-2026-0001", "reason": "初核需要联系举报人核实细节"}
 
-    for role in ("triage_officer", "unit_handler", "auditor"):
+    # admin included: revealing a reporter is for investigators only, and so is approving it
+    for role in ("triage_officer", "unit_handler", "auditor", "admin"):
         refused = await suite.gateway.post(url, json={"reason": "核实举报内容需要"},
-                                           headers=ids.bearer(role, unit="U1"))
-        assert refused.status_code == 403 and NAME not in refused.text
+                                           headers=ids.bearer(role, unit="U1" if role == "unit_handler" else None))
+        assert refused.status_code == 403 and NAME not in refused.text, (role, refused.text)
+        refused = await suite.gateway.post(approvals, json=approval, headers=ids.bearer(
+            role, unit="U1" if role == "unit_handler" else None))
+        assert refused.status_code == 403, (role, refused.text)
     no_reason = await suite.gateway.post(url, json={}, headers=ids.bearer("investigator"))
     assert no_reason.status_code == 422
+    unapproved = await suite.gateway.post(url, json={"reason": "初核需要联系举报人核实细节"},
+                                          headers=ids.bearer("investigator", subject="inv-007"))
+    assert unapproved.status_code == 403 and unapproved.json()["type"].endswith("/reveal-not-approved")
+    assert NAME not in unapproved.text and "审批" in unapproved.json()["detail"]
+    own = await suite.gateway.post(approvals, json=approval, headers=ids.bearer("investigator", subject="inv-007"))
+    assert own.status_code == 403 and own.json()["type"].endswith("/reveal-self-approval")
 
+    approved = await suite.gateway.post(approvals, json=approval,
+                                        headers=ids.bearer("investigator", subject="inv-002"))
+    assert approved.status_code == 201, approved.text
+    assert approved.json()["investigator"] == "inv-007" and approved.json()["approved_by"] == "inv-002"
+    other = await suite.gateway.post(url, json={"reason": "顺便看看举报人"}, headers=ids.bearer("investigator", subject="inv-9"))
+    assert other.status_code == 403  # the approval names one investigator
     revealed = await suite.gateway.post(url, json={"reason": "初核需要联系举报人核实细节"},
                                         headers=ids.bearer("investigator", subject="inv-007"))
     assert revealed.status_code == 200, revealed.text
     assert revealed.json() == {"clue_id": clue_id, "name": NAME, "phone": PHONE, "id_number": ID_NUMBER,
                                "email": None}
+    again = await suite.gateway.post(url, json={"reason": "再看一次举报人"}, headers=ids.bearer("investigator", subject="inv-007"))
+    assert again.status_code == 403  # an approval opens the identity once
     async with suite.apps["intake"].state.sessions() as session:
-        entries = (await session.execute(select(audit_log).where(audit_log.c.entity_id == clue_id))).all()
+        entries = (await session.execute(select(audit_log).where(audit_log.c.entity_id == clue_id)
+                                         .order_by(audit_log.c.seq))).all()
         chain = await verify_chain(session, audit_log)
-    assert [(e.actor, e.action, e.details["reason"]) for e in entries] == [
-        ("inv-007", "reveal_identity", "初核需要联系举报人核实细节")]
+    assert [(e.actor, e.action) for e in entries] == [("inv-002", "approve_identity_reveal"),
+                                                      ("inv-007", "reveal_identity")]
+    assert entries[1].details["reason"] == "初核需要联系举报人核实细节"
+    assert entries[1].details["approved_by"] == "inv-002" and entries[1].details["case_number"] == "AC-2026-0001"
     assert chain.intact
     assert not any(s in repr(entries) for s in SECRETS)
 
     anonymous = await suite.intake.post("/api/v1/intake/reports", headers=ids.as_staff("triage_officer"),
                                         json={"channel": "online", "text": "匿名反映"})
-    none = await suite.gateway.post(f"/api/v1/intake/clues/{anonymous.json()['id']}/identity:reveal",
-                                    json={"reason": "核实举报内容需要"}, headers=ids.bearer("investigator"))
+    none = await suite.gateway.post(f"/api/v1/intake/clues/{anonymous.json()['id']}/identity:approvals",
+                                    json=approval, headers=ids.bearer("investigator", subject="inv-002"))
     assert none.status_code == 404
 
 

@@ -41,7 +41,7 @@ async def test_a_hotline_report_is_acknowledged_to_the_reporter(suite, ids):
         ack = await eventually(lambda clue_id=clue["id"]: acknowledgement(suite, clue_id), interval=0.005)
         recorded = time.perf_counter()
         assert ack.status == "sent"
-        assert ack.subject == f"您反映的问题已受理（{clue['tracking_number']}）"
+        assert ack.subject == f"您反映的问题已收到（{clue['tracking_number']}）"
         server_side = (ack.created_at - datetime.fromisoformat(clue["received_at"])).total_seconds()
         latencies.append((accepted - started, recorded - accepted, server_side))
 

@@ -142,7 +142,7 @@ async def test_named_reporter_is_acknowledged_once_even_when_the_event_is_redeli
 
     assert sorted((r.channel, r.status) for r in rows) == [("email", "sent"), ("receipt", "sent"), ("sms", "sent")]
     [mail] = stack.smtp.mailbox.to(email)
-    assert mail["Subject"] == f"您反映的问题已受理（{clue.tracking_number}）"
+    assert mail["Subject"] == f"您反映的问题已收到（{clue.tracking_number}）"
     [sms] = stack.receiver.to("sms", phone)
     assert clue.tracking_number in sms["text"]
     await asyncio.sleep(0.3)  # a few more worker passes: still nothing sent twice
@@ -374,7 +374,7 @@ async def test_the_monthly_bulletin_sums_the_daily_sheets_and_names_the_months_t
     await stack.publish(DailySheetPublished(
         run_date=date(2026, 9, 7), total=12, published_at=datetime(2026, 9, 7, 10, tzinfo=UTC),
         by_type=[DailySheetCount(key="推诿扯皮", count=7), DailySheetCount(key="吃拿卡要", count=5)],
-        by_unit=[DailySheetCount(key="unit-a", count=3)]))
+        by_unit=[DailySheetCount(key="unit-a", count=3)], transferred_by_unit=[DailySheetCount(key="unit-a", count=3)]))
     await stack.publish(DailySheetPublished(
         run_date=date(2026, 9, 8), total=8, published_at=datetime(2026, 9, 8, 10, tzinfo=UTC),
         by_type=[DailySheetCount(key="推诿扯皮", count=8)]))
@@ -398,6 +398,15 @@ async def test_the_monthly_bulletin_sums_the_daily_sheets_and_names_the_months_t
                                                           published_at=datetime.now(UTC))
         assert not await service.compose_monthly_bulletin(session, month=date(2026, 8, 1),  # nothing happened
                                                           published_at=datetime.now(UTC))
+    # Composed for review: the public sees it once an officer has published it.
+    response = await stack.client.get("/api/v1/notification/bulletins", params={"kind": "monthly"},
+                                      headers=ids.as_public())
+    assert response.json()["items"] == []
+    drafts = await stack.client.get("/api/v1/notification/bulletins/drafts", headers=ids.as_staff("triage_officer"))
+    [draft] = drafts.json()["items"]
+    published = await stack.client.post(f"/api/v1/notification/bulletins/{draft['id']}:publish",
+                                        headers=ids.as_staff("triage_officer"))
+    assert published.status_code == 200, published.text
     response = await stack.client.get("/api/v1/notification/bulletins", params={"kind": "monthly"},
                                       headers=ids.as_public())
     [monthly] = response.json()["items"]
@@ -446,3 +455,41 @@ async def test_a_delivery_left_sending_by_a_crashed_worker_is_taken_again_after_
     assert row.attempts == 2
     [message] = await stack.rows(select(inbox_messages).where(inbox_messages.c.delivery_id == delivery_id))
     assert message.unit_id == "unit-a"
+
+
+async def test_every_opening_of_a_sealed_contact_is_audited(stack):
+    from services.common.audit import verify_chain
+    from services.notification.models import audit_checkpoints, audit_log
+
+    clue_id, phone, email = uuid.uuid4(), a_phone(), f"a{secrets.token_hex(4)}@example.cn"
+    await stack.publish(a_clue(clue_id=clue_id, anonymous=False,
+                               reporter_contact=stack.seal(clue_id, phone=phone, email=email)))
+    rows = await eventually(lambda: all_settled(stack, clue_id, 3))
+    opened = await stack.rows(select(audit_log).where(audit_log.c.entity_id == str(clue_id),
+                                                      audit_log.c.action == "open_contact").order_by(audit_log.c.seq))
+    by_delivery = {e.details.get("delivery_id"): e for e in opened if e.details["purpose"] == "delivery"}
+    sent_to_reporter = {str(r.id) for r in rows if r.channel in ("sms", "email")}
+    assert sent_to_reporter and sent_to_reporter <= set(by_delivery)  # each send opened it, and said so
+    assert all(e.actor == "notification" and e.entity_type == "clue" for e in opened)
+    assert any(e.details["purpose"] == "queue" for e in opened)  # choosing the channels opened it too
+    assert phone not in repr(opened) and email not in repr(opened)
+    async with stack.sessions() as session:
+        assert (await verify_chain(session, audit_log, audit_checkpoints)).intact
+
+
+async def test_a_web_voters_code_goes_out_as_one_sms_to_the_sealed_phone(stack):
+    from datetime import timedelta
+
+    from services.common.contracts.evaluation import SealedText, VoterCodeRequested
+
+    phone, code = f"+86{a_phone()}", f"{secrets.randbelow(10**6):06d}"
+    sealed = stack.keyring.seal(json.dumps({"phone": phone, "code": code}).encode(), b"voter-code").as_text()
+    event = VoterCodeRequested(campaign_id=uuid.uuid4(), campaign_name="鄂州市2026年万人评机关",
+                               sealed=SealedText(**sealed), expires_at=datetime.now(UTC) + timedelta(minutes=5))
+    await stack.publish(event)
+    sent = await eventually(lambda: asyncio.sleep(0, stack.receiver.to("sms", phone)), timeout=30)
+    (body,) = sent
+    assert code in json.dumps(body, ensure_ascii=False) and "鄂州市2026年万人评机关" in json.dumps(body, ensure_ascii=False)
+    rows = await stack.rows(select(deliveries).where(deliveries.c.template == "evaluation/voter-code",
+                                                     deliveries.c.body.contains(code)))
+    assert len(rows) == 1 and rows[0].channel == "sms" and phone not in rows[0].recipient

@@ -85,32 +85,47 @@ def a_staff_report() -> dict:
 # One representative request per endpoint family and who gets past authorisation (anything but 401/403;
 # a 404 or 422 for an allowed caller means authorisation let it through to the handler).
 MATRIX: tuple[Family, ...] = (
-    Family("intake hotline feed", "POST", "/api/v1/intake/feeds/12345/reports", STAFF | {"hotline:12345"},
-           a_report),
+    Family("intake hotline feed", "POST", "/api/v1/intake/feeds/12345/reports",
+           frozenset({"triage_officer", "hotline:12345"}), a_report),
     Family("intake staff channels", "POST", "/api/v1/intake/reports",
            frozenset({"triage_officer", "investigator", "org_officer", "admin"}), a_staff_report),
     Family("intake posters", "GET", "/api/v1/intake/posters",
            frozenset({"triage_officer", "investigator", "org_officer", "auditor", "unit_handler", "admin"})),
     Family("intake identity reveal", "POST", f"/api/v1/intake/clues/{UNKNOWN}/identity:reveal",
-           frozenset({"investigator", "admin"}), lambda: {"reason": "立案审查需要核实举报人身份"}),
+           frozenset({"investigator"}), lambda: {"reason": "立案审查需要核实举报人身份"}),
+    Family("intake identity reveal approval", "POST", f"/api/v1/intake/clues/{UNKNOWN}/identity:approvals",
+           frozenset({"investigator"}), lambda: {"investigator": "inv-1", "case_number": "AC-1",
+                                                 "reason": "立案审查需要核实举报人身份"}),
     Family("intake receipt lookup (public)", "GET", "/api/v1/intake/receipts/R-unknown", STAFF | {"public"}),
+    # The organization department sees the queue and sheet of its own matters (12380, 选人用人; R-AC-10).
     Family("triage clues", "GET", "/api/v1/triage/clues?limit=1",
-           frozenset({"triage_officer", "investigator", "auditor", "unit_handler", "admin"})),
+           frozenset({"triage_officer", "investigator", "org_officer", "auditor", "unit_handler", "admin"})),
     Family("triage taxonomy", "GET", "/api/v1/triage/taxonomy", STAFF),
+    Family("triage classify preview", "POST", "/api/v1/triage/classify",
+           frozenset({"triage_officer", "admin", "hotline:12345", "hotline:12388"}),
+           lambda: {"text": "窗口人员推诿扯皮，群众反复跑腿。"}),
     Family("triage daily sheet", "GET", "/api/v1/triage/daily-sheets/2001-01-01",
-           frozenset({"triage_officer", "investigator", "auditor", "admin"})),
+           frozenset({"triage_officer", "investigator", "org_officer", "auditor", "admin"})),
     Family("accountability cases", "GET", "/api/v1/accountability/cases?limit=1",
            frozenset({"investigator", "org_officer", "auditor", "unit_handler", "admin"})),
     Family("accountability opening a case", "POST", "/api/v1/accountability/cases",
            frozenset({"investigator", "org_officer", "admin"}), dict),
     Family("accountability stats", "GET", "/api/v1/accountability/stats",
            frozenset({"investigator", "org_officer", "auditor", "admin"})),
+    Family("accountability proposals", "GET", "/api/v1/accountability/proposals",
+           frozenset({"investigator", "org_officer", "auditor", "admin"})),
+    Family("accountability deciding a proposal", "POST", f"/api/v1/accountability/proposals/{UNKNOWN}/decision",
+           frozenset({"investigator", "org_officer", "admin"}), lambda: {"decision": "decline", "reason": "不予采纳"}),
+    Family("accountability import", "POST", "/api/v1/accountability/imports",
+           frozenset({"investigator", "org_officer", "admin"}), lambda: {"cases": [{"ref": "x"}]}),
+    Family("accountability 四风 report", "GET", "/api/v1/accountability/reports/four-winds/2001-01",
+           frozenset({"investigator", "auditor", "admin"})),
     Family("evaluation campaign creation", "POST", "/api/v1/evaluation/campaigns",
            frozenset({"evaluation_admin", "admin"}), dict),
     Family("evaluation rankings (public once published)", "GET",
            f"/api/v1/evaluation/campaigns/{UNKNOWN}/rankings", STAFF | {"public"}),
     Family("evaluation ballot batches", "POST", f"/api/v1/evaluation/campaigns/{UNKNOWN}/ballots:batch",
-           frozenset({"evaluation_admin", "admin", "service:sms-gateway"}), lambda: {"ballots": []}),
+           frozenset({"service:sms-gateway"}), lambda: {"ballots": []}),
     Family("notification unit inbox", "GET", "/api/v1/notification/inbox", frozenset({"unit_handler", "admin"})),
     Family("notification deliveries", "GET", "/api/v1/notification/deliveries", frozenset({"auditor", "admin"})),
     Family("notification bulletins (public)", "GET", "/api/v1/notification/bulletins", STAFF | {"public"}),
@@ -163,7 +178,8 @@ async def test_unit_handlers_see_only_their_own_units_clues(suite, gateway, ids)
         for unit in (mine, mine, theirs, None):
             await session.execute(insert(triage_clues).values(
                 id=uuid.uuid4(), tracking_number=f"ZF-S-{secrets.token_hex(4)}", channel="hotline_12345",
-                text="scoping", unit_id=unit, received_at=datetime.now(UTC)))
+                text="scoping", unit_id=unit, received_at=datetime.now(UTC), state="triaged",
+                decision="transfer", routed_unit_id=unit))
     response = await gateway.get("/api/v1/triage/clues?limit=500", headers=ids.bearer("unit_handler", unit=mine))
     assert response.status_code == 200, response.text
     units = {c.get("unit_id") for c in response.json()["items"]}

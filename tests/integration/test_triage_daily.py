@@ -15,15 +15,16 @@ from sqlalchemy import select
 from services.common.audit import verify_chain
 from services.common.contracts.triage import ClueTriaged, DailySheetPublished, UnitUpserted
 from services.triage.daily_run import SHANGHAI
+from services.triage.model.cli import read_overrides
 from services.triage.models import audit_log
 from services.triage.units import DEMO_UNITS_FILE
 
 from ..support import eventually
 
-DUPLICATE = "南关街道便民服务中心窗口人员推诿扯皮，材料齐全仍要求反复跑腿，前后跑了五趟还是没办成。"
+DUPLICATE = "南关街道便民服务中心窗口人员推诿扯皮，这个说归那个管，那个说归这个管，材料齐全仍要求反复跑腿，前后跑了五趟。"
 MUST = "我公司的招商项目审批迟迟不批，手续反复被退回，投资方已经表示要撤资。"
 LAWLESS = "南关市场监管所执法人员向商户索要好处费两千元，不给就故意刁难，不让营业。"
-VAGUE = "镇政府周五下午没人上班，办事群众只能在门口等着。"
+VAGUE = "窗口人员上班玩手机，还收了好处费，材料也一拖再拖，几个部门互相推。"  # several problems at once: the human queue
 
 
 async def post(suite, ids, line: str, text: str, **extra) -> dict:
@@ -133,7 +134,9 @@ async def test_the_daily_run_screens_clues_once_per_date_and_publishes_the_sheet
     assert again.json()["by_decision"] == ran.json()["by_decision"]
 
     got = {c["id"]: await triage_clue(suite, ids, c["id"]) for c in (first, second, must, lawless, vague)}
-    assert got[first["id"]]["decision"] == "transfer" and got[first["id"]]["routed_unit_id"] == "dt-pc-ng-bm"
+    # the complaint is about the 便民服务中心: it goes to its supervising 街道, never to the centre itself
+    assert got[first["id"]]["decision"] == "transfer" and got[first["id"]]["routed_unit_id"] == "dt-pc-ng"
+    assert got[first["id"]]["route_reason"] == "accused:dt-pc-ng-bm"
     assert got[first["id"]]["sources"][0]["channel"] == "hotline_12388"
     assert got[second["id"]]["decision"] == "merge" and got[second["id"]]["merged_into"] == first["id"]
     assert got[must["id"]]["decision"] == "accept" and got[must["id"]]["must_investigate"]
@@ -141,12 +144,13 @@ async def test_the_daily_run_screens_clues_once_per_date_and_publishes_the_sheet
     assert got[lawless["id"]]["family"] == "misconduct" and got[lawless["id"]]["evidence"]
     assert got[vague["id"]]["state"] == "review" and got[vague["id"]]["decision"] is None
 
+    assert all(got[c["id"]]["model_version"] == ran.json()["model_version"] for c in (first, must, lawless))
     sheet = await suite.gateway.get(f"/api/v1/triage/daily-sheets/{today}", headers=ids.bearer("auditor"))
-    assert sheet.status_code == 200 and sheet.json()["total"] >= 5
+    assert sheet.status_code == 200 and sheet.json()["total"] >= 5 and sheet.json()["model_version"]
     as_csv = await suite.gateway.get(f"/api/v1/triage/daily-sheets/{today}.csv", headers=ids.bearer("auditor"))
     assert as_csv.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
-    assert {"channel", "type", "unit", "decision", "total"} <= {r["dimension"] for r in rows}
+    assert {"渠道", "问题类型", "责任单位", "处置方式", "合计"} <= {r["维度"] for r in rows}
 
     prefix, bootstrap = infra["KAFKA_TOPIC_PREFIX"], infra["KAFKA_BOOTSTRAP_SERVERS"]
     triaged = await read_topic(bootstrap, ClueTriaged.topic(prefix),
@@ -156,10 +160,16 @@ async def test_the_daily_run_screens_clues_once_per_date_and_publishes_the_sheet
                               lambda seen: any(e["data"]["run_date"] == today for e in seen))
     assert len([e for e in sheets if e["data"]["run_date"] == today]) == 1
 
-    # 五必查 can never be set aside, even by an officer
+    # 五必查 can never be set aside, even by an officer, not even by first taking the trigger off
     aside = await suite.gateway.patch(f"/api/v1/triage/clues/{must['id']}", json={
         "decision": "set_aside", "reason": "重复反映"}, headers=ids.bearer("triage_officer"))
     assert aside.status_code == 409 and aside.json()["type"].endswith("must-investigate-cannot-be-set-aside")
+    relabelled = await suite.gateway.patch(f"/api/v1/triage/clues/{must['id']}", json={
+        "triggers": [], "decision": "accept", "reason": "核实不属于五必查情形"}, headers=ids.bearer("triage_officer"))
+    assert relabelled.status_code == 200 and relabelled.json()["must_investigate"]
+    aside = await suite.gateway.patch(f"/api/v1/triage/clues/{must['id']}", json={
+        "decision": "set_aside", "reason": "重复反映"}, headers=ids.bearer("triage_officer"))
+    assert aside.status_code == 409
     # an officer decides the low-confidence clue, with a reason that is audited
     no_reason = await suite.gateway.patch(f"/api/v1/triage/clues/{vague['id']}", json={"decision": "accept"},
                                           headers=ids.bearer("triage_officer"))
@@ -174,6 +184,9 @@ async def test_the_daily_run_screens_clues_once_per_date_and_publishes_the_sheet
         entries = (await session.execute(select(audit_log).where(audit_log.c.entity_id == vague["id"]))).all()
         assert entries[0].actor == "officer-7" and entries[0].details["reason"] == "核实为乡便民服务站脱岗"
         assert (await verify_chain(session, audit_log)).intact
+    # the override teaches the classifier: `zuofeng triage train` reads it as a labelled example
+    taught = [e for e in await read_overrides(infra["DATABASE_URL"]) if e.text == VAGUE]
+    assert [(e.conduct, e.family, e.type, e.source) for e in taught] == [(True, "inaction", "idle", "override")]
 
     confirmed = await suite.gateway.post(f"/api/v1/triage/daily-sheets/{today}/confirm",
                                          headers=ids.bearer("triage_officer", subject="officer-7"))
@@ -183,17 +196,17 @@ async def test_the_daily_run_screens_clues_once_per_date_and_publishes_the_sheet
 async def test_a_unit_handler_sees_only_its_own_units_clues(suite, ids):
     today = datetime.now(SHANGHAI).date().isoformat()
     mine = await suite.gateway.get("/api/v1/triage/clues", params={"run_date": today, "limit": 500},
-                                   headers=ids.bearer("unit_handler", unit="dt-pc-ng-bm"))
+                                   headers=ids.bearer("unit_handler", unit="dt-pc-ng"))
     assert mine.status_code == 200
-    assert mine.json()["items"] and all(c["routed_unit_id"] == "dt-pc-ng-bm" for c in mine.json()["items"])
+    assert mine.json()["items"] and all(c["routed_unit_id"] == "dt-pc-ng" for c in mine.json()["items"])
     other_id = next(c["id"] for c in (await suite.gateway.get(
         "/api/v1/triage/clues", params={"run_date": today, "decision": "accept", "limit": 500},
-        headers=ids.bearer("triage_officer"))).json()["items"] if c["routed_unit_id"] != "dt-pc-ng-bm")
+        headers=ids.bearer("triage_officer"))).json()["items"] if c["routed_unit_id"] != "dt-pc-ng")
     hidden = await suite.gateway.get(f"/api/v1/triage/clues/{other_id}",
-                                     headers=ids.bearer("unit_handler", unit="dt-pc-ng-bm"))
+                                     headers=ids.bearer("unit_handler", unit="dt-pc-ng"))
     assert hidden.status_code == 404
     cannot_override = await suite.gateway.patch(f"/api/v1/triage/clues/{other_id}", json={
-        "decision": "accept", "reason": "试图越权"}, headers=ids.bearer("unit_handler", unit="dt-pc-ng-bm"))
+        "decision": "accept", "reason": "试图越权"}, headers=ids.bearer("unit_handler", unit="dt-pc-ng"))
     assert cannot_override.status_code == 403
 
 

@@ -36,13 +36,14 @@ def test_every_state_and_action_in_the_table_is_named():
         assert source in domain.STATES and target in domain.STATES and action in domain.ACTIONS
 
 
-def test_measure_lists_are_the_full_seed_lists_in_three_families():
+def test_light_measures_are_counted_apart_from_organizational_handling():
     names = {family: [m.name for m in domain.MEASURES if m.family == family] for family in domain.FAMILIES}
     assert names["party_discipline"] == ["警告", "严重警告", "撤销党内职务", "留党察看", "开除党籍"]
     assert names["government_sanction"] == ["警告", "记过", "记大过", "降级", "撤职", "开除"]
-    assert names["organizational_handling"] == [
-        "提醒谈话", "批评教育", "书面检查", "通报批评", "诫勉", "停职检查", "调整岗位", "降职", "免职", "责令辞职",
-        "黄牌警告", "召回管理"]
+    # What Datong's bulletin counts as 组织处理 (R-AC-11) …
+    assert names["organizational_handling"] == ["停职检查", "调整岗位", "降职", "免职", "责令辞职", "黄牌警告", "召回管理"]
+    # … and the light and early measures of 003 (提醒谈话、函询、约谈和诫勉谈话), which it does not.
+    assert names["education"] == ["提醒谈话", "函询", "约谈", "批评教育", "书面检查", "通报批评", "诫勉"]
     assert all(m.form in (1, 2, 3) for m in domain.MEASURES)
     assert domain.measure_form("party_expulsion", transferred_for_prosecution=True) == 4
 
@@ -72,8 +73,63 @@ def test_exempted_person_receives_no_measure():
 
 def test_exemption_needs_every_required_criterion():
     full = {c: True for c in domain.EXEMPTION_CRITERIA}
+    # Wenzhou's reform path: the precondition 改革创新未能实现预期目标 comes before the three conditions.
+    assert domain.unmet_exemption_criteria(full) == ["reform_missed_aim"]
+    full["reform_missed_aim"] = True
     assert domain.unmet_exemption_criteria(full) == []
     assert domain.unmet_exemption_criteria({**full, "no_private_gain": False}) == ["no_private_gain"]
+    assert list(domain.EXEMPTION_CRITERIA.values()) == ["严格依照上级有关精神决策、实施", "勤勉尽责", "未牟私利"]
+    # 轻微责任豁免 has its own conditions; the reform path's do not satisfy it.
+    assert domain.unmet_exemption_criteria(full, "minor") == list(domain.MINOR_CRITERIA)
+    assert domain.unmet_exemption_criteria({c: True for c in domain.MINOR_CRITERIA}, "minor") == []
+
+
+def test_each_family_is_decided_by_its_body():
+    commission, organization = frozenset({"commission"}), frozenset({"organization"})
+    assert domain.deciding_body_refusal("party_warning", organization).slug == "not-competent-body"
+    assert domain.deciding_body_refusal("gov_demerit", organization).slug == "not-competent-body"
+    assert domain.deciding_body_refusal("demotion", commission).slug == "not-competent-body"
+    assert domain.deciding_body_refusal("demotion", organization) is None
+    assert domain.deciding_body_refusal("inquiry_letter", commission) is None  # light: either body
+    assert domain.deciding_body_refusal("interview", organization) is None
+    assert domain.deciding_body_refusal("party_warning", None) is None  # admin, or the audited import
+
+
+def test_twelve_three_eight_o_and_personnel_selection_go_to_the_organization_department():
+    from services.common.competence import competent_body
+
+    assert competent_body(channel="hotline_12380") == "organization"
+    assert competent_body(channel="qr_code", tags=["personnel_selection"]) == "organization"
+    assert competent_body(channel="hotline_12388", tags=["formalism"]) == "commission"
+
+
+def test_a_substantiated_must_investigate_case_needs_someone_held_to_account():
+    gap = domain.must_investigate_gap
+    assert gap(must_investigate=True, finding="substantiated", persons_measured=0, persons_exempted=0,
+               persons_total=1)
+    assert gap(must_investigate=True, finding="substantiated", persons_measured=1, persons_exempted=0,
+               persons_total=2) is None
+    assert gap(must_investigate=True, finding="partly_substantiated", persons_measured=0, persons_exempted=2,
+               persons_total=2) is None  # everyone exempted
+    assert gap(must_investigate=True, finding="unfounded", persons_measured=0, persons_exempted=0,
+               persons_total=0) is None
+    assert gap(must_investigate=False, finding="substantiated", persons_measured=0, persons_exempted=0,
+               persons_total=1) is None
+
+
+def test_four_winds_cases_are_the_fast_lane_and_age_in_buckets():
+    assert domain.time_limit_days(["formalism"]) == 30 < domain.time_limit_days(["mirror_lax_discipline"])
+    assert [domain.ageing_bucket(d) for d in (-5, 0, 1, 30, 31, 90, 91)] == [
+        "within", "within", "overdue_1_30", "overdue_1_30", "overdue_31_90", "overdue_31_90", "overdue_90_plus"]
+
+
+def test_evaluation_consequences_only_suggest_and_go_to_the_deciding_body():
+    assert domain.CONSEQUENCES["yellow_card"].body == "organization"
+    assert domain.CONSEQUENCES["last_ranked_unit"].suggested_measure is None
+    for rule in domain.CONSEQUENCES.values():
+        if rule.suggested_measure:
+            family = domain.MEASURES_BY_CODE[rule.suggested_measure].family
+            assert domain.FAMILY_BODY[family] in (rule.body, None)
 
 
 def test_joint_examination_applies_to_serious_or_unit_cases_only():
@@ -102,3 +158,23 @@ def test_enumerations_export_measures_with_their_form():
 def test_case_number_is_human_readable_in_city_time():
     # 2026-12-31 17:00 UTC is already 2027 in Shanghai.
     assert format_case_number(datetime(2026, 12, 31, 17, tzinfo=UTC), 42) == "AC-2027-000042"
+
+
+@pytest.mark.parametrize("method,path", [
+    ("POST", "/api/v1/accountability/imports"), ("POST", "/api/v1/accountability/imports/xlsx"),
+    ("GET", "/api/v1/accountability/imports/template.xlsx"), ("GET", "/api/v1/accountability/proposals"),
+    ("POST", "/api/v1/accountability/proposals/01a2/decision"), ("GET", "/api/v1/accountability/ageing"),
+    ("GET", "/api/v1/accountability/reports/four-winds/2026-11"),
+])
+def test_the_gateway_admits_only_staff_to_the_new_accountability_routes(method, path):
+    from gateway.policy import admit
+    from services.common.auth import Principal
+    from services.common.errors import Problem
+
+    for caller, status in ((Principal(kind="public", subject="anon"), 401),
+                           (Principal(kind="hotline", subject="h", line="12380"), 403),
+                           (Principal(kind="service", subject="sms"), 403)):
+        with pytest.raises(Problem) as refused:
+            admit(caller, method, path)
+        assert refused.value.status == status
+    assert admit(Principal(kind="staff", subject="s", roles=frozenset({"org_officer"})), method, path).audience == "staff"

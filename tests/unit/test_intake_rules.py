@@ -176,7 +176,7 @@ def test_production_needs_key_rings_and_reads_them_from_files(tmp_path):
     ring = tmp_path / "ring"
     ring.write_text(KeyRing.generate_spec("k9"))
     production = {"environment": "production", "database_url": "postgresql+asyncpg://u:p@db/zuofeng",
-                  "internal_token_public_key": generate_keypair()[1]}
+                  "internal_token_public_key": generate_keypair()[1], "open311_api_keys": ["client-a"]}
     settings = IntakeSettings(**production, identity_keyring_file=ring, contact_keyring_file=ring,
                               receipt_lookup_key="secret")
     assert settings.identity_ring.current == "k9" and settings.contact_ring.current == "k9"

@@ -206,14 +206,74 @@ def test_working_days_skip_weekends_and_holidays_and_count_makeup_days():
     assert cal.working_days_between(date(2026, 11, 27), date(2026, 11, 20)) == -5
 
 
-def test_audit_digest_links_each_entry_to_the_previous_one():
-    """Each link covers its content and the link before it (the database round trip is an integration test)."""
+def test_audit_mac_covers_every_column_and_the_previous_link_and_needs_the_key():
+    """Each link covers every stored column and the link before it, keyed (the database round trip and the
+    append-only tables are integration tests: tests/integration/test_security_audit.py)."""
+    import base64
+    import os
     from datetime import UTC, datetime
 
-    from services.common.audit import GENESIS, _digest
+    import pytest
+
+    from services.common.audit import DEV_AUDIT_KEYRING, GENESIS, AuditKeys, _entry_message
 
     at = datetime(2026, 11, 21, tzinfo=UTC)
-    first = _digest(GENESIS, at, "u1", "override", "clue", "c1", {"reason": "wrong unit"})
-    second = _digest(first, at, "u2", "reveal", "clue", "c1", {})
-    assert second != _digest(GENESIS, at, "u2", "reveal", "clue", "c1", {})  # depends on the previous link
-    assert first != _digest(GENESIS, at, "u1", "override", "clue", "c1", {"reason": "other"})
+    keys = AuditKeys.parse(DEV_AUDIT_KEYRING)
+    fields = dict(chain="intake.audit_log", seq=1, at=at, actor="u1", actor_roles="investigator", action="override",
+                  entity_type="clue", entity_id="c1", details={"reason": "wrong unit"}, prev_hash=GENESIS, key_id="dev")
+    first = keys.mac("dev", _entry_message(**fields))
+    for name, other in (("seq", 2), ("actor_roles", "admin"), ("prev_hash", first), ("chain", "triage.audit_log"),
+                        ("details", {"reason": "other"}), ("key_id", "k2")):
+        assert keys.mac("dev", _entry_message(**{**fields, name: other})) != first, name
+    other_key = AuditKeys.parse(f"dev:{base64.b64encode(os.urandom(32)).decode()}")
+    assert other_key.mac("dev", _entry_message(**fields)) != first
+    with pytest.raises(ValueError):
+        AuditKeys.parse("short:" + base64.b64encode(b"too short").decode())
+
+
+def test_a_production_service_needs_its_own_audit_keys():
+    import base64
+    import os
+
+    import pytest
+
+    from services.common.audit import DEV_AUDIT_KEYRING
+    from services.common.auth import generate_keypair
+    from services.common.settings import ServiceSettings
+
+    production = dict(environment="production", internal_token_public_key=generate_keypair()[1],
+                      database_url="postgresql+asyncpg://svc:secret@db/zuofeng", kafka_enabled=False)
+    for keyring in ("", DEV_AUDIT_KEYRING):
+        with pytest.raises(ValueError, match="AUDIT_KEYRING"):
+            ServiceSettings(**production, audit_keyring=keyring).audit_keys  # noqa: B018
+    key = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
+    assert ServiceSettings(**production, audit_keyring=key).audit_keys.current == "k1"
+
+
+async def test_a_raw_database_error_is_logged_without_its_message(caplog):
+    """A raw asyncpg error (COPY, LISTEN) quotes values in its message: answered as a problem, and logged
+    by class, SQLSTATE and stack only, never re-raised to the server that would log it whole."""
+    import logging
+
+    import asyncpg
+    import httpx
+    from fastapi import FastAPI
+
+    from services.common.errors import install_problem_handlers
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    place = "和平路" + "十八号"  # as data would be: not in the source line the stack shows
+
+    @app.get("/boom")
+    async def boom():
+        raise asyncpg.exceptions.InvalidTextRepresentationError(f'invalid input syntax for type uuid: "{place}"')
+
+    caplog.set_level(logging.INFO)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=True),
+                                 base_url="http://t") as client:
+        response = await client.get("/boom")
+    assert response.status_code == 500 and response.headers["content-type"] == "application/problem+json"
+    [logged] = [r for r in caplog.records if r.getMessage() == "database error"]
+    assert logged.sqlstate == "22P02" and logged.error == "InvalidTextRepresentationError"
+    assert "和平路十八号" not in caplog.text and "和平路十八号" not in str(vars(logged))

@@ -39,9 +39,9 @@ def _message(**overrides) -> Outgoing:
 def test_acknowledgement_names_the_tracking_number_in_chinese():
     rendered = render("reporter/received", tracking_number="ZF-20261121-000001",
                       received_at=datetime(2026, 11, 21, 2, 5, tzinfo=UTC), anonymous=True)
-    assert rendered.subject == "您反映的问题已受理（ZF-20261121-000001）"
+    assert rendered.subject == "您反映的问题已收到（ZF-20261121-000001）"
     assert "2026年11月21日10:05" in rendered.body  # Asia/Shanghai
-    assert "回执码" in rendered.body
+    assert "查询码" in rendered.body and "已受理" not in rendered.body  # 受理 is triage's later decision
 
 
 def test_transfer_notice_states_the_deadline_in_working_days():

@@ -143,9 +143,14 @@ async def test_keys_from_a_jwks_url_are_fetched_once_and_cached(jwks_server):
 
 def test_a_production_gateway_refuses_to_start_without_its_keys():
     base = {"environment": "production", "internal_token_public_key": PUBLIC,
-            "database_url": "postgresql+asyncpg://gw:s3cret@db/zuofeng"}
+            "database_url": "postgresql+asyncpg://gw:s3cret@db/zuofeng", "staff_jwt_issuer": "https://idp.example"}
     with pytest.raises(ValidationError, match="INTERNAL_TOKEN_PRIVATE_KEY"):
         GatewaySettings(**base, staff_jwt_public_key=PUBLIC)
     with pytest.raises(ValidationError, match="STAFF_JWT_PUBLIC_KEY or STAFF_JWKS_URL"):
         GatewaySettings(**base, internal_token_private_key=PRIVATE)
-    assert GatewaySettings(**base, internal_token_private_key=PRIVATE, staff_jwks_url="https://idp/jwks")
+    armed = {"internal_token_private_key": PRIVATE, "staff_jwks_url": "https://idp/jwks"}
+    with pytest.raises(ValidationError, match="GATEWAY_TRUSTED_PROXIES"):
+        GatewaySettings(**base, **armed, redis_url="redis://redis:6379/0")
+    with pytest.raises(ValidationError, match="REDIS_URL"):
+        GatewaySettings(**base, **armed, trusted_proxies=["10.0.0.0/8"])
+    assert GatewaySettings(**base, **armed, trusted_proxies=["10.0.0.0/8"], redis_url="redis://redis:6379/0")

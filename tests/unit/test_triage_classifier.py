@@ -1,11 +1,15 @@
-"""The triage taxonomy and classifier, measured on the labelled clue set in tests/data."""
+"""The learned triage classifier: the shipped model, its explanations, versions and retraining."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
 
+from services.common.cli import main as zuofeng
+from services.triage.classifier import SHIPPED_MODELS, Classifier, default_classifier, newest_model_dir
+from services.triage.model.linear import LinearModel
 from services.triage.taxonomy import default_taxonomy
 
 LABELLED = Path(__file__).parents[1] / "data" / "triage_labelled_clues.yaml"
@@ -25,35 +29,73 @@ def test_taxonomy_has_the_thirteen_datong_types_in_three_families():
     assert len(exported["must_investigate"]) == 5
 
 
-def test_family_accuracy_on_the_labelled_set_is_at_least_85_percent():
-    taxonomy = default_taxonomy()
-    rows = labelled_clues()
-    assert len(rows) >= 150
-    right = sum(taxonomy.classify(text).family == family for family, _, text in rows)
-    assert right / len(rows) >= 0.85, f"family accuracy {right}/{len(rows)}"
-
-
 def test_every_labelled_type_belongs_to_its_labelled_family():
     taxonomy = default_taxonomy()
     for family, type_code, _ in labelled_clues():
         assert taxonomy.family_of(type_code) == family
 
 
-def test_classification_explains_itself_with_the_phrases_it_matched():
-    result = default_taxonomy().classify("办理营业执照时窗口人员索要好处费两千元，不给就一直说材料不全。")
-    assert result.family == "misconduct" and result.type_code == "lawless"
-    assert {"phrase": "好处费", "for": "lawless", "weight": 3.0} in result.evidence_json()
-    assert "ctky_demand" in result.tags and result.confidence >= 0.5
+def test_family_accuracy_on_clues_written_apart_from_the_corpus_is_at_least_85_percent():
+    # The 160 clues of the first phrase model were written by another hand than the training corpus.
+    classifier = default_classifier()
+    rows = labelled_clues()
+    right = sum(classifier.classify(text).family == family for family, _, text in rows)
+    assert right / len(rows) >= 0.85, f"family accuracy {right}/{len(rows)}"
 
 
-def test_text_without_any_known_phrase_has_zero_confidence():
-    result = default_taxonomy().classify("今天天气不错。")
-    assert (result.family, result.type_code, result.confidence) == (None, None, 0.0)
+def test_classification_explains_itself_with_the_citizens_own_words():
+    text = "办理营业执照时窗口人员索要好处费两千元，不给就一直说材料不全。"
+    result = default_classifier().classify(text)
+    assert result.conduct and result.family == "misconduct"
+    for_type = [e for e in result.evidence_json() if e["for"] == result.type_code]
+    assert for_type and all(e["phrase"] in text and e["weight"] > 0 for e in for_type)
+    assert 0 < result.confidence <= 1 and result.model_version == default_classifier().version
 
 
-def test_five_must_investigate_triggers_are_recognised():
-    taxonomy = default_taxonomy()
-    assert "investor_withdrawal" in taxonomy.must_investigate("审批拖了一年，我们公司决定撤资去外地。")
-    assert "over_budget_schedule" in taxonomy.must_investigate("这个政府投资的市政工程严重超概算，工期也拖了两年。")
-    assert "project_slow" in taxonomy.must_investigate("签约的招商项目迟迟未开工，落地慢。")
-    assert taxonomy.must_investigate("小区路灯不亮，街道说归城管。") == []
+def test_a_text_that_is_no_conduct_complaint_is_out_of_scope_with_evidence():
+    result = default_classifier().classify("请问身份证丢了在哪里补办，需要带什么材料？")
+    assert not result.conduct and result.family is None and result.type_code is None
+    assert result.evidence and all(e[1] == "out_of_scope" for e in result.evidence)
+
+
+def test_the_five_must_investigate_triggers_are_recognised():
+    c = default_classifier()
+
+    def flagged(text):
+        v = c.classify(text)
+        return set(v.triggers) | set(v.trigger_candidates)
+
+    assert "investor_withdrawal" in flagged("审批拖了一年，我们公司决定撤资去外地。")
+    assert "over_budget_schedule" in flagged("这个政府投资的市政道路工程预算三千万，结算花了六千五百万，工期也拖了两年。")
+    assert "project_slow" in flagged("签约的招商项目迟迟未开工，落地慢。")
+    assert not flagged("小区路灯不亮，街道说归城管，城管说归供电。")
+
+
+def test_the_shipped_model_is_small_versioned_and_loads_without_pickle():
+    shipped = [d for d in SHIPPED_MODELS.iterdir() if (d / "meta.json").is_file()]
+    assert shipped, "a trained model ships in the repository"
+    for d in shipped:
+        assert sum(f.stat().st_size for f in d.iterdir()) < 20 * 2**20
+        meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
+        assert meta["version"] == d.name and {"conduct", "family", "type", "enterprise"} <= {
+            h["name"] for h in meta["heads"]}
+
+
+def test_zuofeng_triage_train_writes_a_newer_version_with_its_report_and_it_is_loaded(tmp_path):
+    corpus, held_out = tmp_path / "train.jsonl", tmp_path / "eval.jsonl"
+    rows = [{"text": t, "conduct": True, "family": f, "type": c, "triggers": [], "enterprise": False, "tags": []}
+            for f, c, t in labelled_clues()]
+    rows += [{"text": t, "conduct": False, "triggers": [], "enterprise": False, "tags": []} for t in (
+        "请问身份证丢了怎么补办？", "感谢社区网格员帮我们解决了停水问题。", "小区停电了什么时候来电？",
+        "想咨询一下公积金怎么提取。", "表扬派出所民警热心帮忙找回钱包。", "邻居装修太吵，晚上十点还在施工。")]
+    corpus.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows[::2]), encoding="utf-8")
+    held_out.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows[1::2]), encoding="utf-8")
+    out = tmp_path / "models"
+    assert zuofeng(["triage", "train", "--corpus", str(corpus), "--eval", str(held_out), "--out", str(out),
+                    "--no-overrides", "--calibration", ""]) == 0
+    [version] = list(out.iterdir())
+    assert {"model.npz", "meta.json", "report.json", "report.md"} <= {f.name for f in version.iterdir()}
+    report = json.loads((version / "report.json").read_text(encoding="utf-8"))
+    assert report["examples"] == len(rows[1::2]) and "family_accuracy" in report
+    assert newest_model_dir(out) == version  # newer than the shipped one, so the service loads it
+    assert Classifier(LinearModel.load(version)).classify("窗口人员推诿扯皮").model_version == version.name

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, func, select, text, update
+from sqlalchemy import Row, and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import audit
 from services.common.auth import Principal
+from services.common.competence import competent_body
 from services.common.contracts.accountability import CaseClosed, CaseConcluded, CaseOpened
 from services.common.contracts.triage import ClueTriaged
 from services.common.errors import Problem
 from services.common.ids import new_id
 from services.common.outbox import Outbox
+from services.common.scope import DECIDED_FINDINGS, DECIDED_STATES
 
 from .. import domain
 from ..models import (
@@ -28,6 +30,7 @@ from ..models import (
     leader_clearances,
     measures,
     exemptions,
+    follow_ups,
     persons,
     rectifications,
     triaged_clues,
@@ -60,7 +63,7 @@ async def get_case_row(session: AsyncSession, case_id: uuid.UUID, *, lock: bool 
         query = query.with_for_update()
     row = (await session.execute(query)).first()
     if row is None:
-        raise Problem(404, "No such case.", slug="case-not-found")
+        raise Problem(404, "没有这个案件。", slug="case-not-found")
     return row
 
 
@@ -88,10 +91,19 @@ async def open_case(
     unit_problem: bool = False,
     origin_key: str | None = None,
     clues: list[dict[str, Any]] | None = None,
+    lead_body: str = "commission",
+    must_investigate: bool = False,
+    tags: list[str] | None = None,
+    campaign: str | None = None,
+    opened_at: datetime | None = None,
 ) -> uuid.UUID | None:
-    """Open a case in 初核 with its clues; returns its id, or None if ``origin_key`` already opened one."""
+    """Open a case in 初核 with its clues; returns its id, or None if ``origin_key`` already opened one.
+
+    The finding is due ``domain.time_limit_days`` after opening (快查快结: 四风/八项规定 cases sooner)."""
     unit = await get_unit(session, unit_id)
-    opened_at = datetime.now(UTC)
+    opened_at = opened_at or datetime.now(UTC)
+    tags = sorted(set(tags or ()))
+    due_on = opened_at.astimezone(SHANGHAI).date() + timedelta(days=domain.time_limit_days(tags))
     number = await session.scalar(case_number_seq.next_value())
     case_id = new_id()
     opened_by = actor.subject if isinstance(actor, Principal) else actor
@@ -103,6 +115,7 @@ async def open_case(
             unit_name=unit.name if unit else None, region=region or (unit.region if unit else None),
             problem_family=problem_family, problem_type=problem_type, serious=serious,
             unit_problem=unit_problem, opened_by=opened_by, opened_at=opened_at, updated_at=opened_at,
+            lead_body=lead_body, must_investigate=must_investigate, tags=tags, campaign=campaign, due_on=due_on,
         )
         .on_conflict_do_nothing(index_elements=["origin_key"])
         .returning(cases.c.id)
@@ -138,12 +151,12 @@ async def attach_clue(
     """One case gathers several clues (合并办理); a clue already in another case is refused."""
     case = await get_case_row(session, case_id, lock=True)
     if case.state == "closed":
-        raise Problem(409, "A closed case takes no more clues.", slug="case-closed")
+        raise Problem(409, "已结案的案件不能再并入线索。", slug="case-closed")
     owner = await session.scalar(select(case_clues.c.case_id).where(case_clues.c.clue_id == clue_id))
     if owner == case_id:
         return
     if owner is not None:
-        raise Problem(409, "This clue already belongs to another case.", slug="clue-in-another-case")
+        raise Problem(409, "该线索已属于另一案件。", slug="clue-in-another-case")
     await _attach(session, case_id, {"clue_id": clue_id, "tracking_number": tracking_number})
     await audit.record(session, audit_log, actor=actor, action="case.clue-attached", entity_type="case",
                        entity_id=str(case_id), details={"clue_id": str(clue_id)})
@@ -178,6 +191,7 @@ async def open_case_from_clue(session: AsyncSession, outbox: Outbox, event: Clue
         await _remember(session, clue, merged_into=event.merged_into, waiting=not original_seen)
         if target is not None:
             await _attach_repeat(session, target, clue, event.merged_into)
+            await _add_tags(session, target, event.tags)
             return target
         if not original_seen:
             return None
@@ -190,6 +204,8 @@ async def open_case_from_clue(session: AsyncSession, outbox: Outbox, event: Clue
             session, outbox, actor="triage", title=title, source="clue", unit_id=event.unit_id,
             problem_family=event.family, problem_type=event.type_code, clues=[clue],
             summary="; ".join(event.must_investigate_triggers) or None,
+            lead_body=competent_body(channel=event.channel, tags=event.tags),
+            must_investigate=event.must_investigate, tags=event.tags,
         )
     if not merging:
         await _settle_waiting_repeats(session, outbox, original=event.clue_id, case_id=case_id, event=event)
@@ -201,6 +217,14 @@ async def _remember(session: AsyncSession, clue: dict[str, Any], *, merged_into:
     values = {**clue, "merged_into": merged_into, "waiting": waiting}
     await session.execute(pg_insert(triaged_clues).values(**values).on_conflict_do_update(
         index_elements=["clue_id"], set_={k: v for k, v in values.items() if k != "clue_id"}))
+
+
+async def _add_tags(session: AsyncSession, case_id: uuid.UUID, tags: list[str]) -> None:
+    """A repeat from another channel may carry tags the original lacked (四风, 八项规定…): the case keeps all."""
+    if tags:
+        current = await session.scalar(select(cases.c.tags).where(cases.c.id == case_id))
+        await session.execute(update(cases).where(cases.c.id == case_id).values(
+            tags=sorted(set(current or ()) | set(tags))))
 
 
 async def _attach_repeat(session: AsyncSession, case_id: uuid.UUID, clue: dict[str, Any],
@@ -222,7 +246,8 @@ async def _settle_waiting_repeats(session: AsyncSession, outbox: Outbox, *, orig
         elif row.must_investigate:
             await open_case(session, outbox, actor="triage", title=f"线索 {row.tracking_number}（五必查）",
                             source="clue", unit_id=event.unit_id, problem_family=event.family,
-                            problem_type=row.problem_type, clues=[clue])
+                            problem_type=row.problem_type, clues=[clue], must_investigate=True,
+                            lead_body=competent_body(channel=row.channel, tags=event.tags), tags=event.tags)
     if waiting:
         await session.execute(update(triaged_clues).where(
             triaged_clues.c.merged_into == original, triaged_clues.c.waiting.is_(True)).values(waiting=False))
@@ -231,13 +256,18 @@ async def _settle_waiting_repeats(session: AsyncSession, outbox: Outbox, *, orig
 async def update_case(session: AsyncSession, outbox: Outbox, *, case_id: uuid.UUID, changes: dict, actor: Actor) -> None:
     case = await get_case_row(session, case_id, lock=True)
     if case.state == "closed":
-        raise Problem(409, "A closed case cannot be changed; a look-back reopens it.", slug="case-closed")
+        raise Problem(409, "已结案的案件不能修改; 可通过回头看重新整改。", slug="case-closed")
     if not changes:
         return
+    if "tags" in changes:  # the 快查快结 limit follows the tags (四风/八项规定 cases are due sooner)
+        changes["tags"] = sorted(set(changes["tags"]))
+        changes["due_on"] = case.opened_at.astimezone(SHANGHAI).date() + timedelta(
+            days=domain.time_limit_days(changes["tags"]))
     await session.execute(update(cases).where(cases.c.id == case_id).values(**changes, updated_at=func.now()))
     await audit.record(session, audit_log, actor=actor, action="case.updated", entity_type="case",
-                       entity_id=str(case_id), details=changes)
-    if changes.get("serious") and case.finding in ("substantiated", "partly_substantiated"):
+                       entity_id=str(case_id),
+                       details={k: v.isoformat() if isinstance(v, date) else v for k, v in changes.items()})
+    if changes.get("must_investigate") and case.finding in ("substantiated", "partly_substantiated"):
         from .publishing import flag_award_ineligible
 
         await flag_award_ineligible(session, outbox, case_id=case_id)
@@ -249,8 +279,7 @@ async def _move(session: AsyncSession, case: Row, action: str, *, actor: Actor, 
     if target is None:
         raise Problem(
             409,
-            f"A case in state {case.state} ({domain.STATES[case.state]}) cannot {action} "
-            f"({domain.ACTIONS[action]}).",
+            f"案件当前为{domain.STATES[case.state]}, 不能{domain.ACTIONS[action]}。",
             slug="invalid-transition", state=case.state, action=action,
             allowed_actions=domain.allowed_actions(case.state),
         )
@@ -270,13 +299,13 @@ async def transition_case(
     """Move a case along the transition table; guards and events per action. Returns the new state."""
     if action in domain.ACTIONS_WITH_DATA:
         where = {"substantiate": "findings", "clear": "findings", "reopen": "rectifications/{id}/look-back"}[action]
-        raise Problem(422, f"{action} carries data: use POST …/cases/{{id}}/{where}.", slug="use-dedicated-endpoint")
+        raise Problem(422, f"{domain.ACTIONS[action]}须附带内容, 请使用 POST …/cases/{{id}}/{where}。", slug="use-dedicated-endpoint")
     case = await get_case_row(session, case_id, lock=True)
     if domain.next_state(case.state, action) is None:
         await _move(session, case, action, actor=actor, reason=reason)  # raises the invalid-transition problem
     if action == "dismiss":
         if not reason:
-            raise Problem(422, "了结 needs a reason.", slug="reason-required")
+            raise Problem(422, "了结须说明理由。", slug="reason-required")
         concluded_on = today_in_city()
         target = await _move(session, case, action, actor=actor, reason=reason, extra={
             "finding": "closed_without_filing", "outcome_summary": DISMISSED_OUTCOME,
@@ -284,13 +313,15 @@ async def transition_case(
         await outbox.publish(session, CaseConcluded(
             case_id=case.id, case_number=case.case_number, clue_ids=await clue_ids_of(session, case.id),
             unit_id=case.unit_id, finding="closed_without_filing", outcome_summary=DISMISSED_OUTCOME,
-            concluded_at=datetime.now(UTC)))
+            concluded_at=datetime.now(UTC), counts_against_unit=False))
         return target
     if action == "decide":
         await _ensure_decided_persons(session, case.id)
     if action == "close":
         await _ensure_closable(session, case)
         target = await _move(session, case, action, actor=actor, reason=reason)
+        if case.serious:
+            await _schedule_life_meeting(session, case)
         await outbox.publish(session, CaseClosed(
             case_id=case.id, case_number=case.case_number, clue_ids=await clue_ids_of(session, case.id),
             unit_id=case.unit_id, closed_at=datetime.now(UTC)))
@@ -306,7 +337,7 @@ async def record_finding(
     case = await get_case_row(session, case_id, lock=True)
     names = (await session.scalars(select(persons.c.name).where(persons.c.case_id == case_id))).all()
     if any(name and name in outcome_summary for name in names):
-        raise Problem(422, "The outcome told to the reporter must not name the persons handled.",
+        raise Problem(422, "告知举报人的办理结果不得出现被处理人员的姓名。",
                       slug="outcome-names-person")
     concluded_on = concluded_on or today_in_city()
     target = await _move(session, case, domain.FINDING_ACTION[finding], actor=actor, reason=summary, extra={
@@ -314,12 +345,20 @@ async def record_finding(
         "concluded_on": concluded_on})
     await outbox.publish(session, CaseConcluded(
         case_id=case.id, case_number=case.case_number, clue_ids=await clue_ids_of(session, case.id),
-        unit_id=case.unit_id, finding=finding, outcome_summary=outcome_summary, concluded_at=datetime.now(UTC)))
-    if case.serious and finding != "unfounded":
+        unit_id=case.unit_id, finding=finding, outcome_summary=outcome_summary, concluded_at=datetime.now(UTC),
+        counts_against_unit=finding != "unfounded"))
+    if case.must_investigate and finding != "unfounded":
         from .publishing import flag_award_ineligible
 
         await flag_award_ineligible(session, outbox, case_id=case.id, year=concluded_on.year)
     return target
+
+
+async def _schedule_life_meeting(session: AsyncSession, case: Row) -> None:
+    """A major case closed: the unit's party group holds a 专题民主生活会 within 30 days (003)."""
+    due_on = today_in_city() + timedelta(days=domain.LIFE_MEETING_DAYS)
+    await session.execute(pg_insert(follow_ups).values(case_id=case.id, unit_id=case.unit_id, due_on=due_on)
+                          .on_conflict_do_nothing(index_elements=["case_id"]))
 
 
 async def _ensure_decided_persons(session: AsyncSession, case_id: uuid.UUID) -> None:
@@ -330,7 +369,7 @@ async def _ensure_decided_persons(session: AsyncSession, case_id: uuid.UUID) -> 
         | select(exemptions.c.id).where(exemptions.c.person_id == persons.c.id).exists(),
     ))
     if not decided:
-        raise Problem(409, "Record at least one person's measure or exemption before the decision.",
+        raise Problem(409, "作出处理决定前, 须至少对一名人员作出处理措施或容错免责。",
                       slug="decision-without-measures")
 
 
@@ -357,18 +396,32 @@ async def joint_examination(session: AsyncSession, case: Row) -> dict[str, Any]:
     }
 
 
+async def must_investigate_gap(session: AsyncSession, case: Row) -> str | None:
+    counts = (await session.execute(select(
+        func.count(),
+        func.count().filter(select(measures.c.id).where(measures.c.person_id == persons.c.id).exists()),
+        func.count().filter(select(exemptions.c.id).where(exemptions.c.person_id == persons.c.id,
+                                                          exemptions.c.kind == "exempt").exists()),
+    ).where(persons.c.case_id == case.id))).one()
+    return domain.must_investigate_gap(must_investigate=case.must_investigate, finding=case.finding,
+                                       persons_total=counts[0], persons_measured=counts[1],
+                                       persons_exempted=counts[2])
+
+
 async def _ensure_closable(session: AsyncSession, case: Row) -> None:
+    gap = await must_investigate_gap(session, case)
+    if gap:
+        raise Problem(409, gap, slug="must-investigate-unaccountable")
     if case.finding in ("substantiated", "partly_substantiated"):
         status = await joint_examination(session, case)
         if status["missing"]:
-            names = ", ".join(f"{r} ({domain.LEADER_ROLES[r]})" for r in status["missing"])
+            names = "、".join(domain.LEADER_ROLES[r] for r in status["missing"])
             raise Problem(
-                409, f"一案双查: record the responsibility of {names}, or a reasoned no-liability finding, "
-                     "before closing.", slug="joint-examination-incomplete", missing=status["missing"])
+                409, f"一案双查: 结案前须认定{names}的责任, 或说明其不承担责任的理由。", slug="joint-examination-incomplete", missing=status["missing"])
     pending = await session.scalar(select(func.count()).select_from(rectifications).where(
         rectifications.c.case_id == case.id, rectifications.c.status != "signed_off"))
     if pending:
-        raise Problem(409, f"{pending} rectification item(s) are not signed off (销号).",
+        raise Problem(409, f"还有{pending}项整改任务未销号。",
                       slug="rectification-pending", pending=pending)
 
 
@@ -377,11 +430,10 @@ async def clear_leader(
 ) -> None:
     """一案双查: record why a unit leader bears no responsibility; 'collectively decided' is no reason."""
     if domain.is_collective_excuse(reason):
-        raise Problem(422, "A collective decision is no excuse (集体决策不能成为免责理由); give the leader's "
-                           "own reason.", slug="collective-decision-no-excuse")
+        raise Problem(422, "集体决策不能成为免责理由, 请说明该负责人本人不承担责任的理由。", slug="collective-decision-no-excuse")
     case = await get_case_row(session, case_id, lock=True)
     if case.state in ("closed", "dismissed", "unfounded"):
-        raise Problem(409, f"No leader examination in state {case.state}.", slug="invalid-state")
+        raise Problem(409, f"案件处于{domain.STATES[case.state]}, 不能进行一案双查认定。", slug="invalid-state")
     unit = await get_unit(session, case.unit_id)
     name = getattr(unit, leader_role, None) if unit else None
     await session.execute(
@@ -395,19 +447,31 @@ async def clear_leader(
                        entity_id=str(case_id), details={"leader_role": leader_role, "reason": reason})
 
 
+CASE_FILTERS = ("unit_id", "state", "region", "source", "campaign", "case_number", "lead_body",
+                "must_investigate")
+
+
 async def list_cases(
-    session: AsyncSession, *, after: uuid.UUID | None, limit: int, unit_id: str | None = None,
-    state: str | None = None, region: str | None = None,
+    session: AsyncSession, *, after: uuid.UUID | None, limit: int, scope_unit: str | None = None,
+    filters: dict[str, Any] | None = None, tag: str | None = None, clue_id: uuid.UUID | None = None,
+    decided_only: bool = False,
 ) -> list[Row]:
+    """Cases in id order; ``scope_unit`` (a unit handler's own unit) always narrows, the filters are asked for."""
     query = select(cases).order_by(cases.c.id).limit(limit)
+    if decided_only:  # the scope rule of services/common/scope.py, as SQL
+        query = query.where(or_(cases.c.state.in_(DECIDED_STATES), and_(
+            cases.c.state == "closed", cases.c.finding.in_(DECIDED_FINDINGS))))
     if after is not None:
         query = query.where(cases.c.id > after)
-    if unit_id is not None:
-        query = query.where(cases.c.unit_id == unit_id)
-    if state is not None:
-        query = query.where(cases.c.state == state)
-    if region is not None:
-        query = query.where(cases.c.region == region)
+    if scope_unit is not None:
+        query = query.where(cases.c.unit_id == scope_unit)
+    for name, value in (filters or {}).items():
+        if value is not None:
+            query = query.where(cases.c[name] == value)
+    if tag is not None:
+        query = query.where(cases.c.tags.contains([tag]))
+    if clue_id is not None:
+        query = query.where(cases.c.id.in_(select(case_clues.c.case_id).where(case_clues.c.clue_id == clue_id)))
     return list((await session.execute(query)).all())
 
 

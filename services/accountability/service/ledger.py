@@ -15,6 +15,7 @@ from services.common.errors import Problem
 from services.common.ids import new_id
 from services.common.outbox import Outbox
 
+from .. import domain
 from ..models import audit_log, cases, rectifications
 from .cases import Actor, _move, get_case_row, today_in_city
 
@@ -28,13 +29,13 @@ async def assign_rectification(
     """A task for a unit; a decided case moves into 整改 with its first task."""
     case = await get_case_row(session, case_id, lock=True)
     if case.state not in ("decided", "rectifying"):
-        raise Problem(409, f"Rectification follows the decision; the case is {case.state}.",
+        raise Problem(409, f"整改须在作出处理决定之后; 案件当前为{domain.STATES[case.state]}。",
                       slug="invalid-state", state=case.state)
     unit_id = unit_id or case.unit_id
     if not unit_id:
-        raise Problem(422, "Name the unit that rectifies (the case has none).", slug="unit-required")
+        raise Problem(422, "请指明整改单位 (案件未关联单位)。", slug="unit-required")
     if deadline < today_in_city():
-        raise Problem(422, "The deadline is in the past.", slug="deadline-in-past")
+        raise Problem(422, "整改期限不能早于今天。", slug="deadline-in-past")
     if case.state == "decided":
         await _move(session, case, "rectify", actor=actor, reason="整改任务下达")
     rectification_id = new_id()
@@ -46,7 +47,7 @@ async def assign_rectification(
                        details={"case_id": str(case_id), "unit_id": unit_id, "deadline": deadline.isoformat()})
     await outbox.publish(session, RectificationAssigned(
         rectification_id=rectification_id, case_id=case_id, unit_id=unit_id, task=task, deadline=deadline,
-        responsible=responsible))
+        responsible=responsible, case_number=case.case_number))
     return rectification_id
 
 
@@ -58,7 +59,7 @@ async def get_rectification(session: AsyncSession, rectification_id: uuid.UUID, 
         query = query.with_for_update(of=rectifications)
     row = (await session.execute(query)).first()
     if row is None:
-        raise Problem(404, "No such rectification item.", slug="rectification-not-found")
+        raise Problem(404, "没有这项整改任务。", slug="rectification-not-found")
     return row
 
 
@@ -68,7 +69,7 @@ async def submit_evidence(
     """The unit reports what it did (整改材料); sign-off still needs an officer."""
     item = await get_rectification(session, rectification_id, lock=True)
     if item.status == "signed_off":
-        raise Problem(409, "This item is signed off; a look-back (回头看) reopens it.", slug="already-signed-off")
+        raise Problem(409, "该整改任务已销号; 可通过回头看重新打开。", slug="already-signed-off")
     await session.execute(update(rectifications).where(rectifications.c.id == rectification_id).values(
         evidence=evidence, evidence_at=datetime.now(UTC), status="submitted"))
     await audit.record(session, audit_log, actor=actor, action="rectification.evidence",
@@ -79,9 +80,9 @@ async def sign_off(session: AsyncSession, *, rectification_id: uuid.UUID, actor:
     """销号: only with evidence on file."""
     item = await get_rectification(session, rectification_id, lock=True)
     if item.status == "signed_off":
-        raise Problem(409, "Already signed off.", slug="already-signed-off")
+        raise Problem(409, "已经销号。", slug="already-signed-off")
     if not item.evidence:
-        raise Problem(409, "销号 needs the unit's evidence of rectification first.", slug="evidence-required")
+        raise Problem(409, "销号前须有单位报送的整改材料。", slug="evidence-required")
     await session.execute(update(rectifications).where(rectifications.c.id == rectification_id).values(
         status="signed_off", signed_off_at=datetime.now(UTC),
         signed_off_by=actor.subject if isinstance(actor, Principal) else actor))
@@ -95,9 +96,9 @@ async def look_back(
     """回头看: a signed-off item that did not hold reopens with a new deadline; a closed case reopens too."""
     item = await get_rectification(session, rectification_id, lock=True)
     if item.status != "signed_off":
-        raise Problem(409, "Only a signed-off item can be reopened by a look-back.", slug="not-signed-off")
+        raise Problem(409, "只有已销号的整改任务才能回头看重新打开。", slug="not-signed-off")
     if deadline < today_in_city():
-        raise Problem(422, "The deadline is in the past.", slug="deadline-in-past")
+        raise Problem(422, "整改期限不能早于今天。", slug="deadline-in-past")
     case = await get_case_row(session, item.case_id, lock=True)
     if case.state == "closed":
         await _move(session, case, "reopen", actor=actor, reason=reason)

@@ -9,6 +9,8 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import audit
+from services.common.auth import Principal
+from services.common.competence import bodies_of
 from services.common.contracts.accountability import BenchmarkCasePublished
 from services.common.errors import Problem
 from services.common.ids import new_id
@@ -27,29 +29,29 @@ MEASURE_STATES = frozenset({"substantiated", "decided", "rectifying"})
 async def add_person(
     session: AsyncSession, *, case_id: uuid.UUID, actor: Actor, name: str | None, post: str | None,
     unit_id: str | None, rank: str | None, party_member: bool, responsibility: str | None,
-    leader_role: str | None,
+    leader_role: str | None, management: str | None = None,
 ) -> uuid.UUID:
     """Record a person; a unit leader (一案双查) may be named from the unit directory read model."""
     case = await get_case_row(session, case_id, lock=True)
     if case.state not in PERSON_STATES:
-        raise Problem(409, f"No persons can be recorded in a case that is {case.state}.",
+        raise Problem(409, f"案件当前为{domain.STATES[case.state]}, 不能再记录人员。",
                       slug="invalid-state", state=case.state)
     unit_id = unit_id or case.unit_id
     unit = await get_unit(session, unit_id)
     if leader_role and responsibility and responsibility != domain.LEADER_RESPONSIBILITY[leader_role]:
         expected = domain.RESPONSIBILITIES[domain.LEADER_RESPONSIBILITY[leader_role]]
-        raise Problem(422, f"A {domain.LEADER_ROLES[leader_role]} bears {expected} in 一案双查.",
+        raise Problem(422, f"一案双查中{domain.LEADER_ROLES[leader_role]}承担的是{expected}。",
                       slug="leader-responsibility-mismatch")
     if name is None and leader_role and unit is not None:
         name = getattr(unit, leader_role)
     if not name:
-        raise Problem(422, "Give the person's name (the unit directory has none for this role).",
+        raise Problem(422, "请填写人员姓名 (单位名录中没有该职位的负责人)。",
                       slug="name-required")
     person_id = new_id()
     await session.execute(persons.insert().values(
         id=person_id, case_id=case_id, name=name, post=post or (domain.LEADER_ROLES[leader_role] if leader_role else None),
         unit_id=unit_id, unit_name=unit.name if unit else case.unit_name, rank=rank, party_member=party_member,
-        responsibility=responsibility, leader_role=leader_role,
+        responsibility=responsibility, leader_role=leader_role, management=management,
     ))
     # Names stay out of the audit details: the entity id is enough to trace, and the log is long-lived.
     await audit.record(session, audit_log, actor=actor, action="person.added", entity_type="person",
@@ -61,7 +63,7 @@ async def _person(session: AsyncSession, case_id: uuid.UUID, person_id: uuid.UUI
     row = (await session.execute(
         select(persons).where(persons.c.id == person_id, persons.c.case_id == case_id))).first()
     if row is None:
-        raise Problem(404, "No such person in this case.", slug="person-not-found")
+        raise Problem(404, "该案件中没有这名人员。", slug="person-not-found")
     return row
 
 
@@ -70,17 +72,17 @@ async def update_person(
 ) -> None:
     case = await get_case_row(session, case_id, lock=True)
     if case.state not in PERSON_STATES:
-        raise Problem(409, f"Persons cannot change once the case is {case.state}.", slug="invalid-state")
+        raise Problem(409, f"案件当前为{domain.STATES[case.state]}, 人员信息不能再修改。", slug="invalid-state")
     person = await _person(session, case_id, person_id)
     if changes.get("party_member") is False:
         held = await session.scalar(select(measures.c.id).where(
             measures.c.person_id == person_id, measures.c.family == "party_discipline").limit(1))
         if held:
-            raise Problem(409, "This person holds a party sanction; not a member contradicts it.",
+            raise Problem(409, "该人员已受党纪处分, 不能改为非党员。",
                           slug="party-sanction-for-non-member")
     responsibility = changes.get("responsibility")
     if responsibility and person.leader_role and responsibility != domain.LEADER_RESPONSIBILITY[person.leader_role]:
-        raise Problem(422, "A leader examined under 一案双查 bears the leader's responsibility.",
+        raise Problem(422, "一案双查中的负责人承担的是领导责任。",
                       slug="leader-responsibility-mismatch")
     if changes:
         await session.execute(update(persons).where(persons.c.id == person_id).values(**changes))
@@ -95,15 +97,17 @@ async def record_measure(
     """Record a measure after checking the combination rules (e.g. no party sanction for a non-member)."""
     case = await get_case_row(session, case_id, lock=True)
     if case.state not in MEASURE_STATES:
-        raise Problem(409, f"Measures follow a substantiated finding; the case is {case.state}.",
+        raise Problem(409, f"处理措施须在认定属实(或部分属实)之后作出; 案件当前为{domain.STATES[case.state]}。",
                       slug="invalid-state", state=case.state)
     person = await _person(session, case_id, person_id)
     existing = list((await session.scalars(select(measures.c.code).where(measures.c.person_id == person_id))).all())
     exemption_kind = await session.scalar(select(exemptions.c.kind).where(exemptions.c.person_id == person_id))
-    refusal = domain.check_measure(code, party_member=person.party_member, existing_codes=existing,
-                                   exempted=exemption_kind == "exempt")
-    if refusal is not None:
-        raise Problem(422, refusal.detail, slug=refusal.slug)
+    # Who decides: a system actor (the import, which carries its importer's decisions) is not a body.
+    refusal = domain.deciding_body_refusal(code, bodies_of(actor) if isinstance(actor, Principal) else None) \
+        or domain.check_measure(code, party_member=person.party_member, existing_codes=existing,
+                                exempted=exemption_kind == "exempt")
+    if refusal is not None:  # the wrong body is a matter of power (403), the rest of content (422)
+        raise Problem(403 if refusal.slug == "not-competent-body" else 422, refusal.detail, slug=refusal.slug)
     kind = domain.MEASURES_BY_CODE[code]
     measure_id = new_id()
     form = domain.measure_form(code, transferred_for_prosecution=transferred_for_prosecution)
@@ -118,45 +122,50 @@ async def record_measure(
 async def record_exemption(
     session: AsyncSession, outbox: Outbox, *, case_id: uuid.UUID, person_id: uuid.UUID, kind: str,
     criteria: dict[str, bool], reasons: str, benchmark: bool, benchmark_title: str | None,
-    benchmark_summary: str | None, actor: Actor,
+    benchmark_summary: str | None, actor: Actor, basis: str = "reform",
 ) -> uuid.UUID:
-    """容错免责: every required criterion affirmed, with reasons; optionally a 标杆案例 for triage."""
+    """容错免责 on one of two bases: Wenzhou's reform path (the precondition 改革创新未能实现预期目标 and the
+    three conditions) or 轻微责任豁免; with reasons; optionally a 标杆案例 for triage."""
     case = await get_case_row(session, case_id, lock=True)
     if case.state not in MEASURE_STATES:
-        raise Problem(409, f"Exemption follows a substantiated finding; the case is {case.state}.",
+        raise Problem(409, f"容错免责须在认定属实之后; 案件当前为{domain.STATES[case.state]}。",
                       slug="invalid-state", state=case.state)
     await _person(session, case_id, person_id)
-    unknown = sorted(set(criteria) - set(domain.EXEMPTION_CRITERIA) - set(domain.OPTIONAL_EXEMPTION_CRITERIA))
+    unknown = sorted(set(criteria) - domain.known_exemption_criteria())
     if unknown:
-        raise Problem(422, f"Unknown criteria: {', '.join(unknown)}.", slug="unknown-criteria", unknown=unknown)
-    unmet = domain.unmet_exemption_criteria(criteria)
+        raise Problem(422, f"未知的容错条件: {', '.join(unknown)}。", slug="unknown-criteria", unknown=unknown)
+    unmet = domain.unmet_exemption_criteria(criteria, basis)
     if unmet:
-        names = "; ".join(domain.EXEMPTION_CRITERIA[c] for c in unmet)
-        raise Problem(422, f"容错免责 needs every criterion; not met: {names}.", slug="exemption-criteria-unmet",
-                      unmet=unmet)
+        names = "; ".join(domain.criterion_name(c) for c in unmet)
+        raise Problem(422, f"{domain.EXEMPTION_BASES[basis]}须同时具备全部条件, 以下条件不具备: {names}。",
+                      slug="exemption-criteria-unmet", unmet=unmet)
     if kind == "exempt" and await session.scalar(select(measures.c.id).where(measures.c.person_id == person_id).limit(1)):
-        raise Problem(409, "This person already has measures; record a mitigation (从轻减轻) instead.",
+        raise Problem(409, "该人员已有处理措施, 不能免责; 可记录从轻或减轻处理。",
                       slug="exemption-after-measures")
     if await session.scalar(select(exemptions.c.id).where(exemptions.c.person_id == person_id)):
-        raise Problem(409, "An exemption is already recorded for this person.", slug="exemption-exists")
+        raise Problem(409, "该人员已有容错免责记录。", slug="exemption-exists")
     exemption_id = new_id()
     await session.execute(exemptions.insert().values(
         id=exemption_id, case_id=case_id, person_id=person_id, kind=kind, criteria=criteria, reasons=reasons,
-        benchmark=benchmark))
+        benchmark=benchmark, basis=basis))
     await audit.record(session, audit_log, actor=actor, action="exemption.recorded", entity_type="person",
-                       entity_id=str(person_id), details={"case_id": str(case_id), "kind": kind,
+                       entity_id=str(person_id), details={"case_id": str(case_id), "kind": kind, "basis": basis,
                                                           "criteria": criteria, "benchmark": benchmark})
     if benchmark:
         # The precedent carries the facts and the reasons, never the person's name.
-        await outbox.publish(session, BenchmarkCasePublished(
-            case_id=case_id,
-            title=benchmark_title or f"容错免责案例 {case.case_number}",
-            summary=benchmark_summary or reasons,
-            problem_type=case.problem_type,
-            tags=["容错免责", *[domain.EXEMPTION_CRITERIA[c] for c in domain.EXEMPTION_CRITERIA]],
-            published_at=datetime.now(UTC),
-        ))
+        await publish_benchmark(session, outbox, case=case, title=benchmark_title or f"容错免责案例 {case.case_number}",
+                                summary=benchmark_summary or reasons,
+                                tags=[domain.EXEMPTION_BASES[basis],
+                                      *[domain.criterion_name(c) for c in domain.required_exemption_criteria(basis)]])
     return exemption_id
+
+
+async def publish_benchmark(session: AsyncSession, outbox: Outbox, *, case: Row, title: str, summary: str,
+                            tags: list[str]) -> None:
+    """标杆案例 (R-TR-7): any resolved case may become triage's precedent; facts and reasons, no names."""
+    await outbox.publish(session, BenchmarkCasePublished(
+        case_id=case.id, title=title, summary=summary, problem_type=case.problem_type,
+        tags=[*tags, *[domain.TAG_NAMES.get(t, t) for t in case.tags]], published_at=datetime.now(UTC)))
 
 
 async def persons_of(session: AsyncSession, case_id: uuid.UUID) -> list[dict]:
@@ -173,3 +182,13 @@ async def persons_of(session: AsyncSession, case_id: uuid.UUID) -> list[dict]:
     for e in exemption_rows:
         by_person[e.person_id]["exemption"] = dict(e._mapping)
     return list(by_person.values())
+
+
+async def person_read(session: AsyncSession, case_id: uuid.UUID, person_id: uuid.UUID) -> dict:
+    """The person as created or changed, with its measures and exemption."""
+    return next(p for p in await persons_of(session, case_id) if p["id"] == person_id)
+
+
+async def measure_read(session: AsyncSession, measure_id: uuid.UUID) -> dict:
+    row = (await session.execute(select(measures).where(measures.c.id == measure_id))).one()
+    return {**row._mapping, "name": domain.MEASURES_BY_CODE[row.code].name}

@@ -15,6 +15,7 @@ from services.common.errors import Problem
 from services.common.ids import new_id
 from services.common.outbox import Outbox
 
+from .. import domain
 from ..models import audit_log, award_ineligibility, cases, typical_cases
 from .cases import SHANGHAI, Actor, get_case_row, today_in_city
 
@@ -31,10 +32,10 @@ async def publish_case(
     case = await get_case_row(session, case_id)
     if kind == "typical":
         if case.state not in TYPICAL_STATES or case.finding not in ("substantiated", "partly_substantiated"):
-            raise Problem(409, "Only a substantiated case, once decided, is published as a typical case.",
+            raise Problem(409, "只有认定属实并作出处理决定的案件才能作为典型案例通报。",
                           slug="not-publishable", state=case.state, finding=case.finding)
     elif case.finding != "unfounded" or case.state not in CLARIFICATION_STATES:
-        raise Problem(409, "A clarification (澄清正名) follows an unfounded (不属实) finding.",
+        raise Problem(409, "澄清正名须在认定不属实之后。",
                       slug="not-unfounded", finding=case.finding)
     publication_id = new_id()
     published_at = datetime.now(UTC)
@@ -76,19 +77,23 @@ async def list_publications(
 async def flag_award_ineligible(
     session: AsyncSession, outbox: Outbox, *, case_id: uuid.UUID, year: int | None = None
 ) -> bool:
-    """取消评先评优 for the unit of a serious substantiated case, once per unit and year."""
+    """R-AC-9: a 五必查 matter substantiated → 责任单位取消年度综合类评先评优资格, once per unit and year.
+
+    Its own rule: the flag names the case and the rule, and nothing here vetoes or recalls anyone."""
     case = await get_case_row(session, case_id)
     if not case.unit_id:
         return False
     year = year or (case.concluded_on or today_in_city()).year
     inserted = await session.scalar(
-        pg_insert(award_ineligibility).values(unit_id=case.unit_id, year=year, case_id=case_id)
+        pg_insert(award_ineligibility).values(unit_id=case.unit_id, year=year, case_id=case_id,
+                                              rule="must_investigate")
         .on_conflict_do_nothing(index_elements=["unit_id", "year"]).returning(award_ineligibility.c.unit_id))
     if inserted is None:
         return False
-    reason = f"{case.case_number}: 发生严重作风问题案件, 取消{year}年度评先评优资格"
+    reason = f"{case.case_number}: " + domain.MUST_INVESTIGATE_AWARD_REASON.format(year=year)
     await audit.record(session, audit_log, actor="accountability", action="unit.award-ineligible",
-                       entity_type="unit", entity_id=case.unit_id, details={"year": year, "case_id": str(case_id)})
+                       entity_type="unit", entity_id=case.unit_id,
+                       details={"year": year, "case_id": str(case_id), "rule": "must_investigate"})
     await outbox.publish(session, UnitAwardIneligible(unit_id=case.unit_id, year=year, case_id=case_id,
-                                                      reason=reason))
+                                                      reason=reason, rule="must_investigate"))
     return True

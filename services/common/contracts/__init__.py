@@ -9,7 +9,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import accountability, evaluation, intake, notification, triage  # noqa: F401 — registers contracts
+from . import (  # noqa: F401 — registers contracts
+    accountability,
+    audit,
+    evaluation,
+    intake,
+    notification,
+    transfers,
+    triage,
+)
 from .base import REGISTRY, EventContract
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"

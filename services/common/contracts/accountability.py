@@ -38,6 +38,8 @@ class CaseConcluded(EventContract):
     finding: Finding
     outcome_summary: str  # wording fit for the reporter: no names of persons handled
     concluded_at: datetime
+    # An unfounded or unfiled complaint is not held against the unit complained about (R-AC-12).
+    counts_against_unit: bool = True
 
 
 class CaseClosed(EventContract):
@@ -65,6 +67,7 @@ class RectificationAssigned(EventContract):
     task: str
     deadline: date
     responsible: str | None = None
+    case_number: str | None = None  # the case the task comes from, for the unit's notice
 
 
 class RectificationOverdue(EventContract):
@@ -113,7 +116,7 @@ class BenchmarkCasePublished(EventContract):
 
 
 class UnitAwardIneligible(EventContract):
-    """取消评先评优: a unit with a serious case loses the year's award eligibility."""
+    """取消年度综合类评先评优资格: a unit whose 五必查 matter was substantiated (R-AC-9)."""
 
     service: ClassVar[str] = "accountability"
     event: ClassVar[str] = "unit-award-ineligible"
@@ -123,3 +126,5 @@ class UnitAwardIneligible(EventContract):
     year: int
     case_id: Id
     reason: str
+    # Which rule took the eligibility: R-AC-9's 五必查 rule is its own consequence, not an evaluation veto.
+    rule: str = "must_investigate"

@@ -22,6 +22,7 @@ class FeedbackReceived(EventContract):
     unit_id: str | None = None
     rating: int = Field(ge=1, le=5)
     received_at: datetime
+    comment: str | None = None  # the reporter's own words (意见), for the units' rectification
 
 
 class ReporterFeedbackIssued(EventContract):
@@ -32,6 +33,6 @@ class ReporterFeedbackIssued(EventContract):
     key_field: ClassVar[str] = "clue_id"
 
     clue_id: Id
-    stage: str  # received / triaged / concluded / closed / rating-request
+    stage: str  # received / triaged / transfer-concluded / concluded / closed / rating-request / rating-reminder
     message: str
     issued_at: datetime

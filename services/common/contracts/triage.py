@@ -59,6 +59,9 @@ class DailySheetPublished(EventContract):
     by_type: list[DailySheetCount] = []
     by_unit: list[DailySheetCount] = []
     by_decision: list[DailySheetCount] = []
+    # Per unit, only the clues transferred (转办) to it: the one count a unit may be told. ``by_unit`` also
+    # counts the clues the commission keeps about the unit, and stays internal.
+    transferred_by_unit: list[DailySheetCount] = []
     published_at: datetime
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import Problem
 
+from ..domain import STATE_LABELS
 from ..models import campaigns
 
 
@@ -21,7 +22,7 @@ async def get_campaign(session: AsyncSession, campaign_id: uuid.UUID, *, lock: s
         query = query.with_for_update(read=True)
     row = (await session.execute(query)).first()
     if row is None:
-        raise Problem(404, "No such campaign.", slug="not-found")
+        raise Problem(404, "没有这项测评。", slug="not-found")
     return dict(row._mapping)
 
 
@@ -33,12 +34,13 @@ def decode_cursor(cursor: str) -> str:
     try:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except Exception as exc:  # noqa: BLE001 — any garbage is the client's
-        raise Problem(400, "The cursor is not valid.", slug="bad-cursor") from exc
+        raise Problem(400, "分页游标无效。", slug="bad-cursor") from exc
 
 
 def require_state(campaign: dict, *states: str, doing: str) -> None:
     if campaign["state"] not in states:
-        raise Problem(409, f"The campaign is {campaign['state']}; {doing} needs it {' or '.join(states)}.",
+        raise Problem(409, f"测评当前{STATE_LABELS[campaign['state']]}, {doing}须在"
+                      f"{'或'.join(STATE_LABELS[s] for s in states)}时进行。",
                       slug="campaign-state", state=campaign["state"])
 
 

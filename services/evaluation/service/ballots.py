@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Counter
@@ -12,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common import audit
 from services.common.auth import Principal
 from services.common.errors import Problem
+from services.common.ids import new_id
 
 from .. import domain
-from ..models import audit_log, ballots, campaign_units
+from ..models import audit_log, ballot_imports, ballots, campaign_units, opinions
 from ..schemas import BallotIn
 from ._shared import decode_cursor, encode_cursor, get_campaign, raw_connection, require_state
 
@@ -55,16 +58,38 @@ SELECT voter_hash FROM ins
 """
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Who delivers the ballots; the server, not the ballot, decides channel, source and time from it.
+
+    - ``web``: one citizen, verified by a one-time code (``voter`` is then that phone's hash), channel web,
+      source the client address the gateway saw (behind trusted proxies), time now;
+    - ``gateway``: an SMS/WeChat platform's service key (``name``), channel sms or wechat, its own cell/app
+      as source under its name, time as the platform received it but within the voting period;
+    - ``import``: paper ballots the office imports (``import_id``), channel paper, quarantined until reviewed.
+    """
+
+    kind: str
+    name: str | None = None
+    client: str | None = None
+    voter: bytes | None = None
+    import_id: uuid.UUID | None = None
+
+
+WEB_ONLY_FIELDS = ("channel", "source", "submitted_at")
+
+
 async def ingest_ballots(
-    session: AsyncSession, *, campaign_id: uuid.UUID, ballots_in: list[BallotIn], key: bytes,
-    default_source: str | None = None,
+    session: AsyncSession, *, campaign_id: uuid.UUID, ballots_in: list[BallotIn], key: bytes, origin: Origin,
 ) -> dict:
     """Store ballots (one per voter per campaign, R-EV-3) while the campaign is open.
 
     Returns accepted, duplicate indexes and rejections with reasons. The campaign row is held FOR SHARE, so a
     close waits for this batch and nothing is accepted after close."""
     campaign = await get_campaign(session, campaign_id, lock="share")
-    require_state(campaign, "open", doing="voting")
+    require_state(campaign, "open", doing="投票")
+    if campaign["instrument"] != "poll":
+        raise Problem(409, "作风建设综合考核由考评办录入分数, 不接受投票。", slug="not-a-poll")
     refs = dict((await session.execute(
         select(campaign_units.c.unit_id, campaign_units.c.ref).where(campaign_units.c.campaign_id == campaign_id)
     )).all())
@@ -76,27 +101,46 @@ async def ingest_ballots(
     duplicates: list[int] = []
     rejected: list[dict] = []
     for i, b in enumerate(ballots_in):
-        try:
-            unit_refs = [refs[u] for u in b.ratings]
-        except KeyError:
-            unknown = [u for u in b.ratings if u not in refs]
-            rejected.append({"index": i, "reason": f"units not in this campaign: {', '.join(unknown[:5])}"})
+        unknown = [u for u in b.ratings if u not in refs] + [u for u in (b.opinions or {}) if u not in refs]
+        if unknown:
+            rejected.append({"index": i, "reason": f"这些单位不在本次测评中: {', '.join(unknown[:5])}"})
             continue
-        at = b.submitted_at or now
-        if at.tzinfo is None:
-            rejected.append({"index": i, "reason": "submitted_at needs a time zone"})
-            continue
-        if at > latest:
-            rejected.append({"index": i, "reason": "submitted_at is in the future"})
-            continue
-        h = hasher(b.voter)
+        unit_refs = [refs[u] for u in b.ratings]
+        if origin.kind == "gateway":
+            channel = b.channel
+            if channel not in ("sms", "wechat"):
+                rejected.append({"index": i, "reason": "平台转发的选票渠道只能是短信或微信; 网页投票须经短信验证"})
+                continue
+            at = b.submitted_at or now
+            if at.tzinfo is None:
+                rejected.append({"index": i, "reason": "投票时间须带时区"})
+                continue
+            if at > latest:
+                rejected.append({"index": i, "reason": "投票时间晚于当前时间"})
+                continue
+            if campaign["opened_at"] is not None and at < campaign["opened_at"]:
+                rejected.append({"index": i, "reason": "投票时间早于测评开始时间"})
+                continue
+            source = f"{origin.name}/{b.source}" if b.source else None
+        else:
+            channel, at = ("web", now) if origin.kind == "web" else ("paper", now)
+            source = origin.client if origin.kind == "web" else f"import:{origin.import_id}"
+        if origin.kind == "web":
+            h = origin.voter
+        else:
+            try:
+                h = hasher(b.voter, "wechat" if channel == "wechat" else "sms")
+            except domain.InvalidIdentity as exc:
+                rejected.append({"index": i, "reason": f"{exc}: 无法识别投票人"})
+                continue
         if h in by_hash:
             duplicates.append(i)
             continue
         by_hash[h] = i
         scores = list(b.ratings.values())
-        records.append((i, h, b.channel, b.source or default_source, domain.ballot_pattern(unit_refs, scores),
+        records.append((i, h, channel, source, domain.ballot_pattern(unit_refs, scores),
                         "{" + ",".join(map(str, unit_refs)) + "}", "{" + ",".join(map(str, scores)) + "}", at))
+    accepted = 0
     if records:
         driver = await raw_connection(session)
         await driver.execute(_CREATE_STAGE)
@@ -104,13 +148,49 @@ async def ingest_ballots(
         inserted = {r[0] for r in await driver.fetch(_INSERT_STAGED, campaign_id)}
         duplicates.extend(by_hash[h] for h in by_hash if h not in inserted)
         accepted = len(inserted)
-    else:
-        accepted = 0
-    channel = ballots_in[0].channel if len({b.channel for b in ballots_in}) == 1 else "mixed"
-    BALLOTS.labels(channel, "accepted").inc(accepted)
-    BALLOTS.labels(channel, "duplicate").inc(len(duplicates))
-    BALLOTS.labels(channel, "rejected").inc(len(rejected))
+        if origin.kind == "import":
+            # Paper ballots count only once someone has reviewed them (the importer cannot vouch alone).
+            await session.execute(
+                update(ballots).where(ballots.c.campaign_id == campaign_id, ballots.c.source == f"import:{origin.import_id}")
+                .values(status="quarantined", reasons=["考评办导入的纸质选票, 复核后计入"]))
+        opinion_rows = [{"campaign_id": campaign_id, "unit_id": u, "channel": records_channel, "text": text.strip()}
+                        for h, idx in by_hash.items() if h in inserted
+                        for records_channel in [ballots_in[idx].channel or ("web" if origin.kind == "web" else "paper")]
+                        for u, text in (ballots_in[idx].opinions or {}).items() if text.strip()]
+        if opinion_rows:
+            await session.execute(opinions.insert(), opinion_rows)
+    channel = "web" if origin.kind == "web" else "paper" if origin.kind == "import" else (
+        ballots_in[0].channel if len({b.channel for b in ballots_in}) == 1 else "mixed")
+    BALLOTS.labels(str(channel), "accepted").inc(accepted)
+    BALLOTS.labels(str(channel), "duplicate").inc(len(duplicates))
+    BALLOTS.labels(str(channel), "rejected").inc(len(rejected))
     return {"accepted": accepted, "duplicates": sorted(duplicates), "rejected": rejected}
+
+
+async def import_ballots(session: AsyncSession, *, campaign_id: uuid.UUID, raw: bytes, batch, key: bytes,
+                         actor: Principal) -> dict:
+    """The office's paper ballots: recorded with who, the file's SHA-256 and the count, audited, shown on
+    the campaign; the ballots wait in quarantine for review."""
+    import_id = new_id()
+    receipt = await ingest_ballots(session, campaign_id=campaign_id, ballots_in=batch.ballots, key=key,
+                                   origin=Origin("import", import_id=import_id))
+    digest = hashlib.sha256(raw).hexdigest()
+    await session.execute(ballot_imports.insert().values(
+        id=import_id, campaign_id=campaign_id, imported_by=actor.subject, file_name=batch.file_name,
+        file_sha256=digest, ballots=len(batch.ballots), accepted=receipt["accepted"]))
+    await audit.record(session, audit_log, actor=actor, action="ballots.import", entity_type="campaign",
+                       entity_id=str(campaign_id), details={"import": str(import_id), "sha256": digest,
+                                                            "ballots": len(batch.ballots),
+                                                            "accepted": receipt["accepted"]})
+    return {**receipt, "import_id": str(import_id), "file_sha256": digest}
+
+
+async def list_imports(session: AsyncSession, campaign_id: uuid.UUID) -> list[dict]:
+    rows = await session.execute(select(ballot_imports).where(ballot_imports.c.campaign_id == campaign_id)
+                                 .order_by(ballot_imports.c.imported_at))
+    return [{"id": str(r.id), "imported_by": r.imported_by, "file_name": r.file_name,
+             "file_sha256": r.file_sha256, "ballots": r.ballots, "accepted": r.accepted,
+             "imported_at": r.imported_at.isoformat()} for r in rows]
 
 
 _SCAN = """
@@ -126,9 +206,9 @@ WITH w AS (
 ), flagged AS (
     SELECT id, array_remove(ARRAY[
         CASE WHEN burst > $3 THEN
-            format('burst: %s ballots from source %s within ±%s s', burst, source, $2) END,
+            format('同一来源集中投票: 来源 %s 在 ±%s 秒内投出 %s 张', source, $2, burst) END,
         CASE WHEN n >= $6 AND same > $5 THEN
-            format('identical pattern: %s ballots rating the same %s units alike within ±%s s', same, n, $4) END
+            format('相同评分集中出现: ±%s 秒内 %s 张选票对同样 %s 个单位打分完全相同', $4, same, n) END
     ], NULL) AS reasons
     FROM w
     WHERE status = 'counted' AND reviewed_at IS NULL AND (burst > $3 OR (n >= $6 AND same > $5))
@@ -174,7 +254,7 @@ async def list_quarantine(session: AsyncSession, *, campaign_id: uuid.UUID, stat
         try:
             query = query.where(ballots.c.id > int(decode_cursor(cursor)))
         except ValueError as exc:
-            raise Problem(400, "The cursor is not valid.", slug="bad-cursor") from exc
+            raise Problem(400, "分页游标无效。", slug="bad-cursor") from exc
     rows = (await session.execute(query)).all()
     items = [{"id": r.id, "channel": r.channel, "source": r.source, "submitted_at": r.submitted_at,
               "status": r.status, "reasons": r.reasons,
@@ -186,7 +266,7 @@ async def review_ballot(session: AsyncSession, *, campaign_id: uuid.UUID, ballot
                         note: str | None, actor: Principal) -> dict:
     """The evaluation office decides a quarantined ballot: counted after all, or rejected. Until publication."""
     campaign = await get_campaign(session, campaign_id, lock="update")
-    require_state(campaign, "open", "closed", doing="reviewing ballots")
+    require_state(campaign, "open", "closed", doing="复核选票")
     status = "counted" if decision == "count" else "rejected"
     row = (await session.execute(
         update(ballots)
@@ -195,7 +275,7 @@ async def review_ballot(session: AsyncSession, *, campaign_id: uuid.UUID, ballot
         .returning(ballots.c.id, ballots.c.status)
     )).first()
     if row is None:
-        raise Problem(404, "No quarantined ballot with that id in this campaign.", slug="not-found")
+        raise Problem(404, "本测评中没有这张待复核的选票。", slug="not-found")
     await audit.record(session, audit_log, actor=actor, action=f"ballot.{decision}", entity_type="ballot",
                        entity_id=str(ballot_id), details={"campaign": str(campaign_id), "note": note or ""})
     return {"id": row.id, "status": row.status}

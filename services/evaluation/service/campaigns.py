@@ -34,6 +34,8 @@ async def create_campaign(session: AsyncSession, *, campaign_in: CampaignCreate,
         "categories": campaign_in.categories,
         "weights": {**{s: 0.0 for s in domain.SOURCES}, **campaign_in.weights},
         "thresholds": campaign_in.thresholds.model_dump(), "veto_rules": campaign_in.veto_rules,
+        "instrument": campaign_in.instrument, "rule_set": campaign_in.rule_set(),
+        "min_ballots": campaign_in.min_ballots,
         "stuffing_rules": campaign_in.stuffing_rules.model_dump(),
         "indicator_rules": campaign_in.indicator_rules.model_dump(),
         "top_n": campaign_in.top_n, "exemplars_per_category": campaign_in.exemplars_per_category,
@@ -43,10 +45,12 @@ async def create_campaign(session: AsyncSession, *, campaign_in: CampaignCreate,
         .returning(*campaigns.c)
     )).first()
     if row is None:
-        raise Problem(409, f"The series {campaign_in.series!r} already has a campaign for {period}.",
+        raise Problem(409, f"系列“{campaign_in.series}”已有{period}的测评。",
                       slug="campaign-exists")
     await audit.record(session, audit_log, actor=actor, action="campaign.create", entity_type="campaign",
-                       entity_id=str(campaign_id), details={"period": period, "series": campaign_in.series})
+                       entity_id=str(campaign_id), details={"period": period, "series": campaign_in.series,
+                                                            "instrument": campaign_in.instrument,
+                                                            "rule_preset": campaign_in.rule_preset})
     return dict(row._mapping)
 
 
@@ -61,7 +65,7 @@ async def list_campaigns(
         try:
             after = uuid.UUID(decode_cursor(cursor))
         except ValueError as exc:
-            raise Problem(400, "The cursor is not valid.", slug="bad-cursor") from exc
+            raise Problem(400, "分页游标无效。", slug="bad-cursor") from exc
         query = query.where(campaigns.c.id < after)
     rows = [dict(r._mapping) for r in (await session.execute(query)).all()]
     more = len(rows) > limit
@@ -73,13 +77,13 @@ async def add_units(session: AsyncSession, *, campaign_id: uuid.UUID, units_in: 
                     actor: Principal) -> int:
     """Units join a campaign while it is a draft; re-adding a unit updates its name, category and flag."""
     campaign = await get_campaign(session, campaign_id, lock="update")
-    require_state(campaign, "draft", doing="changing units")
+    require_state(campaign, "draft", doing="调整参评单位")
     unknown = sorted({u.category for u in units_in} - set(campaign["categories"]))
     if unknown:
-        raise Problem(422, f"Categories not in this campaign: {', '.join(unknown)}.", slug="unknown-category",
+        raise Problem(422, f"这些类别不属于本次测评: {', '.join(unknown)}。", slug="unknown-category",
                       categories=unknown)
     if len({u.unit_id for u in units_in}) != len(units_in):
-        raise Problem(422, "A unit appears twice in the request.", slug="duplicate-unit")
+        raise Problem(422, "同一单位在请求中出现了两次。", slug="duplicate-unit")
     next_ref = (await session.scalar(
         select(func.coalesce(func.max(campaign_units.c.ref), 0)).where(campaign_units.c.campaign_id == campaign_id)
     )) + 1
@@ -132,7 +136,7 @@ async def transition(session: AsyncSession, outbox: Outbox, *, campaign_id: uuid
         count = await session.scalar(select(func.count()).select_from(campaign_units)
                                      .where(campaign_units.c.campaign_id == campaign_id))
         if not count:
-            raise Problem(409, "A campaign needs units before it opens.", slug="campaign-has-no-units")
+            raise Problem(409, "测评须先添加参评单位才能开始投票。", slug="campaign-has-no-units")
         values["opened_at"] = now
     elif action == "close":
         details["quarantined"] = await scan_for_stuffing(session, campaign=campaign)
@@ -154,12 +158,14 @@ async def transition(session: AsyncSession, outbox: Outbox, *, campaign_id: uuid
 def _results_event(campaign: dict, results: dict, now: datetime) -> ResultsPublished:
     return ResultsPublished(
         campaign_id=campaign["id"], name=campaign["name"], period=campaign["period"], published_at=now,
+        instrument=campaign["instrument"], rule_set=campaign["rule_set"],
         categories=[
             CategoryResult(
                 category=c["category"],
                 ranking=[RankedUnit(unit_id=u["unit_id"], unit_name=u["unit_name"], rank=u["rank"],
                                     score=u["score"], grade=u["grade"], vetoed=u["vetoed"]) for u in c["ranking"]],
                 top_ten=c["top_ten"], bottom_ten=c["bottom_ten"],
+                insufficient_data=[u["unit_id"] for u in c["insufficient_data"]],
             ) for c in results["categories"]
         ],
         consequences=[Consequence(**c) for c in results["consequences"]],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from fractions import Fraction
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,9 +43,10 @@ async def compute_results(session: AsyncSession, *, campaign: dict) -> dict:
         if unit is not None:
             unit.citizen_marks, unit.citizen_total = int(r["marks"]), int(r["total"])
     for r in await driver.fetch(
-            "SELECT unit_id, source, avg(score) AS score FROM evaluation.source_scores WHERE campaign_id = $1 "
-            "GROUP BY unit_id, source", cid):
-        inputs[r["unit_id"]].entered[r["source"]] = float(r["score"])
+            # numeric, not float8: the mean of 89.99 and 90.00 is 89.995 exactly (R-EV-8).
+            "SELECT unit_id, source, sum(score::numeric) AS total, count(*) AS n FROM evaluation.source_scores "
+            "WHERE campaign_id = $1 GROUP BY unit_id, source", cid):
+        inputs[r["unit_id"]].entered[r["source"]] = Fraction(r["total"]) / int(r["n"])
     facts = await driver.fetch("""
         SELECT f.unit_id, f.kind, count(*) AS n, sum(f.value) AS total
         FROM evaluation.indicator_facts f JOIN evaluation.campaign_units u
@@ -52,49 +54,82 @@ async def compute_results(session: AsyncSession, *, campaign: dict) -> dict:
         WHERE (f.kind <> 'award_ineligible' AND f.occurred_on >= $2 AND f.occurred_on < $3)
            OR (f.kind = 'award_ineligible' AND extract(year FROM f.occurred_on) = $4)
         GROUP BY f.unit_id, f.kind""", cid, campaign["period_start"], campaign["period_end"], campaign["year"])
+    rules = {r["code"] for r in campaign["rule_set"]["rules"]}
     for r in facts:
         unit = inputs[r["unit_id"]]
         unit.facts[r["kind"]] = float(r["n"])
         if r["kind"] == "feedback":
             unit.feedback_sum = float(r["total"])
-        if r["kind"] == "award_ineligible" and "award_ineligible" in campaign["veto_rules"]:
-            unit.vetoes.append(f"{domain.VETO_RULES['award_ineligible']} ({campaign['year']})")
+        if r["kind"] == "award_ineligible" and "award_ineligible_no_excellent" in rules:
+            unit.no_excellent.append(f"{campaign['year']}年被取消年度综合类评先评优资格")
     for r in await driver.fetch("SELECT unit_id, reason FROM evaluation.vetoes WHERE campaign_id = $1", cid):
         inputs[r["unit_id"]].vetoes.append(r["reason"])
+    if "unqualified_no_excellent_year" in rules:
+        for unit_id, name in (await _unqualified_this_year(session, campaign)).items():
+            if unit_id in inputs:
+                inputs[unit_id].no_excellent.append(f"{campaign['year']}年{name}中为不合格, 当年不得评为优秀")
 
     categories = domain.rank_units(
         inputs.values(), categories=campaign["categories"], weights=campaign["weights"],
-        thresholds=campaign["thresholds"], indicator_rules=campaign["indicator_rules"], top_n=campaign["top_n"])
-    previous = await _previously_unqualified(session, campaign)
-    consequences = domain.consequences_of(categories, previously_unqualified=previous,
-                                          exemplars_per_category=campaign["exemplars_per_category"])
+        thresholds=campaign["thresholds"], indicator_rules=campaign["indicator_rules"], top_n=campaign["top_n"],
+        min_ballots=campaign["min_ballots"], instrument=campaign["instrument"])
+    history = await _history(session, campaign)
+    consequences = domain.merge_consequences(
+        domain.consequences_of(categories, rules=rules, history=history,
+                               exemplars_per_category=campaign["exemplars_per_category"]),
+        domain.rectification_consequences(
+            {u.unit_id: (u.name, int(u.facts.get("overdue_rectification", 0))) for u in inputs.values()},
+            rules=rules, history=history))
     return {
         "campaign_id": str(cid), "name": campaign["name"], "series": campaign["series"],
         "period": campaign["period"], "state": campaign["state"], "published_at": None,
-        "tie_break": domain.TIE_BREAK_RULE, "thresholds": campaign["thresholds"],
+        "instrument": campaign["instrument"], "instrument_label": domain.INSTRUMENTS[campaign["instrument"]],
+        "rule_set": campaign["rule_set"], "min_ballots": campaign["min_ballots"],
+        "rounding": domain.ROUNDING_RULE, "tie_break": domain.TIE_BREAK_RULE, "thresholds": campaign["thresholds"],
         "categories": [{
             "category": c["category"],
             "ranking": [{
-                "rank": r.rank, "unit_id": r.unit_id, "unit_name": r.name, "score": r.score, "grade": r.grade,
-                "grade_label": domain.GRADES[r.grade], "vetoed": r.vetoed, "veto_reasons": r.veto_reasons,
-                "key_section": r.key_section, "ballots": r.ballots, "sources": r.sources,
+                "rank": r.rank, "unit_id": r.unit_id, "unit_name": r.name, "score": float(r.score),
+                "score_text": str(r.score), "grade": r.grade, "grade_label": domain.GRADES[r.grade],
+                "vetoed": r.vetoed, "veto_reasons": r.veto_reasons, "no_excellent_reasons": r.no_excellent,
+                "key_section": r.key_section, "key_section_rank": r.key_section_rank, "ballots": r.ballots,
+                "sources": {k: float(v) for k, v in r.sources.items()},
             } for r in c["ranking"]],
+            "insufficient_data": [{
+                "unit_id": r.unit_id, "unit_name": r.name, "ballots": r.ballots, "grade": r.grade,
+                "grade_label": domain.GRADES[r.grade], "key_section": r.key_section,
+            } for r in c["insufficient_data"]],
             "top_ten": c["top_ten"], "bottom_ten": c["bottom_ten"],
         } for c in categories],
         "consequences": consequences,
     }
 
 
-async def _previously_unqualified(session: AsyncSession, campaign: dict) -> set[str]:
-    """Units graded 不合格 in the series' previous published campaign (连续两次不合格)."""
+async def _history(session: AsyncSession, campaign: dict) -> domain.History:
+    """The series' previous published campaign: who was 不合格 (连续两次不合格) and who got a yellow card
+    for 整改不到位 (no improvement since → recall)."""
     results = await session.scalar(
         select(campaigns.c.results)
         .where(campaigns.c.series == campaign["series"], campaigns.c.state == "published",
                campaigns.c.period_start < campaign["period_start"])
         .order_by(campaigns.c.period_start.desc()).limit(1))
     if not results:
-        return set()
-    return {u["unit_id"] for c in results["categories"] for u in c["ranking"] if u["grade"] == "unqualified"}
+        return domain.History()
+    return domain.History(
+        previously_unqualified={u["unit_id"] for c in results["categories"] for u in c["ranking"]
+                                if u["grade"] == "unqualified"},
+        previous_rectification_card={c["unit_id"] for c in results["consequences"]
+                                     if c["kind"] == "yellow_card" and "rectification_not_done" in c.get("grounds", [])})
+
+
+async def _unqualified_this_year(session: AsyncSession, campaign: dict) -> dict[str, str]:
+    """Units graded 不合格 in any other campaign of the same year already published: unit id → campaign name."""
+    rows = (await session.execute(
+        select(campaigns.c.name, campaigns.c.results)
+        .where(campaigns.c.year == campaign["year"], campaigns.c.state == "published",
+               campaigns.c.id != campaign["id"]))).all()
+    return {u["unit_id"]: row.name for row in rows for c in row.results["categories"] for u in c["ranking"]
+            if u["grade"] == "unqualified"}
 
 
 async def rankings(session: AsyncSession, *, campaign_id: uuid.UUID, principal: Principal) -> dict:
@@ -103,5 +138,5 @@ async def rankings(session: AsyncSession, *, campaign_id: uuid.UUID, principal: 
     if campaign["state"] == "published":
         return campaign["results"]
     if not (principal.kind == "staff" and principal.has_role("evaluation_admin", "auditor")):
-        raise Problem(404, "No published rankings for this campaign.", slug="not-found")
+        raise Problem(404, "本测评尚未公布排名。", slug="not-found")
     return await compute_results(session, campaign=campaign)

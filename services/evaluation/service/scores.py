@@ -20,12 +20,12 @@ from ._shared import get_campaign, require_state
 async def record_scores(session: AsyncSession, *, campaign_id: uuid.UUID, scores_in: ScoresIn,
                         actor: Principal) -> int:
     campaign = await get_campaign(session, campaign_id, lock="share")
-    require_state(campaign, "open", "closed", doing="recording scores")
+    require_state(campaign, "open", "closed", doing="录入分数")
     known = set((await session.execute(
         select(campaign_units.c.unit_id).where(campaign_units.c.campaign_id == campaign_id))).scalars())
     unknown = sorted(set(scores_in.scores) - known)
     if unknown:
-        raise Problem(422, f"Units not in this campaign: {', '.join(unknown[:10])}.", slug="unknown-unit",
+        raise Problem(422, f"这些单位不在本次测评中: {', '.join(unknown[:10])}。", slug="unknown-unit",
                       units=unknown)
     rows = [{"campaign_id": campaign_id, "unit_id": u, "source": scores_in.source, "scorer": scores_in.scorer,
              "score": s, "recorded_by": actor.subject} for u, s in scores_in.scores.items()]
@@ -43,11 +43,11 @@ async def record_scores(session: AsyncSession, *, campaign_id: uuid.UUID, scores
 async def record_veto(session: AsyncSession, *, campaign_id: uuid.UUID, unit_id: str, reason: str,
                       actor: Principal) -> None:
     campaign = await get_campaign(session, campaign_id, lock="share")
-    require_state(campaign, "draft", "open", "closed", doing="recording a veto")
+    require_state(campaign, "draft", "open", "closed", doing="记录一票否决")
     exists = await session.scalar(select(campaign_units.c.ref).where(
         campaign_units.c.campaign_id == campaign_id, campaign_units.c.unit_id == unit_id))
     if exists is None:
-        raise Problem(404, "That unit is not in this campaign.", slug="not-found")
+        raise Problem(404, "该单位不在本次测评中。", slug="not-found")
     stmt = pg_insert(vetoes).values(campaign_id=campaign_id, unit_id=unit_id, reason=reason,
                                     recorded_by=actor.subject)
     await session.execute(stmt.on_conflict_do_update(

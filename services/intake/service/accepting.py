@@ -27,6 +27,7 @@ from services.common.crypto import KeyRing
 from services.common.errors import Problem
 from services.common.ids import new_id
 from services.common.outbox import Outbox
+from services.common.text import MESSAGE, scrub, unstorable_in
 
 from .. import catalog, receipts
 from ..attachments import StagedFile
@@ -119,6 +120,7 @@ class NewClue:
     lat: float | None = None
     long: float | None = None
     address: str | None = None
+    media_url: str | None = None
     attachments: list[StagedFile] = field(default_factory=list)
 
 
@@ -177,6 +179,7 @@ _CLUE_COLUMNS = (
     ("unit_id", "text"), ("place", "text"), ("enterprise_related", "boolean"), ("anonymous", "boolean"),
     ("attachment_count", "integer"), ("received_at", "timestamptz"), ("poster_code", "text"),
     ("category_hint", "text"), ("recorded_by", "text"), ("lat", "float8"), ("long", "float8"), ("address", "text"),
+    ("media_url", "text"),
 )
 
 
@@ -213,7 +216,9 @@ async def accept_clues(
     for p in prepared:
         if p.item.reporter is not None and not p.item.reporter.is_empty():
             p.identity, p.contact = seal_reporter(settings, p.id, p.item.reporter)
-    wanting = [p for p in prepared if p.item.issue_receipt and p.identity is None]
+    # A named QR reporter gets a code too, to read feedback on the lookup page without SMS or e-mail
+    # (staff channels hand a code to anonymous reporters only, as before).
+    wanting = [p for p in prepared if p.item.issue_receipt and (p.identity is None or p.item.channel == "qr_code")]
     if wanting:
         hashed = await asyncio.gather(*(_hash_receipt(settings) for _ in wanting))
         for p, receipt in zip(wanting, hashed, strict=True):
@@ -237,6 +242,7 @@ async def accept_clues(
         "lat": [p.item.lat for p in prepared],
         "long": [p.item.long for p in prepared],
         "address": [p.item.address for p in prepared],
+        "media_url": [p.item.media_url for p in prepared],
     }
     statement = _insert_clues(sequence, f"{received_at.astimezone(SHANGHAI):%Y%m%d}")
     inserted = {row.id: row for row in (await session.execute(statement, columns)).all()}
@@ -332,20 +338,29 @@ def map_hotline_fields(line: str, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def safe_errors(exc: ValidationError, prefix: Sequence[str | int] = ("body",)) -> list[dict[str, Any]]:
-    """Validation errors without the echoed input (it may hold a reporter's identity)."""
-    return [{"loc": [*prefix, *err.get("loc", ())], "msg": err.get("msg", ""), "type": err.get("type", "")}
+    """Validation errors without the echoed input (it may hold a reporter's identity); an unknown field's
+    name is scrubbed of what cannot be encoded, so the answer itself can always be sent."""
+    return [{"loc": [*prefix, *(scrub(p) if isinstance(p, str) else p for p in err.get("loc", ()))],
+             "msg": err.get("msg", ""), "type": err.get("type", "")}
             for err in exc.errors(include_input=False, include_url=False)]
+
+
+def invalid_detail(errors: Sequence[dict[str, Any]], default: str) -> str:
+    if unstorable_in(errors):
+        return f"有字段{MESSAGE}。"
+    return default
 
 
 def parse_hotline_report(line: str, payload: Any) -> HotlineReportCreate:
     if not isinstance(payload, dict):
-        raise Problem(422, "A report must be a JSON object.", slug="validation",
+        raise Problem(422, "每条工单必须是一个 JSON 对象。", slug="validation",
                       errors=[{"loc": ["body"], "msg": "must be an object", "type": "dict_type"}])
     try:
         return HotlineReportCreate.model_validate(map_hotline_fields(line, payload))
     except ValidationError as exc:
-        raise Problem(422, "The request does not match the schema.", slug="validation",
-                      errors=safe_errors(exc)) from None
+        errors = safe_errors(exc)
+        raise Problem(422, invalid_detail(errors, "工单内容不符合接口要求，详见 errors。"), slug="validation",
+                      errors=errors) from None
 
 
 def hotline_clue(line: str, report: HotlineReportCreate, recorded_by: str) -> NewClue:

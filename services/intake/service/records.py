@@ -11,14 +11,17 @@ from typing import Any
 
 import orjson
 from sqlalchemy import exists, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.crypto import Sealed
+from services.common.text import is_storable
 
 from .. import catalog, receipts
-from ..models import attachments, clues, feedback_messages, posters, reporter_identities
+from ..models import attachments, clues, feedback_messages, posters, reporter_identities, unit_names
 from ..models import receipts as receipts_table
 from ..settings import IntakeSettings
+from . import hotline
 from .accepting import key_rings
 
 # ---- posters (宣传画) ------------------------------------------------------------------------------------
@@ -35,13 +38,15 @@ async def create_poster(session: AsyncSession, *, code: str | None, unit_id: str
 
 async def update_poster(session: AsyncSession, *, code: str, changes: dict[str, Any]):
     changes = {k: v for k, v in changes.items() if v is not None or k == "title"}
-    if not changes:
+    if not changes or not is_storable(code):
         return await get_poster(session, code=code)
     return (await session.execute(
         update(posters).where(posters.c.code == code).values(**changes).returning(posters))).first()
 
 
 async def get_poster(session: AsyncSession, *, code: str, active_only: bool = False):
+    if not is_storable(code):  # no stored code holds it, and PostgreSQL could not even compare it
+        return None
     query = select(posters).where(posters.c.code == code)
     if active_only:
         query = query.where(posters.c.active)
@@ -117,11 +122,12 @@ async def receipt_status(session: AsyncSession, *, clue_id: uuid.UUID) -> dict[s
 
 
 async def move_status(session: AsyncSession, *, clue_ids: Sequence[uuid.UUID], to: str, at: datetime,
-                      deadline: date | None = None, unit_id: str | None = None) -> int:
+                      deadline: date | None = None, unit_id: str | None = None, family: str | None = None) -> int:
     """Apply a transition where the table allows it; a stale or repeated event changes nothing.
 
     Triage's routing makes ``unit_id`` the responsible unit (a poster's unit is only the first guess),
-    which is whose handlers may then read the clue, and what Open311 shows as agency_responsible."""
+    which is whose handlers may then read the clue, and what Open311 shows as agency_responsible.
+    A hotline ticket that moved gets its stage queued for the line's callback (热线回告)."""
     if not clue_ids:
         return 0
     values = {"status": to, "updated_at": func.greatest(func.coalesce(clues.c.updated_at, at), at)}
@@ -129,12 +135,20 @@ async def move_status(session: AsyncSession, *, clue_ids: Sequence[uuid.UUID], t
         values["deadline"] = deadline
     if unit_id is not None:
         values["unit_id"] = unit_id
-    result = await session.execute(
+    if family is not None:
+        values["family"] = family
+    if to in catalog.TRIAGE_DECISION_STATUS.values():
+        values["transferred"] = to == "transferred"
+    moved = (await session.execute(
         update(clues)
         .where(clues.c.id.in_(list(clue_ids)), clues.c.status.in_(catalog.sources_of(to)))
         .values(**values)
-    )
-    return result.rowcount or 0
+        .returning(clues.c.id, clues.c.channel, clues.c.external_id, clues.c.tracking_number, clues.c.status,
+                   clues.c.deadline)
+    )).all()
+    if to in catalog.HOTLINE_STAGES:
+        await hotline.record_stage(session, moved, stage=to, at=at)
+    return len(moved)
 
 
 async def record_feedback(session: AsyncSession, *, clue_id: uuid.UUID, stage: str, message: str,
@@ -147,5 +161,13 @@ async def record_feedback(session: AsyncSession, *, clue_id: uuid.UUID, stage: s
             .where(exists().where(clues.c.id == clue_id)),
         )
     )
+    if result.rowcount:
+        await hotline.record_feedback_stage(session, clue_id=clue_id, stage=stage, message=message, at=issued_at)
     return bool(result.rowcount)
+
+
+async def record_unit_name(session: AsyncSession, *, unit_id: str, name: str) -> None:
+    await session.execute(
+        pg_insert(unit_names).values(unit_id=unit_id, name=name)
+        .on_conflict_do_update(index_elements=["unit_id"], set_={"name": name}))
 

@@ -6,7 +6,9 @@
 
 from .bulletins import (
     compose_monthly_bulletin,
+    list_drafts,
     previous_month,
+    publish_draft,
     publish_bulletin,
     publish_results,
     publish_typical_case,
@@ -28,24 +30,24 @@ from .core import (
 )
 from .oversight import assign_rectification, escalate, rectification_overdue, remind_and_escalate, watch_deadline
 from .reading import get_bulletin, list_bulletins, list_deliveries, list_inbox, mark_read
-from .reporters import (
+from .ratings import (
     RatingAlreadyGiven,
     RatingExpired,
     RatingNotFound,
-    acknowledge_clue,
     answer_rating,
-    close_case,
-    conclude_case,
     get_rating_request,
-    route_clue,
+    remind_unrated,
+    request_rating,
 )
+from .reporters import acknowledge_clue, close_case, conclude_case, route_clue
 
 __all__ = [
     "ContactUnavailable", "Notifier", "RatingAlreadyGiven", "RatingExpired", "RatingNotFound", "acknowledge_clue",
     "addresses_for", "answer_rating", "assign_rectification", "close_case", "compose_monthly_bulletin",
     "conclude_case", "escalate", "feedback_to_reporter", "get_bulletin", "get_rating_request", "list_bulletins",
     "list_deliveries", "list_inbox", "mark_read", "notify_office", "notify_unit", "now_utc", "open_contact",
-    "previous_month", "publish_bulletin", "publish_results", "publish_typical_case", "queue_message",
-    "record_daily_sheet", "record_unit", "rectification_overdue", "remind_and_escalate", "route_clue",
+    "list_drafts", "previous_month", "publish_bulletin", "publish_draft", "publish_results", "publish_typical_case",
+    "queue_message", "record_daily_sheet", "record_unit", "rectification_overdue", "remind_and_escalate",
+    "remind_unrated", "request_rating", "route_clue",
     "today_local", "unit_name", "watch_deadline",
 ]

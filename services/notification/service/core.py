@@ -19,6 +19,7 @@ from sqlalchemy import Row, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common import audit
 from services.common.calendar import WorkCalendar, default_calendar
 from services.common.contracts.notification import ReporterFeedbackIssued
 from services.common.contracts.triage import UnitUpserted
@@ -27,7 +28,7 @@ from services.common.ids import new_id
 from services.common.outbox import Outbox
 
 from ..channels import configured_channels
-from ..models import deliveries, reporters, units
+from ..models import audit_log, deliveries, reporters, units
 from ..rendering import SHANGHAI, Rendered, render
 from ..settings import NotificationSettings
 
@@ -89,20 +90,33 @@ def open_contact(notifier: Notifier, clue_id: uuid.UUID, kid: str, nonce: str, c
     return {k: str(v) for k, v in contact.items() if k in CONTACT_CHANNELS and v}
 
 
-async def addresses_for(session: AsyncSession, notifier: Notifier, recipient: str) -> dict[str, str]:
-    """channel → address for a recipient reference, limited to the channels configured here."""
+async def addresses_for(session: AsyncSession, notifier: Notifier, recipient: str, *, purpose: str = "queue",
+                        delivery_id: uuid.UUID | None = None) -> dict[str, str]:
+    """channel → address for a recipient reference, limited to the channels configured here.
+
+    Opening a reporter's sealed contact is an audit entry in the caller's transaction (why, and for which
+    delivery; never the contact), like every reveal of identity elsewhere in the suite."""
     kind, _, ref = recipient.partition(":")
     found: dict[str, str] = {}
     if kind == "reporter":
         row = (await session.execute(select(reporters).where(reporters.c.clue_id == uuid.UUID(ref)))).first()
         if row is not None and not row.anonymous and row.contact_ciphertext:
             contact = open_contact(notifier, row.clue_id, row.contact_kid, row.contact_nonce, row.contact_ciphertext)
+            details = {"purpose": purpose, "channels": sorted(CONTACT_CHANNELS[k] for k in contact)}
+            if delivery_id is not None:
+                details["delivery_id"] = str(delivery_id)
+            await audit.record(session, audit_log, actor="notification", action="open_contact",
+                               entity_type="clue", entity_id=str(row.clue_id), details=details)
             found = {CONTACT_CHANNELS[k]: v for k, v in contact.items()}
     elif kind == "unit":
         stored = await session.scalar(select(units.c.contacts).where(units.c.unit_id == ref)) or {}
         contacts = {**stored, **notifier.settings.unit_contacts.get(ref, {})}
         found = {UNIT_CONTACT_CHANNELS[k]: v for k, v in contacts.items() if k in UNIT_CONTACT_CHANNELS and v}
         found["inbox"] = ref
+    elif kind == "voter":  # a web voter's sealed phone (evaluation's one-time code): SMS only
+        from .voters import open_voter
+
+        found = {"sms": open_voter(notifier, ref)["phone"]}
     elif kind == "office":
         s = notifier.settings
         found = {"email": s.supervising_office_email, "sms": s.supervising_office_phone,
@@ -235,8 +249,8 @@ async def notify_office(
 async def record_unit(session: AsyncSession, *, event: UnitUpserted, data: dict) -> None:
     """单位名录 read model. Official contacts ride along if the directory carries them."""
     contacts = {k: str(data[k]) for k in UNIT_CONTACT_CHANNELS if data.get(k)}
-    values = {"name": event.name, "parent_id": event.parent_id, "active": event.active, "contacts": contacts,
-              "updated_at": now_utc()}
+    values = {"name": event.name, "parent_id": event.parent_id, "level": event.level, "active": event.active,
+              "contacts": contacts, "updated_at": now_utc()}
     await session.execute(
         pg_insert(units).values(unit_id=event.unit_id, **values)
         .on_conflict_do_update(index_elements=["unit_id"], set_=values)

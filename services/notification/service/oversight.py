@@ -37,7 +37,8 @@ async def assign_rectification(
 ) -> None:
     """整改交办: notify the unit and watch the deadline."""
     await notify_unit(session, notifier=notifier, unit_id=event.unit_id, template="rectification_assigned",
-                      source=source, task=event.task, deadline=event.deadline, responsible=event.responsible)
+                      source=source, task=event.task, deadline=event.deadline, responsible=event.responsible,
+                      case_number=event.case_number)
     await watch_deadline(session, kind="rectification", ref_id=event.rectification_id, unit_id=event.unit_id,
                          deadline=event.deadline, label=event.task, case_id=event.case_id)
 

@@ -47,9 +47,16 @@ async def list_deliveries(
     return (await session.execute(q.order_by(deliveries.c.id.desc()).limit(limit))).all()
 
 
+def _public():
+    # Published only; and never a unit- or sector-scope notice, should one have been stored as a bulletin.
+    return select(bulletins).where(bulletins.c.status == "published",
+                                   bulletins.c.data["scope"].astext.is_distinct_from("unit"),
+                                   bulletins.c.data["scope"].astext.is_distinct_from("sector"))
+
+
 async def list_bulletins(session: AsyncSession, *, after: uuid.UUID | None, limit: int,
                          kind: str | None = None) -> list:
-    q = select(bulletins)
+    q = _public()
     if kind is not None:
         q = q.where(bulletins.c.kind == kind)
     if after is not None:
@@ -57,5 +64,6 @@ async def list_bulletins(session: AsyncSession, *, after: uuid.UUID | None, limi
     return (await session.execute(q.order_by(bulletins.c.id.desc()).limit(limit))).all()
 
 
-async def get_bulletin(session: AsyncSession, *, bulletin_id: uuid.UUID):
-    return (await session.execute(select(bulletins).where(bulletins.c.id == bulletin_id))).first()
+async def get_bulletin(session: AsyncSession, *, bulletin_id: uuid.UUID, drafts: bool = False):
+    q = select(bulletins) if drafts else _public()
+    return (await session.execute(q.where(bulletins.c.id == bulletin_id))).first()

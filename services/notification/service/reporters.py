@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from datetime import timedelta
-
-from sqlalchemy import and_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.contracts.accountability import CaseClosed, CaseConcluded
 from services.common.contracts.intake import ClueReceived
-from services.common.contracts.notification import FeedbackReceived
 from services.common.contracts.triage import ClueTriaged
 
-from ..models import deadlines, deliveries, ratings, reporters
+from ..catalog import problem_type_label
+from ..models import deadlines, deliveries, reporters
 from ..rendering import Rendered
 from .core import (
     ContactUnavailable,
@@ -28,18 +24,7 @@ from .core import (
     unit_name,
 )
 from .oversight import watch_deadline
-
-
-class RatingNotFound(Exception):
-    pass
-
-
-class RatingAlreadyGiven(Exception):
-    pass
-
-
-class RatingExpired(Exception):
-    pass
+from .ratings import request_rating
 
 
 async def acknowledge_clue(session: AsyncSession, *, notifier: Notifier, event: ClueReceived, source: str) -> None:
@@ -99,40 +84,22 @@ async def route_clue(session: AsyncSession, *, notifier: Notifier, event: ClueTr
                     if event.deadline else None)
     await notify_unit(session, notifier=notifier, unit_id=event.unit_id, template="transfer_assigned",
                       source=source, clue_id=event.clue_id, unit_name=name, tracking_number=event.tracking_number,
-                      deadline=event.deadline, working_days=working_days, type_label=event.type_code,
+                      deadline=event.deadline, working_days=working_days,
+                      type_label=problem_type_label(event.type_code),
                       must_investigate=event.must_investigate)
     if event.deadline:
         await watch_deadline(session, kind="transfer", ref_id=event.clue_id, unit_id=event.unit_id,
                              deadline=event.deadline, label=event.tracking_number, clue_id=event.clue_id)
 
 
-def _token_hash(token: str) -> str:
-    # The token is 256 random bits: a fast hash is enough (nothing to brute-force), unlike receipt codes.
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 async def conclude_case(session: AsyncSession, *, notifier: Notifier, event: CaseConcluded, source: str) -> None:
     """办结反馈 and 满意度回访: tell each reporter the outcome, then ask them to rate the handling."""
-    s = notifier.settings
     for clue_id in event.clue_ids:
         await feedback_to_reporter(session, notifier=notifier, clue_id=clue_id, stage="concluded", source=source,
                                    finding=event.finding, outcome_summary=event.outcome_summary,
                                    case_number=event.case_number)
-        token = secrets.token_urlsafe(32)
-        created = (
-            await session.execute(
-                pg_insert(ratings)
-                .values(token_hash=_token_hash(token), clue_id=clue_id, case_id=event.case_id,
-                        case_number=event.case_number, unit_id=event.unit_id,
-                        expires_at=now_utc() + timedelta(days=s.rating_valid_days))
-                .on_conflict_do_nothing(index_elements=["clue_id", "case_id"])
-                .returning(ratings.c.token_hash)
-            )
-        ).first()
-        if created is not None:
-            link = f"{s.public_base_url.rstrip('/')}/api/v1/notification/ratings/{token}"
-            await feedback_to_reporter(session, notifier=notifier, clue_id=clue_id, stage="rating-request",
-                                       source=f"{source}:rating", rating_link=link, valid_days=s.rating_valid_days)
+        await request_rating(session, notifier=notifier, clue_id=clue_id, source=source, case_id=event.case_id,
+                             case_number=event.case_number, unit_id=event.unit_id)
     if event.clue_ids:
         await session.execute(
             update(deadlines)
@@ -152,37 +119,3 @@ async def close_case(session: AsyncSession, *, notifier: Notifier, event: CaseCl
         .where(deadlines.c.case_id == event.case_id, deadlines.c.resolved_at.is_(None))
         .values(resolved_at=now_utc())
     )
-
-
-async def get_rating_request(session: AsyncSession, *, token: str):
-    row = (await session.execute(select(ratings).where(ratings.c.token_hash == _token_hash(token)))).first()
-    if row is None:
-        raise RatingNotFound
-    return row
-
-
-async def answer_rating(session: AsyncSession, *, notifier: Notifier, token: str, rating: int):
-    """The reporter's answer: stored once, then ``feedback-received`` for evaluation's data indicators."""
-    now = now_utc()
-    row = (
-        await session.execute(
-            select(ratings).where(ratings.c.token_hash == _token_hash(token)).with_for_update()
-        )
-    ).first()
-    if row is None:
-        raise RatingNotFound
-    if row.answered_at is not None:
-        raise RatingAlreadyGiven
-    if row.expires_at <= now:
-        raise RatingExpired
-    updated = (
-        await session.execute(
-            update(ratings).where(and_(ratings.c.token_hash == row.token_hash, ratings.c.answered_at.is_(None)))
-            .values(rating=rating, answered_at=now).returning(ratings)
-        )
-    ).one()
-    await notifier.outbox.publish(
-        session,
-        FeedbackReceived(clue_id=row.clue_id, case_id=row.case_id, unit_id=row.unit_id, rating=rating, received_at=now),
-    )
-    return updated

@@ -1,0 +1,1 @@
+"""HTML pages reporters open (the rating link): Chinese, mobile, no JavaScript."""

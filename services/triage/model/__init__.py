@@ -1,0 +1,1 @@
+"""The learned triage classifier: features, the shipped linear model, training and its evaluation."""
