@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
+import re
 import time
 from typing import Any
 
@@ -79,6 +81,58 @@ def _problem(description: str, headers: dict | None = None) -> dict:
     return response
 
 
+def _problems(path: str, method: str, operation: dict) -> None:
+    """Errors as the server really answers them: problem+json, never FastAPI's HTTPValidationError."""
+    responses = operation.setdefault("responses", {})
+    if "422" in responses or operation.get("parameters") or operation.get("requestBody"):
+        responses["422"] = _problem("The request does not pass validation (problem+json; `detail` says why).")
+    if "{" in path:
+        responses.setdefault("404", _problem("No such resource (or not visible to this caller)."))
+        if method in ("post", "put", "patch", "delete"):
+            responses.setdefault("409", _problem("Conflicts with the resource's current state."))
+
+
+def _operation_id(service: str, path: str, method: str, operation: dict) -> str:
+    """FastAPI's generated id is the function name plus the path and method; keep the function name,
+    camelCased (``get_cases_api_v1_accountability_cases_get`` → ``getCases``)."""
+    generated = operation.get("operationId") or f"{method}_{path}"
+    suffix = re.sub(r"\W", "_", path) + f"_{method}"
+    name = generated.removesuffix(suffix) or generated
+    head, *rest = [part for part in re.split(r"[^A-Za-z0-9]+", name) if part]
+    return head[:1].lower() + head[1:] + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _unique_operation_ids(paths: dict[str, dict], services: dict[tuple[str, str], str]) -> None:
+    counts: dict[str, int] = {}
+    for item in paths.values():
+        for method, operation in item.items():
+            if method in _METHODS:
+                counts[operation["operationId"]] = counts.get(operation["operationId"], 0) + 1
+    for path, item in paths.items():
+        for method, operation in item.items():
+            if method in _METHODS and counts[operation["operationId"]] > 1:
+                service = services[(path, method)]
+                oid = operation["operationId"]
+                operation["operationId"] = service + oid[:1].upper() + oid[1:]
+    seen: set[str] = set()
+    for item in paths.values():  # one service's two routes of one function name: tell them by method, then number
+        for method, operation in item.items():
+            if method in _METHODS:
+                oid = operation["operationId"]
+                if oid in seen:
+                    oid = f"{oid}{method.capitalize()}"
+                base, n = oid, 2
+                while oid in seen:
+                    oid, n = f"{base}{n}", n + 1
+                operation["operationId"] = oid
+                seen.add(oid)
+
+
+def _unreferenced(schemas: dict[str, dict], document: dict, names: tuple[str, ...]) -> list[str]:
+    text = json.dumps(document)
+    return [n for n in names if n in schemas and f'"{_REF}{n}"' not in text]
+
+
 def _secure(path: str, method: str, operation: dict) -> None:
     rule = rule_for(method.upper(), path)
     audience = rule.audience if rule else "staff"
@@ -106,25 +160,42 @@ def merge(documents: dict[str, dict], *, title: str = "zuofeng API", version: st
     paths: dict[str, dict] = {}
     schemas: dict[str, dict] = {"Problem": PROBLEM_SCHEMA}
     tags: list[dict] = []
+    owners: dict[tuple[str, str], str] = {}
     for service, document in documents.items():
         document = copy.deepcopy(document)
         own = document.get("components", {}).get("schemas", {})
-        renames = {
-            name: f"{service.capitalize()}{name}"
-            for name, schema in own.items()
-            if name in schemas and schemas[name] != schema
-        }
+        # A schema clashes if it differs from the one already merged under its name, judged after its
+        # references are renamed: a ClueList pointing at a renamed ClueRead is itself a different ClueList
+        # (else it would silently replace the first service's). Rename until nothing new clashes.
+        renames: dict[str, str] = {}
+        while True:
+            rewritten = _rewrite_refs(own, renames)
+            clashing = {n for n, schema in rewritten.items() if n in schemas and schemas[n] != schema}
+            if clashing <= set(renames):
+                break
+            renames |= {n: f"{service.capitalize()}{n}" for n in clashing}
         document = _rewrite_refs(document, renames)
         for name, schema in document.get("components", {}).get("schemas", {}).items():
+            if name in renames and schema.get("title") == name:
+                # Generators name classes by title: two "ClueRead" titles are one class, the other lost.
+                schema["title"] = renames[name]
             schemas[renames.get(name, name)] = schema
         for path, item in document.get("paths", {}).items():
             merged = paths.setdefault(path, {})
             for method, operation in item.items():
                 if method in _METHODS:
                     operation.setdefault("tags", [service])
+                    operation["operationId"] = _operation_id(service, path, method, operation)
+                    owners[(path, method)] = service
+                    _problems(path, method, operation)
                     _secure(path, method, operation)
                 merged[method] = operation
         tags.append({"name": service, "description": f"The {service} service."})
+    _unique_operation_ids(paths, owners)
+    for name in _unreferenced(schemas, {"paths": paths, "schemas": schemas}, ("HTTPValidationError",)):
+        del schemas[name]
+    for name in _unreferenced(schemas, {"paths": paths, "schemas": schemas}, ("ValidationError",)):
+        del schemas[name]
     return {
         "openapi": "3.1.0",
         "info": {

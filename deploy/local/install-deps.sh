@@ -18,6 +18,7 @@ have_cmd mvn || need+=(maven)
 { have_cmd flock && have_cmd runuser && have_cmd setsid; } || need+=(util-linux)
 have_cmd make || need+=(make)
 have_cmd curl || need+=(curl ca-certificates)
+have_cmd openssl || need+=(openssl)  # tests/unit/test_deploy_k8s.py runs the Secrets runbook
 have_cmd python3 || need+=(python3)
 # Debian splits venv/ensurepip out of python3; `make` creates .venv with it. (A pyenv or other non-Debian
 # python3 brings its own.)

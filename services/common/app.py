@@ -14,9 +14,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, FastAPI
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 
-from . import audit, telemetry
+from . import audit, migrate, telemetry
 from .consumer import EventConsumer, Handler, inbox_table
 from .contracts.audit import AuditCheckpointed
 from .contracts.base import EventContract
@@ -157,10 +157,23 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
                     await task
             await engine.dispose()
 
-    # Ready means able to serve requests: the database only. A broker outage is absorbed by the outbox
-    # (requests keep succeeding, events wait) and waited out by the consumer, so it must not take the
-    # service out of rotation; the consumer's state is in /metrics (zuofeng_consumer_held, _lag).
-    checks: list[ReadinessCheck] = [database_ready]
+    # Ready means able to serve requests: the database, at the schema this code needs. A broker outage is
+    # absorbed by the outbox (requests keep succeeding, events wait) and waited out by the consumer, so it
+    # must not take the service out of rotation; the consumer's state is in /metrics (zuofeng_consumer_held, _lag).
+    heads, known = migrate.script_revisions(spec.name)
+
+    async def schema_ready(app: FastAPI) -> str | None:
+        # Serve only on a migrated schema (the pod's init container migrates; this catches a restore of an
+        # older backup or a skipped migration).
+        try:
+            async with app.state.engine.connect() as conn:
+                rows = await conn.execute(text(f'SELECT version_num FROM "{spec.name}".alembic_version'))
+                current = set(rows.scalars())
+        except Exception as exc:  # noqa: BLE001 — any failure means not ready; the reason is reported
+            return f"schema: {type(exc).__name__}"
+        return migrate.schema_problem(current, heads, known)
+
+    checks: list[ReadinessCheck] = [database_ready, schema_ready]
     app = FastAPI(
         title=spec.title or f"zuofeng {spec.name}",
         description=spec.description,
@@ -168,6 +181,7 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.spec = spec  # what it produces and consumes: deploy/k8s/generate.py derives Kafka ACLs from it
     install_problem_handlers(app)
     if spec.body_limits:  # inside the request context: a 413 still carries the request id and is counted
         app.add_middleware(BodyLimitMiddleware, limits=spec.body_limits)

@@ -242,9 +242,10 @@ async def published_checkpoint(settings: Any, chain: str, timeout_seconds: float
 
     from .contracts.audit import AuditCheckpointed
     from .events import CloudEvent
+    from .kafka import client_options
 
     topic = AuditCheckpointed.topic(settings.topic_prefix)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         [described] = await admin.describe_topics([topic])
@@ -253,7 +254,7 @@ async def published_checkpoint(settings: Any, chain: str, timeout_seconds: float
     partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
     if not partitions:
         return None
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
+    consumer = AIOKafkaConsumer(**client_options(settings), group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     latest = None

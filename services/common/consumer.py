@@ -30,7 +30,7 @@ from .db import session_scope
 from .errors import database_error_fields, describe_error, is_database_error
 from .events import CloudEvent, dlq_name
 from .failures import Backoff, ErrorPolicy, PermanentError, Verdict, classify
-from .kafka import ensure_topics, new_producer, topics_for
+from .kafka import client_options, ensure_topics, new_producer, topics_for
 from .logs import trace_id_var, traceparent_var
 from .observability import CONSUMER_GROUP_LAG, CONSUMER_HELD, CONSUMER_LAG, DLQ_EVENTS, EVENTS_CONSUMED
 from .settings import ServiceSettings
@@ -101,7 +101,7 @@ class EventConsumer:
     async def _consume(self) -> None:
         await ensure_topics(self.settings, self.topics())
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **client_options(self.settings),
             group_id=self.group_id,
             client_id=f"{self.service}-consumer",
             enable_auto_commit=False,
@@ -387,7 +387,7 @@ async def replay_dead_letters(settings: ServiceSettings, topic: str, *, limit: i
     await ensure_topics(settings, {topic: False, dlq: False})
     consumer = AIOKafkaConsumer(
         dlq,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         group_id=f"{settings.topic_prefix}zuofeng-dlq-replay",
         enable_auto_commit=False,
         auto_offset_reset="earliest",

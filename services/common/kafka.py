@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 
 from .contracts.base import EventContract
 from .events import dlq_name
@@ -17,11 +19,31 @@ from .settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 
+def client_options(settings: ServiceSettings) -> dict[str, Any]:
+    """Connection and authentication options shared by every producer, consumer and admin client."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol.startswith("SASL"):
+        options |= {
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": settings.kafka_sasl_username,
+            "sasl_plain_password": settings.kafka_sasl_password,
+        }
+    if settings.kafka_security_protocol.endswith("SSL"):
+        # The brokers' certificate is checked against the cluster CA (Strimzi's <cluster>-cluster-ca-cert),
+        # or the system's trust store when no file is given.
+        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        options["ssl_context"] = create_ssl_context(cafile=cafile)
+    return options
+
+
 def new_producer(settings: ServiceSettings, client_id: str) -> AIOKafkaProducer:
     # Idempotent and acks=all: a retried send never duplicates within a producer session, and an
     # acknowledged event survives the loss of the leader.
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
@@ -42,7 +64,7 @@ def topics_for(contracts: Iterable[type[EventContract]], prefix: str) -> dict[st
 
 async def ensure_topics(settings: ServiceSettings, topics: dict[str, bool]) -> None:
     """Create missing topics. Every service calls this for what it touches, so start order never matters."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10000)
+    admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=10000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

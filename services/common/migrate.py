@@ -30,6 +30,24 @@ def upgrade(service: str, database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(service, database_url), revision)
 
 
+def script_revisions(service: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(the code's head revisions, every revision it knows) for a service's migration history."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(service, "postgresql+asyncpg://unused"))
+    return frozenset(script.get_heads()), frozenset(r.revision for r in script.walk_revisions())
+
+
+def schema_problem(current: set[str], heads: frozenset[str], known: frozenset[str]) -> str | None:
+    """Why a schema at ``current`` cannot serve this code, or None. A revision the code does not know was
+    written by a newer release mid-upgrade (expand-then-contract keeps this one working on it)."""
+    if not current:
+        return "schema: not migrated"
+    if current == heads or current - known:
+        return None
+    return f"schema: at {', '.join(sorted(current))}, the code needs {', '.join(sorted(heads))}"
+
+
 def upgrade_all(database_url: str) -> None:
     for service in SERVICES:
         upgrade(service, database_url)
@@ -43,6 +61,9 @@ def run_env(metadata: MetaData) -> None:
     config = context.config
 
     def do_run(connection: Connection) -> None:
+        # Every pod's init container migrates on start: one at a time per schema, the others then find it
+        # at head (the lock ends with the transaction).
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"zuofeng-migrate:{schema}"})
         # PostgreSQL checks the CREATE privilege on the database before it looks for an existing schema,
         # even with IF NOT EXISTS; asking first lets a role that only owns its schema migrate it.
         exists = connection.execute(

@@ -43,6 +43,17 @@ class ServiceSettings(BaseSettings):
     database_url: str = Field(DEV_DATABASE_URL, validation_alias="DATABASE_URL")
     db_pool_size: int = Field(10, validation_alias="DB_POOL_SIZE")
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    # How clients reach the brokers: PLAINTEXT locally; in Kubernetes SASL_SSL with SCRAM-SHA-512, each
+    # service as its own KafkaUser (ACLs on its own topics and groups), the cluster CA from a mounted file.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", validation_alias="KAFKA_SASL_MECHANISM"
+    )
+    kafka_sasl_username: str = Field("", validation_alias="KAFKA_SASL_USERNAME")
+    kafka_sasl_password: str = Field("", validation_alias="KAFKA_SASL_PASSWORD")
+    kafka_ssl_cafile: Path | None = Field(None, validation_alias="KAFKA_SSL_CAFILE")
     # Prepended to every topic and consumer group, so test runs sharing one broker never see each other.
     topic_prefix: str = Field("", validation_alias="KAFKA_TOPIC_PREFIX")
     topic_partitions: int = Field(3, validation_alias="KAFKA_TOPIC_PARTITIONS")
@@ -114,6 +125,14 @@ class ServiceSettings(BaseSettings):
                 if name.endswith("_keyring") and isinstance(value, str) and (dev := development_key_ids(value)):
                     raise ValueError(f"{name.upper()} holds development keys {dev} (made by `zuofeng dev-keys`); "
                                      "refused in production")
+        return self
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> "ServiceSettings":
+        if self.kafka_enabled and self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError("KAFKA_SECURITY_PROTOCOL=SASL_… needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
         return self
 
     @cached_property

@@ -141,7 +141,7 @@ class FilesystemBlobStore:
 
 
 class S3BlobStore:
-    """Any S3-compatible store (MinIO, Ceph RGW, …). Needs the ``s3`` extra (boto3)."""
+    """Any S3-compatible store (MinIO, Ceph RGW, SeaweedFS, …), through boto3."""
 
     def __init__(self, settings: IntakeSettings) -> None:
         import boto3  # optional dependency, imported only when this store is chosen

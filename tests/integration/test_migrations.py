@@ -4,7 +4,9 @@ schema and holds no CREATE on the database."""
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import sys
 
 import asyncpg
 import pytest
@@ -47,3 +49,57 @@ async def test_a_role_owning_only_its_schema_migrates_it_to_head(infra):
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await admin.execute(f"DROP ROLE IF EXISTS {role}")
         await admin.close()
+
+
+async def test_readiness_waits_for_the_schema_and_concurrent_migrations_serialise(settings_kwargs, infra):
+    """What the pods' init containers rely on: several pods migrating one schema at once all succeed,
+    and a service reports ready only once its schema is at the code's head."""
+    import httpx
+    from asgi_lifespan import LifespanManager
+
+    from services.accountability.app import create_app
+    from services.accountability.settings import AccountabilitySettings
+
+    database = f"zuofeng_ready_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(_admin_dsn(infra["SERVER_URL"]))
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    url = make_url(infra["SERVER_URL"]).set(database=database).render_as_string(hide_password=False)
+    try:
+        settings = AccountabilitySettings(**{**settings_kwargs, "database_url": url, "kafka_enabled": False})
+        app = create_app(settings)
+        async with LifespanManager(app, startup_timeout=30) as manager:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://a") as c:
+                before = await c.get("/readyz")
+                assert before.status_code == 503 and any(f.startswith("schema") for f in before.json()["failures"])
+
+                # Three pods starting at once, each its own process (as their init containers are).
+                env = {**os.environ, "DATABASE_URL": url, "KAFKA_ENABLED": "false", "ZUOFENG_ENV": "development"}
+                runs = [await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "services.common.cli", "migrate", "accountability", env=env,
+                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE) for _ in range(3)]
+                results = [await run.communicate() for run in runs]
+                assert [run.returncode for run in runs] == [0, 0, 0], [err.decode()[-500:] for _, err in results]
+                assert (await c.get("/readyz")).status_code == 200
+
+                # A restore of an older backup: the schema is at a revision the code has moved past.
+                heads, known = migrate.script_revisions("accountability")
+                if older := sorted(known - heads):
+                    owner = await asyncpg.connect(_admin_dsn(infra["SERVER_URL"]), database=database)
+                    try:
+                        await owner.execute("UPDATE accountability.alembic_version SET version_num = $1", older[0])
+                    finally:
+                        await owner.close()
+                    behind = await c.get("/readyz")
+                    assert behind.status_code == 503 and "the code needs" in str(behind.json()["failures"])
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
+
+
+def test_schema_problem_tells_behind_from_ahead():
+    heads, known = frozenset({"b"}), frozenset({"a", "b"})
+    assert migrate.schema_problem(set(), heads, known) == "schema: not migrated"
+    assert migrate.schema_problem({"b"}, heads, known) is None
+    assert "the code needs b" in migrate.schema_problem({"a"}, heads, known)
+    # Migrated by a newer release during a rolling upgrade: this (older) code keeps serving.
+    assert migrate.schema_problem({"c"}, heads, known) is None

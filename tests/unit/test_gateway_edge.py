@@ -253,3 +253,40 @@ def test_the_client_address_comes_from_a_trusted_proxy_only():
     assert behind_ingress.client_address(request("198.51.100.1", "203.0.113.9")) == "198.51.100.1"
     direct = Authenticator(gateway_settings())
     assert direct.client_address(request("10.1.2.3", "203.0.113.9")) == "10.1.2.3"
+
+
+def test_the_merged_openapi_is_one_a_client_generator_can_use():
+    """Problems as the server answers them, readable unique operationIds, no two classes of one name."""
+    import json as _json
+    import re as _re
+    from importlib import import_module
+
+    from services.common.suite import SERVICES
+
+    merged = merge({s: import_module(f"services.{s}.app").create_app().openapi() for s in SERVICES})
+    schemas = merged["components"]["schemas"]
+    text = _json.dumps(merged)
+    assert "HTTPValidationError" not in text
+    ids = []
+    for path, item in merged["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            if "422" in responses:
+                assert list(responses["422"]["content"]) == ["application/problem+json"], (path, method)
+            if "{" in path:
+                assert "404" in responses, (path, method)
+            ids.append(operation["operationId"])
+            assert _re.fullmatch(r"[a-z][A-Za-z0-9]*", operation["operationId"]) and "Api" not in operation[
+                "operationId"], operation["operationId"]
+    assert len(ids) == len(set(ids))
+    titles = [schema.get("title", name) for name, schema in schemas.items()]
+    assert len(titles) == len(set(titles)), sorted(t for t in titles if titles.count(t) > 1)
+    # Triage's clue list points at triage's clue, not at intake's of the same name.
+    triage_list = next(s for n, s in schemas.items() if n.endswith("ClueList"))
+    assert triage_list["properties"]["items"]["items"]["$ref"] == "#/components/schemas/TriageClueRead"
+    for schema in schemas.values():
+        for ref in _re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', _json.dumps(schema)):
+            assert ref in schemas
+    for path_item in merged["paths"].values():
+        for ref in _re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', _json.dumps(path_item)):
+            assert ref in schemas
