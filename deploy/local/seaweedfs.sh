@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # SeaweedFS's S3 gateway: a real S3-compatible object store for the attachment tests (intake's S3 blob
-# store), built from the Go module proxy once and cached under .run/ (about 2.5 GB of module cache and a
-# ~150 MB binary; the first build takes minutes).
+# store), built from the Go module proxy once and cached OUTSIDE the checkout, in ZUOFENG_CACHE_DIR
+# (default ~/.cache/zuofeng: about 4 GB of module and build cache and a ~230 MB binary; the first build
+# takes ~13 minutes on 2 cores), so a fresh clone on the same machine (CI) does not build it again.
 #
 #   seaweedfs.sh bin    print the weed binary's path, building it first if it is missing (needs go)
 #
-# SEAWEEDFS_VERSION (a module version, default latest) picks the release. The tests start and stop their
+# SEAWEEDFS_VERSION (a module version) picks the release; pinned so every machine tests the same server. The tests start and stop their
 # own server (weed server -s3) on ports of their own.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=common.sh
 source "$here/common.sh"
 
-VERSION="${SEAWEEDFS_VERSION:-latest}"
-GO_DIR="$RUN_DIR/go"
+VERSION="${SEAWEEDFS_VERSION:-v0.0.0-20261109003541-7506e5f91cd6}"
+GO_DIR="${ZUOFENG_CACHE_DIR:-$HOME/.cache/zuofeng}/go-$VERSION"
 WEED="$GO_DIR/bin/weed"
 
 build() {
