@@ -151,7 +151,8 @@ def _secure(path: str, method: str, operation: dict) -> None:
         operation["security"] = [{"staffBearer": []}]
         responses.setdefault("401", _problem("Missing or invalid bearer token."))
         responses.setdefault("403", _problem("The token's roles or unit do not allow this."))
-    responses.setdefault("502", _problem("The service could not be reached."))
+    responses.setdefault("502", _problem("The service gave no valid answer."))
+    responses.setdefault("503", _problem("The service is down or saturated for now; retry after Retry-After."))
     responses.setdefault("504", _problem("The service did not answer in time."))
 
 

@@ -1,4 +1,4 @@
-"""Forwarding to the services: pooled keep-alive connections, streamed bodies, clear 502/503/504 problems."""
+"""Forwarding to the services: pooled keep-alive connections, streamed bodies, clear 502/503/504 problems (503 when a service is down)."""
 
 from __future__ import annotations
 
@@ -120,14 +120,16 @@ class InternalTokens:
 
 def _upstream_failure(exc: Exception, service: str) -> Problem:
     if isinstance(exc, httpx.PoolTimeout):
-        return Problem(503, f"The {service} service is saturated; retry shortly.", slug="upstream-saturated",
+        return Problem(503, f"{service} 服务繁忙，请稍后重试。", slug="upstream-saturated",
                        headers={"Retry-After": "1"}, service=service)
     if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
-        return Problem(502, f"The {service} service could not be reached.", slug="bad-gateway", service=service)
+        # A service that is down (restarting, scaled to zero) is unavailable for now, not a broken gateway:
+        # 503 with Retry-After, so clients and the hotlines retry; the other routes keep working.
+        return Problem(503, f"{service} 服务暂时无法连接，请稍后重试。", slug="service-unavailable",
+                       headers={"Retry-After": "5"}, service=service)
     if isinstance(exc, httpx.TimeoutException):
-        return Problem(504, f"The {service} service did not answer in time.", slug="gateway-timeout",
-                       service=service)
-    return Problem(502, f"The {service} service gave no valid answer.", slug="bad-gateway", service=service)
+        return Problem(504, f"{service} 服务未能及时应答。", slug="gateway-timeout", service=service)
+    return Problem(502, f"{service} 服务的应答无效。", slug="bad-gateway", service=service)
 
 
 def upstream_target(request: Request) -> str:

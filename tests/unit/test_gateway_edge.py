@@ -140,13 +140,13 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-async def test_an_unreachable_service_is_a_502_problem_and_the_gateway_stays_ready():
+async def test_an_unreachable_service_is_a_503_problem_and_the_gateway_stays_ready():
     app = create_app(gateway_settings(upstreams={"triage": f"http://127.0.0.1:{_closed_port()}"}))
     async with LifespanManager(app) as manager, httpx.AsyncClient(
             transport=httpx.ASGITransport(app=manager.app), base_url="http://gw.test") as client:
         response = await client.get("/api/v1/triage/clues", headers=bearer("admin"))
-        assert response.status_code == 502
-        assert response.json()["type"] == "https://zuofeng.dev/problems/bad-gateway"
+        assert response.status_code == 503 and response.headers["retry-after"] == "5"
+        assert response.json()["type"] == "https://zuofeng.dev/problems/service-unavailable"
         assert response.json()["service"] == "triage"
         # The other services' routes keep working, so the gateway stays in rotation; the body says why
         # triage's routes fail.
