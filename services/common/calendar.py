@@ -6,8 +6,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import yaml
+
+# The city's time zone: working days, cut-offs, run dates and what a person reads are all in city time.
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 DEFAULT_CALENDAR = Path(__file__).parent / "data" / "holidays-cn.yaml"
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.calendar import SHANGHAI
 from services.common.contracts.drives import DriveTaskAssigned, DriveTaskReported
 from services.common.errors import Problem
 from services.common.ids import new_id
@@ -22,7 +22,6 @@ from services.common.scope import Scope
 
 from .drive_models import drive_tasks, drives, task_reports
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 PART_LABELS = {"done": "已完成", "in_progress": "推进中", "not_started": "未报送进展", "overdue": "逾期未完成"}
 
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.contracts.accountability import CaseConcluded, RectificationOverdue, UnitAwardIneligible
+from services.common.calendar import SHANGHAI
+from services.common.contracts.accountability import (
+    CaseConcluded,
+    RectificationOverdue,
+    UnitAwardIneligible,
+)
 from services.common.contracts.notification import FeedbackReceived
 from services.common.contracts.triage import ClueTriaged, UnitUpserted
 from services.common.events import CloudEvent
 
 from . import service
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 # A clue counts as a complaint against its unit when it was accepted or transferred; a merged duplicate or
 # a clue set aside does not (the same clue from three channels is one complaint).
 COUNTED_DECISIONS = {"accept", "transfer"}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -22,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import CurrentPrincipal
+from services.common.calendar import SHANGHAI
 from services.common.crypto import Sealed
 from services.common.db import SessionDep
 
@@ -33,7 +33,6 @@ from .service.accepting import key_rings
 router = APIRouter(tags=["citizen pages"], include_in_schema=False)
 
 RECEIPT_SHOWN_MINUTES = 30
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 STAGE_LABELS: dict[str, str] = {
     "received": "已收到", "triaged": "分办情况", "transfer-concluded": "办理结果", "concluded": "办理结果",
     "closed": "结案", "rating-request": "满意度评价", "rating-reminder": "满意度评价提醒",

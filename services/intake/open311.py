@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from xml.etree.ElementTree import Element, SubElement, tostring
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -27,6 +26,7 @@ from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
 from services.common.auth import CurrentPrincipal
+from services.common.calendar import SHANGHAI
 from services.common.db import SessionDep
 from services.common.errors import Problem
 
@@ -38,7 +38,6 @@ from .schemas import ReporterIdentity
 from .service.hotline import expected_datetime
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 _SERVICES = {s["service_code"]: s for s in catalog.OPEN311_SERVICES}
 _CLOSED = {"concluded", "closed", "set_aside"}
 MAX_DESCRIPTION = 4000

@@ -11,13 +11,12 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from .catalog import DEADLINE_KINDS, FINDINGS, GRADES, TRIAGE_DECISIONS
+from services.common.calendar import SHANGHAI
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from .catalog import DEADLINE_KINDS, FINDINGS, GRADES, TRIAGE_DECISIONS
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,29 +19,31 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from time import perf_counter as _perf
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.common.calendar import default_calendar
-from services.common.contracts.triage import ClueTriaged, DailySheetCount, DailySheetPublished
+from services.common.calendar import SHANGHAI, default_calendar
+from services.common.contracts.base import envelope_bytes
+from services.common.contracts.triage import (
+    ClueTriaged,
+    DailySheetCount,
+    DailySheetPublished,
+)
 from services.common.db import session_scope
 from services.common.logs import traceparent_var
-from services.common.contracts.base import envelope_bytes
 from services.common.outbox import Outbox
 
 from . import dedupe
+from .classifier import default_classifier
 from .models import daily_runs, outbox
 from .screen import ClueInput, Deadlines, Outcome, Reference, cluster_of, triage_batch
-from .classifier import default_classifier
 from .settings import TriageSettings
 from .taxonomy import default_taxonomy
 from .units import load_directory
 
 log = logging.getLogger(__name__)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 _RESULT_COLUMNS = (
     "id", "family", "type_code", "tags", "confidence", "evidence", "must_investigate", "triggers",

@@ -8,18 +8,17 @@ daily run only picks up clues still ``pending``, so it never sees these again.""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.calendar import SHANGHAI
 from services.common.contracts.intake import ClueReceived
 from services.common.contracts.triage import ClueTriaged
 from services.common.outbox import Outbox
 
 from .models import clues
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 REASON = {
     "inspection": "明察暗访发现的问题，由作风办直接受理，不转被检查单位",
     "walk_in": "现场举报投诉台移交明察暗访组，以现查直报，由作风办直接受理",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -13,8 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import audit
 from services.common.auth import Principal
+from services.common.calendar import SHANGHAI
 from services.common.competence import competent_body
-from services.common.contracts.accountability import CaseClosed, CaseConcluded, CaseOpened
+from services.common.contracts.accountability import (
+    CaseClosed,
+    CaseConcluded,
+    CaseOpened,
+)
 from services.common.contracts.triage import ClueTriaged
 from services.common.errors import Problem
 from services.common.ids import new_id
@@ -27,17 +31,16 @@ from ..models import (
     case_clues,
     case_number_seq,
     cases,
-    leader_clearances,
-    measures,
     exemptions,
     follow_ups,
+    leader_clearances,
+    measures,
     persons,
     rectifications,
     triaged_clues,
     units,
 )
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 Actor = Principal | str
 DISMISSED_OUTCOME = "经初核，反映的问题不予立案，已了结。感谢您的监督。"
 

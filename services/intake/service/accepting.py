@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
 from pydantic import ValidationError
@@ -22,6 +21,7 @@ from sqlalchemy import Row, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from services.common.calendar import SHANGHAI
 from services.common.contracts.intake import ClueReceived, SealedContact
 from services.common.crypto import KeyRing
 from services.common.errors import Problem
@@ -36,7 +36,6 @@ from ..models import receipts as receipts_table
 from ..schemas import ClueRead, HotlineReportCreate, ReporterIdentity
 from ..settings import IntakeSettings
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 _CLUE_READ = (clues.c.id, clues.c.tracking_number, clues.c.channel, clues.c.external_id, clues.c.status,
               clues.c.received_at)
 
