@@ -3,18 +3,17 @@ signature with the code the hotline signs its own pushes with, and can be told t
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import socket
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from gateway.hotline import signature
 
+from ..support import LoopbackServer
 
-class HotlineReceiver:
+
+class HotlineReceiver(LoopbackServer):
     def __init__(self, secret: str) -> None:
         self.secret = secret
         self.calls: list[dict] = []  # every call: headers, body, whether its signature held, status answered
@@ -33,22 +32,8 @@ class HotlineReceiver:
             self.calls.append({"headers": dict(h), "body": await request.json(), "valid": valid, "status": status})
             return JSONResponse({"ok": status == 200}, status_code=status)
 
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/zuofeng/callbacks?line=12345"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        self.task: asyncio.Task | None = None
-
-    async def start(self) -> "HotlineReceiver":
-        self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
-        while not self.server.started:
-            await asyncio.sleep(0.01)
-        return self
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        if self.task:
-            await self.task
+        super().__init__(app)
+        self.url = f"{self.base_url}/zuofeng/callbacks?line=12345"
 
     def delivered(self, external_id: str) -> list[dict]:
         """The calls for one ticket that the receiver accepted, in arrival order."""

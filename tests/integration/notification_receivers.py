@@ -3,16 +3,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
-import uvicorn
 from aiosmtpd.controller import Controller
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from ..support import LoopbackServer
 
 
 def free_port() -> int:
@@ -49,7 +49,7 @@ class SmtpServer:
         self.controller.stop()
 
 
-class WebhookReceiver:
+class WebhookReceiver(LoopbackServer):
     """Records every webhook call; ``fail[address] = [status, …]`` answers the next calls for that address
     with those statuses (then 200)."""
 
@@ -71,22 +71,8 @@ class WebhookReceiver:
                                  "errcode": 0, "msgid": len(self.calls)})
 
         self.app = app
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        self.task: asyncio.Task | None = None
-
-    async def start(self) -> "WebhookReceiver":
-        self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
-        while not self.server.started:
-            await asyncio.sleep(0.01)
-        return self
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        if self.task:
-            await self.task
+        super().__init__(app)
+        self.url = self.base_url
 
     def to(self, provider: str, address: str) -> list[dict]:
         return [body for p, body, _ in self.calls

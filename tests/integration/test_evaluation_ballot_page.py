@@ -3,20 +3,18 @@ served over HTTP: no JavaScript, SMS verification, one ballot, opinions to the u
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import socket
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from asgi_lifespan import LifespanManager
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from services.common.suite import SERVICES
 
+from ..support import LoopbackServer
 from .test_evaluation_trust import API, act, new_campaign
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,17 +31,8 @@ async def site(suite, settings_kwargs, keys):
         await app.state.http.aclose()
         app.state.http = httpx.AsyncClient(
             mounts={f"http://{n}.test": httpx.ASGITransport(app=suite.apps[n]) for n in SERVICES})
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
-            await asyncio.sleep(0.01)
-        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        async with httpx.AsyncClient(base_url=base) as client:
-            yield base, client
-        server.should_exit = True
-        await task
+        async with LoopbackServer(app) as server, httpx.AsyncClient(base_url=server.base_url) as client:
+            yield server.base_url, client
         await app.state.http.aclose()
 
 

@@ -8,11 +8,9 @@ the unit directory) in a whole run."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ from sqlalchemy import func, select
 
 from services.intake.models import clues
 
-from ..support import REPO, eventually
+from ..support import REPO, LoopbackServer, eventually
 from .test_triage_transfer_loop import UNIT, directory, transferred, unit_files
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -30,24 +28,10 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason="Debian's chromium is not installed (deploy/local/install-deps.sh installs it)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 async def gateway_url(suite):
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(suite.apps["gateway"], host="127.0.0.1", port=port, lifespan="off",
-                                           log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    await eventually(lambda: asyncio.sleep(0, server.started))
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with LoopbackServer(suite.apps["gateway"]) as server:
+        yield server.base_url
 
 
 @pytest.fixture

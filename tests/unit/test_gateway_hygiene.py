@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 
 import jwt
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 
 from gateway.app import create_app
@@ -18,31 +16,19 @@ from gateway.hotline import sign
 from gateway.settings import GatewaySettings
 from services.common.auth import generate_keypair
 
+from ..support import LoopbackServer
+
 INTERNAL_PRIVATE, INTERNAL_PUBLIC = generate_keypair()
 STAFF_PRIVATE, STAFF_PUBLIC = generate_keypair()
 SECRET = "h" * 48
 FEED = "/api/v1/intake/feeds/12345/reports"
 
 
-class Server:
-    """An ASGI app served by uvicorn on a free loopback port."""
+class Server(LoopbackServer):
+    """An ASGI app served by uvicorn on a free loopback port, its lifespan run."""
 
     def __init__(self, app) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.task: asyncio.Task | None = None
-
-    async def __aenter__(self) -> "Server":
-        self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
-        while not self.server.started:
-            await asyncio.sleep(0.01)
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        self.server.should_exit = True
-        await self.task
+        super().__init__(app, lifespan="on")
 
 
 class Echo:
