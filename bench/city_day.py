@@ -30,7 +30,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -540,7 +540,6 @@ def expect(day: Day, sent: Sent, *, channels: frozenset[str], unit_contacts: dic
     taxonomy = taxonomy or default_taxonomy()
     directory = Directory.build(units, load_routing_rules())
     stored = [r for r in day.reports if r.key in sent.clue_ids]
-    by_key = {r.key: r for r in stored}
     clusters: dict[str, list[Report]] = {}
     for r in stored:
         clusters.setdefault(r.duplicate_of or r.key, []).append(r)

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import statistics
 import sys
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
