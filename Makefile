@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: up down status test unit bench deps sysdeps lock schemas clean
+.PHONY: up down status test unit bench deps sysdeps lock schemas clean helm
 
 # System packages (PostgreSQL, a JRE, Maven, ...): installs only what is missing, a no-op when all is there.
 # `up` and `test` depend on it so that the README's two commands are all a fresh machine needs.
@@ -45,6 +45,9 @@ bench: sysdeps deps
 
 lock:  ## re-resolve requirements.lock from pyproject.toml
 	@$(VENV)/bin/uv pip compile pyproject.toml --extra test -o requirements.lock --quiet
+
+helm:  ## build helm from the Go module proxy (cached in ~/.cache/zuofeng) for the chart tests, ahead of them
+	@bash deploy/local/helm.sh bin
 
 schemas: deps  ## export the event contracts' JSON Schemas
 	@$(VENV)/bin/zuofeng export-schemas >/dev/null

@@ -18,6 +18,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import yaml
@@ -884,7 +885,18 @@ def render() -> dict[str, str]:
         "components/dev-secrets/secrets.yaml": dump(
             dev_secrets(), "DEVELOPMENT Secrets (public values; production refuses them); see docs/operations.md"
         ),
+        **_helm_chart().render(SimpleNamespace(**globals())),
     }
+
+
+def _helm_chart():
+    """helm_chart.py beside this file (loaded by path: the tests load this module by path too)."""
+    from importlib.util import module_from_spec, spec_from_file_location
+
+    spec = spec_from_file_location("zuofeng_k8s_helm_chart", HERE / "helm_chart.py")
+    module = module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def main(argv: list[str] | None = None) -> int:
