@@ -65,6 +65,13 @@ SECRETS: dict[str, dict[str, tuple[str, str]]] = {
         "INTAKE_RECEIPT_LOOKUP_KEY": ("intake", "`openssl rand -hex 32`"),
         "INTAKE_OPEN311_API_KEYS": ("intake", 'JSON list of the Open311 clients\' keys: `["<openssl rand -hex 24>"]`'),
     },
+    "zuofeng-hotline-callbacks": {
+        "HOTLINE_CALLBACKS": (
+            "intake",
+            'optional: JSON `{"12345": {"url": "https://…", "secret": "<≥32 chars>"}}`, the hotlines\' stage '
+            "callbacks (docs/intake.md); without the Secret intake calls no hotline back",
+        ),
+    },
     "zuofeng-evaluation-keys": {
         "EVALUATION_VOTER_HASH_KEY": ("evaluation", "`openssl rand -hex 32` (≥ 32 characters)"),
     },
@@ -82,6 +89,8 @@ SECRETS: dict[str, dict[str, tuple[str, str]]] = {
 # Which Secret keys each workload sees (least privilege): variable → (Secret, key). The gateway signs the
 # internal identity token and verifies staff JWTs and hotline clients; services only verify the internal
 # token. The reporter identity/contact key rings go only where reporter data is sealed or opened.
+# Secrets a workload starts without (``optional: true`` on the reference): the feature is then off.
+OPTIONAL_SECRETS = {"zuofeng-hotline-callbacks"}
 SHARED_KEYS = {"INTERNAL_TOKEN_PUBLIC_KEY": ("zuofeng-internal-token", "public.pem")}
 SERVICE_KEYS = {"AUDIT_KEYRING": ("zuofeng-audit-keys", "AUDIT_KEYRING")}
 
@@ -99,6 +108,7 @@ EXTRA_KEYS: dict[str, dict[str, tuple[str, str]]] = {
         **_own("zuofeng-reporter-keys", "IDENTITY_KEYRING", "CONTACT_KEYRING"),
         **_own("zuofeng-intake-keys", "INTAKE_RECEIPT_LOOKUP_KEY", "INTAKE_OPEN311_API_KEYS"),
         **_own("zuofeng-attachment-store", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+        **_own("zuofeng-hotline-callbacks", "HOTLINE_CALLBACKS"),
     },
     "accountability": _own("zuofeng-reporter-keys", "IDENTITY_KEYRING"),
     "evaluation": _own("zuofeng-evaluation-keys", "EVALUATION_VOTER_HASH_KEY"),
@@ -184,7 +194,8 @@ def _env(app: str) -> list[dict[str, Any]]:
             {"name": "KAFKA_ENABLED", "value": "false"},
         ]
     for name, (secret, key) in secret_keys(app).items():
-        env.append({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+        ref = {"name": secret, "key": key, **({"optional": True} if secret in OPTIONAL_SECRETS else {})}
+        env.append({"name": name, "valueFrom": {"secretKeyRef": ref}})
     return env
 
 
@@ -423,6 +434,7 @@ def dev_secret_values() -> dict[str, dict[str, str]]:
             "INTAKE_OPEN311_API_KEYS": json.dumps([f"dev-{_dev_bytes('open311', 12).hex()}"]),
         },
         "zuofeng-evaluation-keys": {"EVALUATION_VOTER_HASH_KEY": _dev_bytes("voter-hash").hex()},
+        "zuofeng-hotline-callbacks": {"HOTLINE_CALLBACKS": "{}"},  # no hotline to call back in dev
         # Dev keeps attachments on the pod's filesystem (INTAKE_ATTACHMENT_STORE in the dev overlay).
         "zuofeng-attachment-store": {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
         "zuofeng-notification-keys": {
