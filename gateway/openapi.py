@@ -128,6 +128,20 @@ def _unique_operation_ids(paths: dict[str, dict], services: dict[tuple[str, str]
                 seen.add(oid)
 
 
+def _readable_inline_titles(paths: dict[str, dict]) -> None:
+    """FastAPI titles an inline response schema after the route ("Response Get Enumerations Api V1
+    Evaluation Enumerations Get"), which generators turn into class names after the operation's: keep those."""
+    for item in paths.values():
+        for method, operation in item.items():
+            if method not in _METHODS:
+                continue
+            for response in operation.get("responses", {}).values():
+                for media in response.get("content", {}).values():
+                    schema = media.get("schema", {})
+                    if "$ref" not in schema and str(schema.get("title", "")).startswith("Response "):
+                        schema["title"] = "Response"  # generators prefix the operation: getXResponse
+
+
 def _unreferenced(schemas: dict[str, dict], document: dict, names: tuple[str, ...]) -> list[str]:
     text = json.dumps(document)
     return [n for n in names if n in schemas and f'"{_REF}{n}"' not in text]
@@ -193,6 +207,7 @@ def merge(documents: dict[str, dict], *, title: str = "zuofeng API", version: st
                 merged[method] = operation
         tags.append({"name": service, "description": f"The {service} service."})
     _unique_operation_ids(paths, owners)
+    _readable_inline_titles(paths)
     for name in _unreferenced(schemas, {"paths": paths, "schemas": schemas}, ("HTTPValidationError",)):
         del schemas[name]
     for name in _unreferenced(schemas, {"paths": paths, "schemas": schemas}, ("ValidationError",)):
