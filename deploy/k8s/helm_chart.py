@@ -29,15 +29,6 @@ DERIVED_CONFIG = {
 }
 
 
-class Expr(str):
-    """A Helm expression standing where a value would; ``quote`` for strings (a tag like 1.10 stays one)."""
-
-    def __new__(cls, expr: str, quote: bool = False) -> "Expr":
-        obj = super().__new__(cls, expr)
-        obj.quote = quote
-        return obj
-
-
 class _Tokens:
     """Expressions travel through yaml.dump as plain alphanumeric tokens, then are put back."""
 

@@ -4,11 +4,11 @@ typed models, and a refusal parsed as problem+json."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import os
 import secrets
-import subprocess
 import sys
 from pathlib import Path
 
@@ -51,12 +51,13 @@ async def client_package(gateway_url, tmp_path_factory):
     work = tmp_path_factory.mktemp("openapi-client")
     (work / "openapi.json").write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     (work / "config.yaml").write_text(f"package_name_override: {PACKAGE}\npost_hooks: []\n")
-    result = subprocess.run(
-        [str(VENV_BIN / "openapi-python-client"), "generate", "--path", str(work / "openapi.json"),
-         "--output-path", str(work / PACKAGE), "--meta", "none", "--config", str(work / "config.yaml")],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}"})
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
+    process = await asyncio.create_subprocess_exec(
+        str(VENV_BIN / "openapi-python-client"), "generate", "--path", str(work / "openapi.json"),
+        "--output-path", str(work / PACKAGE), "--meta", "none", "--config", str(work / "config.yaml"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}"})
+    output = (await asyncio.wait_for(process.communicate(), timeout=300))[0].decode()
+    assert process.returncode == 0, output
     # A warning means the generator dropped an endpoint or a schema it could not understand.
     assert "Warning" not in output and "Unable to" not in output, output
     sys.path.insert(0, str(work))

@@ -108,10 +108,12 @@ def test_default_values_render_exactly_the_kustomize_base():
     for doc in helm_render("default"):
         assert doc["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
     changed = helm_render("default", "--set", "config.LOG_LEVEL=WARNING")
+
+    def checksum(docs, name: str) -> str:
+        return named(docs, "Deployment", name)["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+
     for name in (f"zuofeng-{a}" for a in [*SERVICES, "gateway"]):
-        def checksum(docs):
-            return named(docs, "Deployment", name)["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
-        assert checksum(changed) != checksum(helm_render("default")), name
+        assert checksum(changed, name) != checksum(helm_render("default"), name), name
 
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
