@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# What a fresh Debian 12 machine (CI) lacks to run the suite locally: PostgreSQL's server, a JRE and Maven
-# for Kafka, util-linux (flock, runuser, setsid), make, curl, Python's venv, redis-server, chromium and
+# What a fresh Debian 12 machine (CI) lacks to run the suite locally: PostgreSQL's server, a JDK and Maven
+# for Kafka (and the Java signing sample), util-linux (flock, runuser, setsid), make, curl, Python's venv, redis-server, chromium and
 # fonts-noto-cjk. Installs only what is
 # missing, so on a prepared machine it takes about a second and touches nothing.
 set -euo pipefail
@@ -13,7 +13,9 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok
 if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   need+=(postgresql postgresql-contrib)
 fi
-have_cmd java || need+=(openjdk-17-jre-headless)
+# The JDK, not just a JRE: Kafka runs on it, and the tests compile and run the Java signing sample
+# (docs/examples/HotlineSigner.java) against the gateway.
+{ have_cmd java && have_cmd javac; } || need+=(openjdk-17-jdk-headless)
 have_cmd mvn || need+=(maven)
 { have_cmd flock && have_cmd runuser && have_cmd setsid; } || need+=(util-linux)
 have_cmd make || need+=(make)
