@@ -130,6 +130,8 @@ def _condition(doc: dict[str, Any]) -> str | None:
         return ".Values.postgres.create"
     if "redis" in doc["metadata"]["name"]:
         return ".Values.redis.create"
+    if group == "monitoring.coreos.com":
+        return ".Values.monitoring.enabled"
     if kind == "Ingress":
         return ".Values.ingress.enabled"
     if kind == "NetworkPolicy":
@@ -145,6 +147,8 @@ def _template(docs: list[dict[str, Any]], g: Any, title: str) -> str:
         _kustomize_like(doc, g)
         _parametrise(doc, g, t)
         body = yaml.dump(doc, Dumper=g._Dumper, sort_keys=False, default_flow_style=False, width=10_000)
+        # Braces that are data (Prometheus' alert templates) must reach the output as they are.
+        body = re.sub(r"\{\{|\}\}", lambda m: f'{{{{ "{m.group(0)}" }}}}', body)
         condition = _condition(doc)
         if condition:
             body = f"{{{{- if {condition} }}}}\n{body}{{{{- end }}}}\n"
@@ -230,6 +234,8 @@ def values(g: Any) -> dict[str, Any]:
                      "instances": 3, "storage": "50Gi", "walStorage": "10Gi", "maxConnections": g.MAX_CONNECTIONS},
         "redis": {"create": True, "url": derived["REDIS_URL"]},
         "networkPolicies": {"enabled": True},
+        # Off as in the base (the prod overlay adds components/monitoring): needs the Prometheus Operator.
+        "monitoring": {"enabled": False},
         "secrets": {"create": False, "values": {}},
         "config": config,
     }
@@ -250,6 +256,7 @@ VALUES_HEADER = """\
 #                     (roles zuofeng_<service> owning schema <service>, passwords in Secrets zuofeng-db-<service>)
 # secrets             create: Secrets from secrets.values (<name>: {<key>: <value>}), for development only;
 #                     production makes them out of band (docs/operations.md, "Secrets")
+# monitoring.enabled  PodMonitor and alert rules (Prometheus Operator), as the prod overlay's components/monitoring
 # config              the shared settings (ConfigMap zuofeng-config); any key set here is merged over these
 """
 
@@ -291,6 +298,8 @@ def render(g: Any) -> dict[str, str]:
                     for d in yaml.safe_load_all((base / name).read_text(encoding="utf-8")) if d]
     kafka = [d for d in hand_written if d["apiVersion"].startswith("kafka.strimzi.io")]
     redis = [d for d in hand_written if d not in kafka]
+    monitoring_file = g.HERE / "components" / "monitoring" / "monitoring.yaml"
+    monitoring = [d for d in yaml.safe_load_all(monitoring_file.read_text(encoding="utf-8")) if d]
     groups = {
         "apps.yaml": ([d for app in g.APPS for d in g.app_manifests(app)], "the services and the gateway"),
         "ingress.yaml": ([g.ingress()], "the public entry: the gateway's public paths only"),
@@ -298,6 +307,7 @@ def render(g: Any) -> dict[str, str]:
         "kafka.yaml": (kafka + g.kafka_topics() + g.kafka_users(), "Strimzi Kafka, its topics and users"),
         "postgres.yaml": (g.postgres(), "CloudNativePG Cluster with per-service roles and schemas"),
         "redis.yaml": (redis, "the gateway replicas' shared Redis"),
+        "monitoring.yaml": (monitoring, "PodMonitor and alerts for the Prometheus Operator (components/monitoring)"),
     }
     chart_yaml = {
         "apiVersion": "v2",

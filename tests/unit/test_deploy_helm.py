@@ -215,3 +215,16 @@ def test_values_reach_the_manifests():
     assert {t["spec"]["replicas"] for t in of_kind(dev, "KafkaTopic")} == {1}
     db = named(dev, "Secret", "zuofeng-db-intake")
     assert db["type"] == "kubernetes.io/basic-auth" and db["metadata"]["labels"]["cnpg.io/reload"] == "true"
+
+
+def test_monitoring_is_the_prod_overlays_when_enabled():
+    """The PodMonitor and alert rules (Prometheus' own {{ $labels }} templates intact) are the prod overlay's."""
+    assert not [d for d in helm_render("default") if d["apiVersion"].startswith("monitoring.coreos.com")]
+    chart = {(d["kind"], d["metadata"]["name"]): d for d in helm_render("prod")
+             if d["apiVersion"].startswith("monitoring.coreos.com")}
+    overlay = {(d["kind"], d["metadata"]["name"]): d for d in render("overlays/prod")
+               if d["apiVersion"].startswith("monitoring.coreos.com")}
+    assert set(chart) == set(overlay) == {("PodMonitor", "zuofeng"), ("PrometheusRule", "zuofeng")}
+    for key, doc in overlay.items():
+        assert chart[key]["spec"] == doc["spec"], key
+    assert "{{ $labels.service }}" in json.dumps(chart[("PrometheusRule", "zuofeng")])
