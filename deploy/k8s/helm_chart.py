@@ -108,6 +108,12 @@ def _parametrise(doc: dict[str, Any], g: Any, t: _Tokens) -> None:
         doc["spec"]["replicas"] = t(".Values.kafka.replicas")
         (volume,) = doc["spec"]["storage"]["volumes"]
         volume["size"] = t(".Values.kafka.storage", quote=True)
+    elif kind == "ObjectStore":
+        doc["spec"]["retentionPolicy"] = t(".Values.postgres.backup.retention", quote=True)
+        doc["spec"]["configuration"]["destinationPath"] = t(".Values.postgres.backup.destinationPath", quote=True)
+        doc["spec"]["configuration"]["endpointURL"] = t(".Values.postgres.backup.endpointURL", quote=True)
+    elif kind == "ScheduledBackup":
+        doc["spec"]["schedule"] = t(".Values.postgres.backup.schedule", quote=True)
     elif kind == "Cluster":
         doc["spec"]["instances"] = t(".Values.postgres.instances")
         doc["spec"]["storage"]["size"] = t(".Values.postgres.storage", quote=True)
@@ -122,21 +128,24 @@ def _parametrise(doc: dict[str, Any], g: Any, t: _Tokens) -> None:
                 f'max {g.CONNECTIONS_PER_ROLE} (add 2 (mul (index .Values.replicas "{service}" "max") {per_pod}))')
 
 
-def _condition(doc: dict[str, Any]) -> str | None:
+def _conditions(doc: dict[str, Any]) -> list[str]:
+    """The values a document is rendered under (all must hold)."""
     kind, group = doc["kind"], doc["apiVersion"].partition("/")[0]
+    if kind in ("ObjectStore", "ScheduledBackup"):
+        return [".Values.postgres.create", ".Values.postgres.backup.enabled"]
     if group == "kafka.strimzi.io":
-        return ".Values.kafka.create"
+        return [".Values.kafka.create"]
     if group == "postgresql.cnpg.io":
-        return ".Values.postgres.create"
+        return [".Values.postgres.create"]
     if "redis" in doc["metadata"]["name"]:
-        return ".Values.redis.create"
+        return [".Values.redis.create"]
     if group == "monitoring.coreos.com":
-        return ".Values.monitoring.enabled"
+        return [".Values.monitoring.enabled"]
     if kind == "Ingress":
-        return ".Values.ingress.enabled"
+        return [".Values.ingress.enabled"]
     if kind == "NetworkPolicy":
-        return ".Values.networkPolicies.enabled"
-    return None
+        return [".Values.networkPolicies.enabled"]
+    return []
 
 
 def _template(docs: list[dict[str, Any]], g: Any, title: str) -> str:
@@ -149,9 +158,12 @@ def _template(docs: list[dict[str, Any]], g: Any, title: str) -> str:
         body = yaml.dump(doc, Dumper=g._Dumper, sort_keys=False, default_flow_style=False, width=10_000)
         # Braces that are data (Prometheus' alert templates) must reach the output as they are.
         body = re.sub(r"\{\{|\}\}", lambda m: f'{{{{ "{m.group(0)}" }}}}', body)
-        condition = _condition(doc)
-        if condition:
-            body = f"{{{{- if {condition} }}}}\n{body}{{{{- end }}}}\n"
+        if doc["kind"] == "Cluster":
+            # WAL archiving through the Barman Cloud plugin, as the prod overlay's cluster-backup.yaml.
+            body = re.sub(r"(?m)^  plugins:\n(?:  [ -].*\n)*",
+                          lambda m: f"{{{{- if .Values.postgres.backup.enabled }}}}\n{m.group(0)}{{{{- end }}}}\n", body)
+        conditions = _conditions(doc)
+        body = "".join(f"{{{{- if {c} }}}}\n" for c in conditions) + body + "{{- end }}\n" * len(conditions)
         parts.append("---\n" + body)
     return t.restore("".join(parts))
 
@@ -212,6 +224,8 @@ def values(g: Any) -> dict[str, Any]:
     derived = {key: config.pop(key) for key in DERIVED_CONFIG}
     assert derived["INTAKE_PUBLIC_BASE_URL"] == derived["PUBLIC_BASE_URL"]
     ingress = g.ingress()
+    backups = _prod_backups(g)
+    store = backups["store"]["spec"]["configuration"]
     return {
         "image": {"repository": "ghcr.io/zuofeng/zuofeng", "tag": "", "pullPolicy": "IfNotPresent"},
         "publicBaseUrl": derived["PUBLIC_BASE_URL"],
@@ -231,7 +245,12 @@ def values(g: Any) -> dict[str, Any]:
             "storage": "50Gi",
         },
         "postgres": {"create": True, "host": f"{g.PG_CLUSTER}-rw", "port": 5432, "database": g.DATABASE,
-                     "instances": 3, "storage": "50Gi", "walStorage": "10Gi", "maxConnections": g.MAX_CONNECTIONS},
+                     "instances": 3, "storage": "50Gi", "walStorage": "10Gi", "maxConnections": g.MAX_CONNECTIONS,
+                     # Off as in the base; the prod overlay's: WAL and nightly base backups (Barman Cloud plugin)
+                     # to S3-compatible storage, credentials in Secret zuofeng-pg-backup.
+                     "backup": {"enabled": False, "destinationPath": store["destinationPath"],
+                                "endpointURL": store["endpointURL"], "retention": backups["store"]["spec"]["retentionPolicy"],
+                                "schedule": backups["schedule"]["spec"]["schedule"]}},
         "redis": {"create": True, "url": derived["REDIS_URL"]},
         "networkPolicies": {"enabled": True},
         # Off as in the base (the prod overlay adds components/monitoring): needs the Prometheus Operator.
@@ -253,7 +272,8 @@ VALUES_HEADER = """\
 #                     bootstrapServers (TLS + SCRAM-SHA-512; Secret zuofeng-<service> with key password per
 #                     service, and the CA in caSecret, key ca.crt)
 # postgres            create: a CloudNativePG Cluster with one role per service; false = your server at host:port
-#                     (roles zuofeng_<service> owning schema <service>, passwords in Secrets zuofeng-db-<service>)
+#                     (roles zuofeng_<service> owning schema <service>, passwords in Secrets zuofeng-db-<service>);
+#                     backup.enabled: WAL + nightly base backups through the Barman Cloud plugin, as overlays/prod
 # secrets             create: Secrets from secrets.values (<name>: {<key>: <value>}), for development only;
 #                     production makes them out of band (docs/operations.md, "Secrets")
 # monitoring.enabled  PodMonitor and alert rules (Prometheus Operator), as the prod overlay's components/monitoring
@@ -291,6 +311,25 @@ DEV_HEADER = """\
 """
 
 
+def _prod_backups(g: Any) -> dict[str, Any]:
+    """The prod overlay's backup pieces: the Cluster's plugins, the ObjectStore, the ScheduledBackup."""
+    prod = g.HERE / "overlays" / "prod"
+
+    def load(name: str) -> dict[str, Any]:
+        (doc,) = [d for d in yaml.safe_load_all((prod / name).read_text(encoding="utf-8")) if d]
+        return doc
+
+    return {"plugins": load("cluster-backup.yaml")["spec"]["plugins"], "store": load("object-store.yaml"),
+            "schedule": load("backup.yaml")}
+
+
+def _with_backups(g: Any) -> list[dict[str, Any]]:
+    backups = _prod_backups(g)
+    (cluster,) = copy.deepcopy(g.postgres())
+    cluster["spec"]["plugins"] = backups["plugins"]  # kept only with postgres.backup.enabled (_template)
+    return [cluster, backups["store"], backups["schedule"]]
+
+
 def render(g: Any) -> dict[str, str]:
     """Path (relative to deploy/k8s) → content of every chart file."""
     base = g.HERE / "base"
@@ -305,7 +344,7 @@ def render(g: Any) -> dict[str, str]:
         "ingress.yaml": ([g.ingress()], "the public entry: the gateway's public paths only"),
         "network-policies.yaml": (g.network_policies(), "NetworkPolicies"),
         "kafka.yaml": (kafka + g.kafka_topics() + g.kafka_users(), "Strimzi Kafka, its topics and users"),
-        "postgres.yaml": (g.postgres(), "CloudNativePG Cluster with per-service roles and schemas"),
+        "postgres.yaml": (_with_backups(g), "CloudNativePG Cluster with per-service roles and schemas, and backups"),
         "redis.yaml": (redis, "the gateway replicas' shared Redis"),
         "monitoring.yaml": (monitoring, "PodMonitor and alerts for the Prometheus Operator (components/monitoring)"),
     }
