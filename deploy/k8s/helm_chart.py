@@ -39,7 +39,15 @@ class _Tokens:
         self.exprs.append(f"{{{{ {expr}{' | quote' if quote else ''} }}}}")
         return f"HELMEXPR{len(self.exprs) - 1}X"
 
+    def block(self, expr: str) -> str:
+        """A mapping from values (toYaml), indented under its key wherever the dump put it."""
+        self.exprs.append(expr)
+        return f"HELMBLOCK{len(self.exprs) - 1}X"
+
     def restore(self, text: str) -> str:
+        text = re.sub(r"(?m)^( *)([\w-]+): HELMBLOCK(\d+)X$", lambda m: (
+            f"{m.group(1)}{m.group(2)}:\n{m.group(1)}  {{{{- {self.exprs[int(m.group(3))]} | toYaml "
+            f"| nindent {len(m.group(1)) + 2} }}}}"), text)
         return re.sub(r"HELMEXPR(\d+)X", lambda m: self.exprs[int(m.group(1))], text)
 
 
@@ -81,6 +89,8 @@ def _parametrise(doc: dict[str, Any], g: Any, t: _Tokens) -> None:
                     entry["value"] = entry["value"].replace(
                         f"@{g.PG_CLUSTER}-rw:5432/{g.DATABASE}",
                         f"@{t('.Values.postgres.host')}:{t('.Values.postgres.port')}/{t('.Values.postgres.database')}")
+        (main,) = pod["spec"]["containers"]
+        main["resources"] = t.block(f'index .Values.resources "{app}"')
         for volume in pod["spec"]["volumes"]:
             if volume["name"] == "kafka-ca":
                 volume["secret"]["secretName"] = t(".Values.kafka.caSecret", quote=True)
@@ -230,6 +240,9 @@ def values(g: Any) -> dict[str, Any]:
         "image": {"repository": "ghcr.io/zuofeng/zuofeng", "tag": "", "pullPolicy": "IfNotPresent"},
         "publicBaseUrl": derived["PUBLIC_BASE_URL"],
         "replicas": {app: {"min": 2, "max": 6} for app in g.APPS},
+        # Each workload's container requests and limits (the migrate init container keeps its own small ones).
+        "resources": {app: g.app_manifests(app)[1]["spec"]["template"]["spec"]["containers"][0]["resources"]
+                      for app in g.APPS},
         "ingress": {
             "enabled": True,
             "host": ingress["spec"]["rules"][0]["host"],
@@ -267,6 +280,7 @@ VALUES_HEADER = """\
 # image.tag           empty = the chart's appVersion; pin a digest-addressed tag in production
 # publicBaseUrl       where QR posters, receipts and rating links point (INTAKE_PUBLIC_BASE_URL, PUBLIC_BASE_URL)
 # replicas.<app>      the HorizontalPodAutoscaler's min and max pods per service and the gateway
+# resources.<app>     its container's requests and limits
 # ingress             the public entry (only the gateway's public paths); host, class, TLS Secret
 # kafka               create: a Strimzi Kafka, topics and KafkaUsers here; false = bring your own cluster at
 #                     bootstrapServers (TLS + SCRAM-SHA-512; Secret zuofeng-<service> with key password per

@@ -190,6 +190,13 @@ def test_values_reach_the_manifests():
     intake = named(prod, "HorizontalPodAutoscaler", "zuofeng-intake")["spec"]
     assert (intake["minReplicas"], intake["maxReplicas"]) == (3, 12)
     assert named(prod, "HorizontalPodAutoscaler", "zuofeng-triage")["spec"]["maxReplicas"] == 6  # default kept
+
+    def resources(docs, name: str) -> dict:
+        return named(docs, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]["resources"]
+
+    overlay = render("overlays/prod")
+    for app in [*SERVICES, "gateway"]:  # intake's more capacity, everyone else's defaults: as the prod overlay
+        assert resources(prod, f"zuofeng-{app}") == resources(overlay, f"zuofeng-{app}"), app
     (ingress,) = of_kind(prod, "Ingress")
     assert ingress["spec"]["rules"][0]["host"] == ingress["spec"]["tls"][0]["hosts"][0] == "zuofeng.example.gov.cn"
     assert not of_kind(prod, "Secret")  # production Secrets are made out of band
