@@ -214,6 +214,10 @@ def test_values_reach_the_manifests():
     assert not [d for d in external if d["apiVersion"].split("/")[0] in ("kafka.strimzi.io", "postgresql.cnpg.io")]
     (config,) = of_kind(external, "ConfigMap")
     assert config["data"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka-1.example.gov.cn:9093"
+    # The default deny lets the services (and their migrations) reach exactly the city's brokers and database.
+    policy = named(external, "NetworkPolicy", "zuofeng-services-to-external-data")
+    assert {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]} == {9093, 6432}
+    assert "zuofeng-services-to-external-data" not in {p["metadata"]["name"] for p in of_kind(prod, "NetworkPolicy")}
     volumes = named(external, "Deployment", "zuofeng-intake")["spec"]["template"]["spec"]["volumes"]
     assert {"name": "kafka-ca", "secret": {"secretName": "city-kafka-ca", "items": [{"key": "ca.crt", "path": "ca.crt"}]}} in volumes
 
