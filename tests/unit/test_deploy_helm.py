@@ -74,8 +74,9 @@ def helm_render(values: str, *extra: str) -> tuple[dict, ...]:
     return tuple(doc for doc in yaml.safe_load_all(out) if doc)
 
 
-def test_the_chart_lints():
-    result = subprocess.run([_helm(), "lint", "--strict", str(CHART), "--kube-version", KUBE_VERSION],
+@pytest.mark.parametrize("values", list(VALUES))
+def test_the_chart_lints(values):
+    result = subprocess.run([_helm(), "lint", "--strict", str(CHART), "--kube-version", KUBE_VERSION, *VALUES[values]],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 
