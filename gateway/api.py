@@ -25,7 +25,7 @@ async def _route(request: Request, service: str):
     state = request.app.state
     upstream = state.settings.upstreams.get(service)
     if upstream is None:
-        raise Problem(404, f"No service is called {service!r}.", slug="not-found")
+        raise Problem(404, f"没有名为 {service!r} 的服务。", slug="not-found")
     # One target for the signature, the policy and the upstream request, so none of them can read a
     # different path than the others (edge.RefuseAmbiguousTargets has already refused dot segments).
     target = upstream_target(request)

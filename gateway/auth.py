@@ -54,16 +54,16 @@ class StaffVerifier:
     async def _key(self, token: str):
         if self.jwks is None:
             if not self.settings.staff_jwt_public_key:
-                raise Problem(401, "Staff sign-in is not configured on this gateway.", slug="unauthenticated")
+                raise Problem(401, "本网关尚未配置工作人员登录。", slug="unauthenticated")
             return self.settings.staff_jwt_public_key
         try:
             # PyJWKClient fetches with blocking urllib; keep that off the event loop.
             return (await asyncio.to_thread(self.jwks.get_signing_key_from_jwt, token)).key
         except jwt.PyJWKClientConnectionError as exc:
-            raise Problem(503, "The identity provider's keys cannot be fetched.", slug="jwks-unavailable",
+            raise Problem(503, "暂时无法获取身份认证服务的公钥，请稍后重试。", slug="jwks-unavailable",
                           headers={"Retry-After": "5"}) from exc
         except jwt.PyJWTError as exc:
-            raise Problem(401, "The bearer token is not valid.", slug="token-invalid",
+            raise Problem(401, "登录令牌无效，请重新登录。", slug="token-invalid",
                           headers=_BEARER_CHALLENGE) from exc
 
     async def principal(self, token: str, client: str | None) -> Principal:
@@ -84,15 +84,15 @@ class StaffVerifier:
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError as exc:
-            raise Problem(401, "The bearer token has expired.", slug="token-expired",
+            raise Problem(401, "登录令牌已过期，请重新登录。", slug="token-expired",
                           headers=_BEARER_CHALLENGE) from exc
         except jwt.PyJWTError as exc:
-            raise Problem(401, "The bearer token is not valid.", slug="token-invalid",
+            raise Problem(401, "登录令牌无效，请重新登录。", slug="token-invalid",
                           headers=_BEARER_CHALLENGE) from exc
         roles = frozenset(r for r in claims.get("roles") or () if r in ROLES)
         unit_id = claims.get("unit")
         if "unit_handler" in roles and not (isinstance(unit_id, str) and unit_id):
-            raise Problem(403, "A unit handler's token must name its unit.", slug="unit-missing")
+            raise Problem(403, "单位经办人的登录令牌须注明所属单位。", slug="unit-missing")
         principal = Principal(kind="staff", subject=str(claims["sub"]), roles=roles,
                               unit_id=unit_id if isinstance(unit_id, str) else None)
         self._verified.put(token, (principal, float(claims["exp"]) + settings.staff_jwt_leeway_seconds))
@@ -136,7 +136,7 @@ class Authenticator:
         authorization = request.headers.get("authorization", "")
         signed = KEY_HEADER in request.headers
         if authorization and signed:
-            raise Problem(400, "Send either a bearer token or a hotline signature, not both.",
+            raise Problem(400, "请只使用登录令牌或热线签名中的一种，不能同时使用。",
                           slug="ambiguous-credentials")
         if signed:
             # Key, header shapes and clock first: an unknown key must not make the gateway buffer 16 MiB.
@@ -149,7 +149,7 @@ class Authenticator:
         if scheme.lower() == "bearer" and token.strip():
             return await self.staff.principal(token.strip(), client), None
         if authorization:
-            raise Problem(401, "Unsupported authorization scheme; use Bearer.", slug="unauthenticated",
+            raise Problem(401, "不支持的认证方式，请使用 Bearer 令牌。", slug="unauthenticated",
                           headers={"WWW-Authenticate": "Bearer"})
         return Principal(kind="public", subject="anonymous", client=client), None
 

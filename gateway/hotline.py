@@ -88,7 +88,7 @@ class NonceCache:
         if key in self._expiry:
             return False
         if len(self._expiry) >= self.capacity:
-            raise Problem(503, "Too many signed requests in the replay window; retry shortly.",
+            raise Problem(503, "防重放窗口内的签名请求过多，请稍后重试。",
                           slug="nonce-cache-full", headers={"Retry-After": "5"})
         self._expiry[key] = expires
         heapq.heappush(self._heap, (expires, key))
@@ -114,7 +114,7 @@ class RedisNonceCache:
         try:
             return bool(await self.client.set(f"{self.prefix}{key_id}:{nonce}", b"1", nx=True, px=ttl_ms))
         except Exception as exc:  # noqa: BLE001 — no replay check, no signed request: fail closed
-            raise Problem(503, "The replay check is unavailable; retry shortly.", slug="nonce-store-down",
+            raise Problem(503, "防重放校验暂时不可用，请稍后重试。", slug="nonce-store-down",
                           headers={"Retry-After": "5"}) from exc
 
     async def aclose(self) -> None:

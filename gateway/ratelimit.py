@@ -48,5 +48,5 @@ class RateLimits:
             return
         stats = await self.limiter.get_window_stats(item, group, client)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        raise Problem(429, f"Too many requests; at most {item} per client.", slug="rate-limited",
+        raise Problem(429, f"请求过于频繁：每个客户端至多 {item}。", slug="rate-limited",
                       headers={"Retry-After": str(retry_after)}, retry_after=retry_after)

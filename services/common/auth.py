@@ -42,7 +42,21 @@ ROLES: tuple[str, ...] = (
     "auditor",
     "admin",
 )
+ROLE_LABELS: dict[str, str] = {
+    "triage_officer": "线索分办员",
+    "investigator": "案件承办人",
+    "org_officer": "组织部门干部",
+    "unit_handler": "单位经办人",
+    "evaluation_admin": "督查考评办",
+    "auditor": "审阅（领导）",
+    "admin": "系统管理员",
+}
 PrincipalKind = Literal["staff", "hotline", "public", "service"]
+KIND_LABELS: dict[str, str] = {"staff": "工作人员", "hotline": "热线系统", "public": "公众", "service": "内部服务"}
+
+
+def role_label(role: str) -> str:
+    return ROLE_LABELS.get(role, role)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +183,7 @@ def verify_internal_token(token: str, public_keys_pem: str) -> Principal:
     try:
         key = verification_keys(public_keys_pem).get(jwt.get_unverified_header(token).get("kid"))
         if key is None:
-            raise Problem(401, "The forwarded identity is signed with a key this service does not trust.",
+            raise Problem(401, "转发的身份凭据由本服务不信任的密钥签名。",
                           slug="identity-invalid")
         claims = jwt.decode(
             token,
@@ -181,9 +195,9 @@ def verify_internal_token(token: str, public_keys_pem: str) -> Principal:
             leeway=5,
         )
     except jwt.ExpiredSignatureError as exc:
-        raise Problem(401, "The forwarded identity has expired.", slug="identity-expired") from exc
+        raise Problem(401, "转发的身份凭据已过期。", slug="identity-expired") from exc
     except jwt.PyJWTError as exc:
-        raise Problem(401, "The forwarded identity is not valid.", slug="identity-invalid") from exc
+        raise Problem(401, "转发的身份凭据无效。", slug="identity-invalid") from exc
     principal = Principal.from_claims(claims)
     verified.put(token, principal, float(claims["exp"]))
     return principal
@@ -192,7 +206,7 @@ def verify_internal_token(token: str, public_keys_pem: str) -> Principal:
 async def current_principal(request: Request) -> Principal:
     token = request.headers.get(IDENTITY_HEADER)
     if not token:
-        raise Problem(401, "Call this service through the gateway.", slug="identity-missing")
+        raise Problem(401, "请通过网关访问本服务。", slug="identity-missing")
     principal = verify_internal_token(token, request.app.state.settings.internal_token_public_key)
     from .scope import check_role_combination  # scope builds on this module
 
@@ -210,7 +224,7 @@ def require_roles(*roles: str, admin_passes: bool = True):
     async def dependency(principal: CurrentPrincipal) -> Principal:
         allowed = principal.has_role(*roles) if admin_passes else any(r in principal.roles for r in roles)
         if principal.kind != "staff" or not allowed:
-            raise Problem(403, f"This needs one of the roles: {', '.join(roles)}.", slug="forbidden-role")
+            raise Problem(403, f"此操作需要以下角色之一：{'、'.join(role_label(r) for r in roles)}。", slug="forbidden-role")
         return principal
 
     return Depends(dependency)
@@ -221,7 +235,7 @@ def require_kind(*kinds: str):
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
         if principal.kind not in kinds:
-            raise Problem(403, f"This endpoint is for: {', '.join(kinds)}.", slug="forbidden-kind")
+            raise Problem(403, f"此接口仅供以下调用方使用：{'、'.join(KIND_LABELS.get(k, k) for k in kinds)}。", slug="forbidden-kind")
         return principal
 
     return Depends(dependency)

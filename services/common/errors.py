@@ -22,20 +22,20 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger(__name__)
 
 _TITLES = {
-    400: "Bad request",
-    401: "Authentication required",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    413: "Payload too large",
-    415: "Unsupported media type",
-    422: "Validation failed",
-    429: "Too many requests",
-    500: "Internal error",
-    502: "Bad gateway",
-    503: "Service unavailable",
-    504: "Gateway timeout",
+    400: "请求有误",
+    401: "需要登录",
+    403: "无权操作",
+    404: "未找到",
+    405: "不支持的请求方法",
+    409: "状态冲突",
+    413: "请求体过大",
+    415: "不支持的内容类型",
+    422: "校验未通过",
+    429: "请求过于频繁",
+    500: "服务内部错误",
+    502: "网关收到无效应答",
+    503: "服务暂不可用",
+    504: "网关等待超时",
 }
 _SLUGS = {
     400: "bad-request",
@@ -76,7 +76,7 @@ class Problem(Exception):
         self.status = status
         self.detail = detail
         self.slug = slug or _SLUGS.get(status, "error")
-        self.title = title or _TITLES.get(status, "Error")
+        self.title = title or _TITLES.get(status, "错误")
         self.headers = headers
         self.extra = extra
 
@@ -158,7 +158,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # The request's transaction was rolled back, so nothing was half-stored: the client may retry.
         log.warning("database unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
-        problem = Problem(503, "The database is unavailable; nothing was stored. Retry shortly.",
+        problem = Problem(503, "数据库暂时不可用，本次请求未保存任何内容，请稍后重试。",
                           slug="database-unavailable", headers={"Retry-After": "5"})
         return problem_response(problem, request.url.path)
 
@@ -166,17 +166,17 @@ def install_problem_handlers(app: FastAPI) -> None:
         if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
             return await on_database_unavailable(request, exc)
         log.error("database error", extra={"path": request.url.path, **database_error_fields(exc)})
-        return problem_response(Problem(500, "An internal error occurred; it has been logged."), request.url.path)
+        return problem_response(Problem(500, "服务内部出错，已记录日志，请稍后重试。"), request.url.path)
 
     async def on_raw_database_error(request: Request, exc: asyncpg.PostgresError) -> JSONResponse:
         # A raw connection's (COPY, LISTEN): its message may quote a value too. Registered by class, so it
         # is answered here and not re-raised to the server, which would log it whole.
         log.error("database error", extra={"path": request.url.path, **database_error_fields(exc)})
-        return problem_response(Problem(500, "An internal error occurred; it has been logged."), request.url.path)
+        return problem_response(Problem(500, "服务内部出错，已记录日志，请稍后重试。"), request.url.path)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
-        return problem_response(Problem(500, "An internal error occurred; it has been logged."), request.url.path)
+        return problem_response(Problem(500, "服务内部出错，已记录日志，请稍后重试。"), request.url.path)
 
     app.add_exception_handler(Problem, on_problem)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, on_http)  # type: ignore[arg-type]

@@ -187,7 +187,7 @@ async def get_attachment(clue_id: uuid.UUID, attachment_id: uuid.UUID, request: 
     await _visible_clue(session, principal, clue_id)
     found = [a for a in await service.list_attachments(session, clue_id=clue_id) if a.id == attachment_id]
     if not found:
-        raise Problem(404, "No such attachment.", slug="not-found")
+        raise Problem(404, "没有这个附件。", slug="not-found")
     content = await request.app.state.blobs.get(found[0].sha256)
     return Response(content, media_type=found[0].media_type, headers={
         "Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
@@ -218,7 +218,7 @@ async def reveal_identity(
     async with session_scope(request.app.state.sessions) as session:
         identity = await service.open_identity(session, request.app.state.settings, clue_id=clue_id)
         if identity is None:
-            raise Problem(404, "This clue has no named reporter.", slug="no-identity")
+            raise Problem(404, "这条线索没有实名反映人。", slug="no-identity")
         approval = await service.claim_approval(session, clue_id=clue_id, investigator=principal.subject)
         await audit.record(session, audit_log, actor=principal, action="reveal_identity", entity_type="clue",
                            entity_id=str(clue_id), details={
@@ -238,7 +238,7 @@ def _poster_read(row, settings) -> PosterRead:
 async def post_poster(body: PosterCreate, request: Request, session: SessionDep,
                       principal: PosterKeeper) -> PosterRead:
     if body.code and await service.get_poster(session, code=body.code):
-        raise Problem(409, f"Poster code {body.code} is taken.", slug="poster-exists")
+        raise Problem(409, f"二维码海报编号 {body.code} 已被使用。", slug="poster-exists")
     row = await service.create_poster(session, code=body.code, unit_id=body.unit_id, place=body.place,
                                       title=body.title, created_by=principal.subject)
     await audit.record(session, audit_log, actor=principal, action="create_poster", entity_type="poster",
@@ -253,7 +253,7 @@ async def patch_poster(code: str, body: PosterUpdate, request: Request, session:
     changes = body.model_dump(exclude_unset=True)
     row = await service.update_poster(session, code=code, changes=changes)
     if row is None:
-        raise Problem(404, "No such poster.", slug="unknown-poster")
+        raise Problem(404, "没有这张二维码海报。", slug="unknown-poster")
     await audit.record(session, audit_log, actor=principal, action="update_poster", entity_type="poster",
                        entity_id=code, details=changes)
     return _poster_read(row, request.app.state.settings)
@@ -271,7 +271,7 @@ async def list_posters(request: Request, session: SessionDep, principal: StaffRe
 async def _poster_for(session, principal: Principal, code: str):
     row = await service.get_poster(session, code=code)
     if row is None:
-        raise Problem(404, "No such poster.", slug="unknown-poster")
+        raise Problem(404, "没有这张二维码海报。", slug="unknown-poster")
     scope = scope_of(principal)
     scope.require(scope.sees_unit_record(row.unit_id), "宣传画")
     return row
@@ -401,9 +401,9 @@ async def get_receipt(code: str, request: Request, session: SessionDep, principa
     """进度查询 by receipt code: status and the feedback messages; rate limited per client."""
     client = principal.client or principal.subject
     if not request.app.state.receipt_limiter.allow(client):
-        raise Problem(429, "Too many receipt lookups; try again in a minute.", slug="rate-limited",
+        raise Problem(429, "查询回执过于频繁，请一分钟后再试。", slug="rate-limited",
                       headers={"Retry-After": "60"})
     clue_id = await service.find_receipt_clue(session, request.app.state.settings, code=code)
     if clue_id is None:
-        raise Problem(404, "No report has this receipt code.", slug="unknown-receipt")
+        raise Problem(404, "没有与此回执码对应的反映。", slug="unknown-receipt")
     return ReceiptStatus.model_validate(await service.receipt_status(session, clue_id=clue_id))

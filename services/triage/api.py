@@ -205,7 +205,7 @@ async def get_units(
 async def get_unit(unit_id: str, session: SessionDep, principal: Staff) -> UnitRead:
     row = (await session.execute(select(units).where(units.c.id == unit_id))).first()
     if row is None:
-        raise Problem(404, "No such unit.", slug="unit-not-found")
+        raise Problem(404, "没有这个单位。", slug="unit-not-found")
     return UnitRead.model_validate(row._mapping)
 
 
@@ -215,11 +215,11 @@ async def import_units(request: Request, session: SessionDep, principal: Admin) 
     content_type = request.headers.get("content-type", "")
     fmt = "csv" if "csv" in content_type else "yaml" if "yaml" in content_type else None
     if fmt is None:
-        raise Problem(415, "Send the directory as text/csv or application/yaml.", slug="unsupported-media-type")
+        raise Problem(415, "单位名录请以 text/csv 或 application/yaml 格式上传。", slug="unsupported-media-type")
     try:
         content = (await request.body()).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Problem(422, "The directory file must be UTF-8.", slug="unit-invalid") from exc
+        raise Problem(422, "单位名录文件须为 UTF-8 编码。", slug="unit-invalid") from exc
     records = parse_directory(content, fmt=fmt)
     count = await upsert_units(session, request.app.state.outbox, records)
     await audit.record(session, audit_log, actor=principal, action="units.import", entity_type="unit_directory",

@@ -27,6 +27,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "review": frozenset({"triaged"}),  # an officer decides a low-confidence clue (人工复核)
     "triaged": frozenset({"triaged"}),  # an officer overrides type/unit/decision, with a reason
 }
+CLUE_STATE_LABELS: dict[str, str] = {"pending": "待筛选", "review": "待人工复核", "triaged": "已筛选"}
 DECISIONS = ("accept", "transfer", "merge", "set_aside")
 DISCIPLINE_TAG_PREFIXES = ("eight_rules_", "ctky_")
 

@@ -30,7 +30,7 @@ from .daily_run import SHANGHAI, deadlines_of
 from .classifier import Verdict, default_classifier
 from .models import audit_log, benchmark_cases, clues, daily_runs, training_examples, units
 from .schemas import BenchmarkCaseRead, ClueOverride, ClueRead
-from .screen import can_move, deadline_for
+from .screen import CLUE_STATE_LABELS, can_move, deadline_for
 from .settings import TriageSettings
 from .taxonomy import DATA_DIR, default_taxonomy
 
@@ -133,11 +133,11 @@ async def override_clue(
     row = await get_clue(session, clue_id=clue_id, principal=principal, lock=True)
     taxonomy = default_taxonomy()
     if not can_move(row.state, "triaged"):
-        raise Problem(409, f"A clue in state {row.state} cannot be screened.", slug="clue-state")
+        raise Problem(409, f"处于「{CLUE_STATE_LABELS.get(row.state, row.state)}」状态的线索不能再筛选。", slug="clue-state")
     values: dict[str, Any] = {}
     if change.type_code is not None:
         if change.type_code not in taxonomy.types:
-            raise Problem(422, f"Unknown problem type {change.type_code}.", slug="unknown-type")
+            raise Problem(422, f"未知的问题类型：{change.type_code}。", slug="unknown-type")
         if change.conduct is False:
             raise Problem(422, "非作风问题不能同时指定问题类型。", slug="type-without-conduct")
         values |= {"type_code": change.type_code, "family": taxonomy.family_of(change.type_code), "conduct": True}
@@ -157,11 +157,11 @@ async def override_clue(
         values["enterprise_related"] = change.enterprise_related
     if change.unit_id is not None:
         if await session.scalar(select(func.count()).select_from(units).where(units.c.id == change.unit_id)) == 0:
-            raise Problem(422, f"Unknown unit {change.unit_id}.", slug="unknown-unit")
+            raise Problem(422, f"未知的单位：{change.unit_id}。", slug="unknown-unit")
         values |= {"routed_unit_id": change.unit_id, "route_reason": "override"}
     decision = change.decision or row.decision
     if decision is None:
-        raise Problem(422, "This clue has no decision yet: give one.", slug="decision-required")
+        raise Problem(422, "这条线索尚无处置意见，请给出处置意见。", slug="decision-required")
     must_investigate = values.get("must_investigate", row.must_investigate)
     if decision == "set_aside" and must_investigate:
         raise Problem(409, "A must-investigate (五必查) clue can never be set aside.",
@@ -170,9 +170,9 @@ async def override_clue(
     if decision == "merge":
         merged_into = change.merged_into or row.merged_into
         if merged_into is None or merged_into == row.id:
-            raise Problem(422, "A merge names the clue to merge into (merged_into).", slug="merge-target-required")
+            raise Problem(422, "合并时须指明并入哪条线索（merged_into）。", slug="merge-target-required")
         if await session.scalar(select(func.count()).select_from(clues).where(clues.c.id == merged_into)) == 0:
-            raise Problem(422, "The clue to merge into does not exist.", slug="merge-target-unknown")
+            raise Problem(422, "要并入的线索不存在。", slug="merge-target-unknown")
     elif decision != "merge":
         merged_into = None
     unit_after = values.get("routed_unit_id", row.routed_unit_id)

@@ -64,15 +64,15 @@ def parse_directory(content: str, *, fmt: str) -> list[UnitRecord]:
         if not isinstance(rec.name, str) or not rec.name.strip():
             raise Problem(422, f"单位 {rec.id}：名称（name）须是非空文本。", slug="unit-invalid")
         if rec.level not in LEVELS:
-            raise Problem(422, f"Unit {rec.id}: level must be one of {', '.join(LEVELS)}.", slug="unit-invalid")
+            raise Problem(422, f"单位 {rec.id}：层级须为以下之一：{'、'.join(LEVELS)}。", slug="unit-invalid")
         if rec.category is not None and rec.category not in CATEGORIES:
-            raise Problem(422, f"Unit {rec.id}: unknown category {rec.category}.", slug="unit-invalid")
+            raise Problem(422, f"单位 {rec.id}：未知的单位类别 {rec.category}。", slug="unit-invalid")
         if rec.id in seen:
-            raise Problem(422, f"Unit {rec.id} appears twice.", slug="unit-invalid")
+            raise Problem(422, f"单位 {rec.id} 在文件中出现了两次。", slug="unit-invalid")
         seen.add(rec.id)
     for rec in records:
         if rec.parent_id is not None and rec.parent_id not in seen:
-            raise Problem(422, f"Unit {rec.id}: parent {rec.parent_id} is not in the file.", slug="unit-invalid")
+            raise Problem(422, f"单位 {rec.id}：上级单位 {rec.parent_id} 不在文件中。", slug="unit-invalid")
     return records
 
 
@@ -115,7 +115,7 @@ def _parse_csv(content: str) -> list[UnitRecord]:
     out = []
     for n, row in enumerate(csv.DictReader(io.StringIO(content)), start=2):
         if not row.get("id") or not row.get("name") or not row.get("level"):
-            raise Problem(422, f"CSV line {n}: id, name and level are required.", slug="unit-invalid")
+            raise Problem(422, f"CSV 第 {n} 行：编号（id）、名称（name）和层级（level）为必填项。", slug="unit-invalid")
         out.append(UnitRecord(
             id=row["id"].strip(), name=row["name"].strip(), level=row["level"].strip(),
             parent_id=(row.get("parent_id") or "").strip() or None, region=(row.get("region") or None),

@@ -146,7 +146,7 @@ class _Prepared:
 
 def key_rings(settings: IntakeSettings) -> tuple[KeyRing, KeyRing]:
     if settings.identity_ring is None or settings.contact_ring is None:
-        raise Problem(503, "Named reports cannot be protected right now; report anonymously or retry later.",
+        raise Problem(503, "目前无法对实名信息加密保护，请匿名反映或稍后重试。",
                       slug="identity-protection-unavailable")
     return settings.identity_ring, settings.contact_ring
 
