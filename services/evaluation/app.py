@@ -12,6 +12,7 @@ from . import drive_models  # noqa: F401 — registers the drives' tables
 from .api import router
 from .drive_api import router as drive_router
 from .pages import router as pages_router
+from .review_api import router as review_router
 from .self_check_api import router as self_check_router
 from .handlers import HANDLERS
 from .models import metadata
@@ -24,7 +25,7 @@ def create_app(settings: EvaluationSettings | None = None) -> FastAPI:
             name="evaluation",
             settings=settings or get_settings(),
             metadata=metadata,
-            routers=[drive_router, self_check_router, router, pages_router],
+            routers=[drive_router, self_check_router, review_router, router, pages_router],
             produces=[ResultsPublished, VoterCodeRequested, DriveTaskAssigned, DriveTaskReported,
                       SelfCheckReferred],
             handlers=HANDLERS,

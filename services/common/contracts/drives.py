@@ -61,3 +61,4 @@ class SelfCheckReferred(EventContract):
     review_label: str
     refer_to: Literal["commission", "organization"]
     referred_at: datetime
+    review_id: Id | None = None  # the review round (大检查 / 回头看) that found it, when taken in one
