@@ -114,3 +114,30 @@ self_check_review_entries = Table(
     Column("reviewed_at", DateTime(timezone=True)),
     Index("ix_self_check_review_entries_unit", "review_id", "unit_id"),
 )
+
+# 巡视反馈意见 / 专项督察通报 handed down (交办): the document, and each of its items as a drive task.
+feedback_documents = Table(
+    "feedback_documents",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("kind", Text, nullable=False),  # inspection_tour 巡视反馈意见 | supervision 专项督察通报 | other
+    Column("title", Text, nullable=False),
+    Column("issued_by", Text, nullable=False),  # e.g. 省委第三巡视组
+    Column("doc_number", Text),  # 文号
+    Column("received_on", Date, nullable=False),
+    Column("drive_id", Uuid, ForeignKey("drives.id"), nullable=False),  # the tasks' drive (made for it if none)
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+feedback_items = Table(
+    "feedback_items",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("document_id", Uuid, ForeignKey("feedback_documents.id"), nullable=False),
+    Column("seq", Integer, nullable=False),  # 第 n 条
+    Column("text", Text, nullable=False),  # the problem as the feedback states it
+    Column("requirement", Text),  # 整改要求
+    Column("task_id", Uuid, ForeignKey("drive_tasks.id"), nullable=False),
+    UniqueConstraint("document_id", "seq", name="uq_feedback_items_document_seq"),
+)

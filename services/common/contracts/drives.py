@@ -62,3 +62,22 @@ class SelfCheckReferred(EventContract):
     refer_to: Literal["commission", "organization"]
     referred_at: datetime
     review_id: Id | None = None  # the review round (大检查 / 回头看) that found it, when taken in one
+
+
+class FeedbackHandedDown(EventContract):
+    """交办: a higher level's feedback (巡视反馈意见, 专项督察通报) was registered and its items handed down as
+    drive tasks (each also travels as ``drive-task-assigned``, which notification watches)."""
+
+    service: ClassVar[str] = "evaluation"
+    event: ClassVar[str] = "feedback-handed-down"
+    key_field: ClassVar[str] = "document_id"
+
+    document_id: Id
+    kind: Literal["inspection_tour", "supervision", "other"]
+    kind_label: str
+    title: str
+    issued_by: str
+    drive_id: Id
+    task_ids: list[Id]
+    units: list[str]
+    handed_down_at: datetime
