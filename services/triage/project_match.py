@@ -38,7 +38,7 @@ class ProjectMatcher:
     automaton: Any
 
     @classmethod
-    def build(cls, rows: list[dict[str, Any]]) -> "ProjectMatcher":
+    def build(cls, rows: list[dict[str, Any]]) -> ProjectMatcher:
         phrases: dict[str, tuple[uuid.UUID, str, str]] = {}
         for row in rows:
             target = (row["id"], row["code"], row["name"])

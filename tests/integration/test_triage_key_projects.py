@@ -84,7 +84,7 @@ async def test_a_key_project_from_register_to_phone_checks_clue_and_case(suite, 
     assert unknown.status_code == 422 and "线索" in unknown.json()["detail"]
 
 
-async def _events(bootstrap: str, topic: str, want, timeout: float = 20.0) -> list[dict]:
+async def _events(bootstrap: str, topic: str, want, within: float = 20.0) -> list[dict]:
     """The payloads on ``topic`` (read from the start of the run's own topic) for which ``want`` holds."""
     import asyncio
 
@@ -97,7 +97,7 @@ async def _events(bootstrap: str, topic: str, want, timeout: float = 20.0) -> li
     found: list[dict] = []
     try:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while not found and loop.time() < deadline:
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():

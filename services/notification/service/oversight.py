@@ -89,7 +89,9 @@ async def remind_and_escalate(session: AsyncSession, *, notifier: Notifier, toda
         )
     ).all()
     counts = {"reminded": 0, "escalated": 0, "escalated_transfer": 0}
-    from . import inspections  # the office-only kinds (an inspection team's deadline never reaches a unit)
+    # the office-only kinds (an inspection team's deadline never reaches a unit); imported here, since
+    # inspections.py builds on this module's watch_deadline
+    from . import inspections
 
     for watch in due:
         office_only = watch.kind in inspections.OFFICE_KINDS
