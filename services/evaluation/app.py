@@ -10,6 +10,7 @@ from services.common.contracts.drives import (
     DriveTaskReported,
     FeedbackHandedDown,
     SelfCheckReferred,
+    SelfCheckReviewClosed,
 )
 from services.common.contracts.evaluation import ResultsPublished, VoterCodeRequested
 
@@ -33,7 +34,7 @@ def create_app(settings: EvaluationSettings | None = None) -> FastAPI:
             metadata=metadata,
             routers=[drive_router, feedback_router, self_check_router, review_router, router, pages_router],
             produces=[ResultsPublished, VoterCodeRequested, DriveTaskAssigned, DriveTaskReported,
-                      SelfCheckReferred, FeedbackHandedDown],
+                      SelfCheckReferred, FeedbackHandedDown, SelfCheckReviewClosed],
             handlers=HANDLERS,
             title="zuofeng evaluation",
             description="万人评机关 campaigns, ballots, scores, rankings (十优/十差), grades, consequences.",

@@ -65,6 +65,8 @@ async def post_decision(review_id: uuid.UUID, item_id: uuid.UUID, body: Decision
 
 
 @router.post("/{review_id}/close")
-async def post_close(review_id: uuid.UUID, session: SessionDep, principal: Office) -> dict[str, Any]:
-    await reviews.close(session, review_id=review_id, by=principal.subject)
+async def post_close(review_id: uuid.UUID, request: Request, session: SessionDep, principal: Office
+                     ) -> dict[str, Any]:
+    """结束本轮检查: its results are drafted as a 通报 in notification (待审核)."""
+    await reviews.close(session, request.app.state.outbox, review_id=review_id, by=principal.subject)
     return await reviews.view(session, review_id, scope_of(principal))

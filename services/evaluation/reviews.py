@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.contracts.drives import ReviewUnitCount, SelfCheckReviewClosed
 from services.common.errors import Problem
 from services.common.ids import new_id
 from services.common.outbox import Outbox
@@ -135,9 +136,16 @@ async def decide(session: AsyncSession, outbox: Outbox, *, review_id: uuid.UUID,
     return item
 
 
-async def close(session: AsyncSession, *, review_id: uuid.UUID, by: str) -> None:
+async def close(session: AsyncSession, outbox: Outbox, *, review_id: uuid.UUID, by: str) -> None:
+    """End the round; its per-unit results go to notification, which drafts the round's 通报 for review."""
     round_ = await get_round(session, review_id, lock=True)
     if round_.state != "open":
         raise Problem(409, f"{round_.title}已经结束。", slug="review-closed")
+    closed_at = datetime.now(UTC)
     await session.execute(update(self_check_reviews).where(self_check_reviews.c.id == review_id)
-                          .values(state="closed", closed_by=by, closed_at=datetime.now(UTC)))
+                          .values(state="closed", closed_by=by, closed_at=closed_at))
+    units = (await view(session, review_id, Scope()))["units"]
+    await outbox.publish(session, SelfCheckReviewClosed(
+        review_id=review_id, kind=round_.kind, title=round_.title, closed_at=closed_at,
+        units=[ReviewUnitCount(**{k: u[k] for k in ("unit_id", "items", "signed_off", "returned", "pending",
+                                                     "verdicts")}) for u in units]))

@@ -49,6 +49,7 @@ BULLETIN_KINDS: dict[str, str] = {
     "ranking": "评议结果公布",
     "monthly": "月度通报",
     "inspection_monthly": "明察暗访通报",
+    "review_round": "督查检查通报",
 }
 
 BULLETIN_STATUSES: dict[str, str] = {"draft": "待审核", "published": "已发布"}

@@ -13,7 +13,7 @@ from services.common.contracts.accountability import (
     RectificationOverdue,
     TypicalCasePublished,
 )
-from services.common.contracts.drives import DriveTaskAssigned, DriveTaskReported
+from services.common.contracts.drives import DriveTaskAssigned, DriveTaskReported, SelfCheckReviewClosed
 from services.common.contracts.inspections import (
     InspectionBulletinRequested,
     InspectionPlanned,
@@ -33,6 +33,7 @@ from . import service
 from .service import Notifier
 from .service import drives as drive_tasks
 from .service import inspections
+from .service import reviews as review_rounds
 from .service import transfers as transfer_loop
 from .service.voters import send_voter_code
 
@@ -54,6 +55,9 @@ def build_handlers(notifier: Notifier) -> dict[type, Handler]:
     async def on_inspection_bulletin_requested(session: AsyncSession, event: InspectionBulletinRequested,
                                                envelope: CloudEvent) -> None:
         await inspections.draft_bulletin(session, notifier=notifier, event=event)
+
+    async def on_review_closed(session: AsyncSession, event: SelfCheckReviewClosed, envelope: CloudEvent) -> None:
+        await review_rounds.draft_bulletin(session, notifier=notifier, event=event)
 
     async def on_unit_upserted(session: AsyncSession, event: UnitUpserted, envelope: CloudEvent) -> None:
         await service.record_unit(session, event=event, data=envelope.data)
@@ -128,4 +132,5 @@ def build_handlers(notifier: Notifier) -> dict[type, Handler]:
         InspectionPlanned: on_inspection_planned,
         InspectionResultReported: on_inspection_result_reported,
         InspectionBulletinRequested: on_inspection_bulletin_requested,
+        SelfCheckReviewClosed: on_review_closed,
     }

@@ -84,6 +84,16 @@ async def test_september_check_and_december_lookback_as_rounds(suite, ids):
 
     closed = await gw.post(f"/api/v1/evaluation/reviews/{rid}/close", headers=office)
     assert closed.status_code == 200 and closed.json()["state_label"] == "已结束"
+    # Closing drafts the round's 通报 in notification, for an editor to review (referrals are not in it).
+    async def drafted():
+        drafts = (await gw.get("/api/v1/notification/bulletins/drafts", headers=ids.bearer("org_officer"))).json()
+        return [d for d in drafts["items"] if d["kind"] == "review_round" and d["data"].get("review_id") == rid]
+    [draft] = await eventually(drafted)
+    assert draft["title"] == "2031年九月大检查情况通报"
+    assert f"{RB}：检查1项，销号0项，退回重改1项（敷衍整改1项）" in draft["body"]
+    assert f"{RA}：检查2项，销号1项，未完成整改1项" in draft["body"]
+    assert "移送" not in draft["body"] and "纪委" not in draft["body"]
+
     late = await gw.post(f"/api/v1/evaluation/reviews/{rid}/items/{idle}", headers=office,
                          json={"decision": "return", "verdict": "superficial"})
     assert late.status_code == 409 and "已结束" in late.json()["detail"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import ClassVar, Literal
 
+from pydantic import BaseModel
+
 from .base import EventContract, Id
 
 
@@ -81,3 +83,27 @@ class FeedbackHandedDown(EventContract):
     task_ids: list[Id]
     units: list[str]
     handed_down_at: datetime
+
+
+class ReviewUnitCount(BaseModel):
+    unit_id: str
+    items: int
+    signed_off: int
+    returned: int
+    pending: int
+    verdicts: dict[str, int] = {}  # Chinese label (敷衍整改 …) → how many
+
+
+class SelfCheckReviewClosed(EventContract):
+    """A review round (九月大检查 / 十二月回头看) closed: per unit, what it signed off and returned; notification
+    drafts the round's 通报 for review. Referrals are not counted here: they are the bodies' business."""
+
+    service: ClassVar[str] = "evaluation"
+    event: ClassVar[str] = "self-check-review-closed"
+    key_field: ClassVar[str] = "review_id"
+
+    review_id: Id
+    kind: Literal["september_check", "december_lookback"]
+    title: str
+    units: list[ReviewUnitCount]
+    closed_at: datetime
