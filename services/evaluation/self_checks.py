@@ -100,7 +100,8 @@ async def review(session: AsyncSession, outbox: Outbox, *, item_id: uuid.UUID, d
         if verdict is None:
             raise Problem(422, "退回时须认定整改问题：敷衍整改、表面整改或虚假整改。", slug="verdict-required")
         referred = f"，移送{REFER_LABELS[refer_to]}" if refer_to else ""
-        values = {"state": "returned", "signed_off_by": None, "signed_off_at": None, "review_note": f"{label}：认定为{VERDICT_LABELS[verdict]}，退回重改{referred}"
+        values = {"state": "returned", "signed_off_by": None, "signed_off_at": None,
+                  "review_note": f"{label}：认定为{VERDICT_LABELS[verdict]}，退回重改{referred}"
                   + (f"。{note}" if note else "")}
         if refer_to:
             await outbox.publish(session, SelfCheckReferred(

@@ -249,7 +249,8 @@ async def view(session: AsyncSession, project_id: uuid.UUID) -> dict[str, Any]:
                           "record": trigger_record(c, project["code"], project["name"])} for c in codes]})
     # 五必查 about this project, per trigger: how many of its clues raised each
     project["must_investigate"] = [
-        {"code": c, "label": label, "clues": sum(1 for x in project["clues"] if any(t["code"] == c for t in x["triggers"]))}
+        {"code": c, "label": label,
+         "clues": sum(1 for x in project["clues"] if any(t["code"] == c for t in x["triggers"]))}
         for c, label in PROJECT_TRIGGERS.items()
         if any(t["code"] == c for x in project["clues"] for t in x["triggers"])]
     project["cases"] = [{"case_id": link.target_id, "case_number": link.label, "source": link.source,

@@ -45,7 +45,8 @@ async def test_a_feedback_document_is_handed_down_as_tasks_and_tracked(suite, id
     # Each unit sees the items it answers for; a unit with none sees no document.
     lead = ids.bearer("unit_handler", unit=LEAD)
     mine = (await gw.get(f"/api/v1/evaluation/feedback/{doc['id']}", headers=lead)).json()
-    assert [i["seq"] for i in mine["items"]] == [1] and [p["unit_id"] for p in mine["items"][0]["task"]["parts"]] == [LEAD]
+    assert [i["seq"] for i in mine["items"]] == [1]
+    assert [p["unit_id"] for p in mine["items"][0]["task"]["parts"]] == [LEAD]
     outsider = ids.bearer("unit_handler", unit=OUTSIDER)
     assert (await gw.get(f"/api/v1/evaluation/feedback/{doc['id']}", headers=outsider)).status_code == 404
     assert all(d["id"] != doc["id"] for d in (await gw.get("/api/v1/evaluation/feedback", headers=outsider)).json())
@@ -58,7 +59,8 @@ async def test_a_feedback_document_is_handed_down_as_tasks_and_tracked(suite, id
     tracked = (await gw.get(f"/api/v1/evaluation/feedback/{doc['id']}", headers=ids.bearer("auditor"))).json()
     assert tracked["progress"]["label"] == "共2条，已完成1条，逾期1条"
     overdue = (await gw.get("/api/v1/evaluation/drives/overdue", headers=office)).json()
-    assert [(o["unit_id"], o["state_label"]) for o in overdue if o["task_id"] == second["id"]] == [(OTHER, "逾期未完成")]
+    late = [(o["unit_id"], o["state_label"]) for o in overdue if o["task_id"] == second["id"]]
+    assert late == [(OTHER, "逾期未完成")]
 
     # A later item is numbered on; notification tells the unit, naming where the task came from.
     more = await gw.post(f"/api/v1/evaluation/feedback/{doc['id']}/items", headers=office, json={"items": [
