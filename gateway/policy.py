@@ -75,7 +75,7 @@ RULES: tuple[Rule, ...] = (
     # Key projects (重点项目, issue 20): register, phone checks, links and the project view; triage checks roles.
     _rule("GET HEAD POST PATCH", r"^/api/v1/triage/projects(/.*)?$", "staff"),
     # Campaign drives and their tasks (issue 20): the 督查考评办 and the units' own tasks; never public.
-    _rule("GET HEAD POST", r"^/api/v1/evaluation/(drives|self-checks)(/.*)?$", "staff"),
+    _rule("GET HEAD POST", r"^/api/v1/evaluation/(drives|self-checks|reviews|feedback)(/.*)?$", "staff"),
     _rule("GET HEAD", r"^/open311/(v2/)?discovery\.(json|xml)$", "public", "open311-read"),
     # 预分类 for the systems that feed clues in (hotline integrators), besides triage officers; never public.
     _rule("POST", r"^/api/v1/triage/classify$", "staff", machines="hotline"),

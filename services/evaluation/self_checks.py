@@ -79,27 +79,35 @@ async def rectified(session: AsyncSession, *, item_id: uuid.UUID, evidence: str,
 
 
 async def review(session: AsyncSession, outbox: Outbox, *, item_id: uuid.UUID, decision: str, review: str,
-                 verdict: str | None, note: str | None, by: str, refer_to: str | None = None) -> dict[str, Any]:
+                 verdict: str | None, note: str | None, by: str, refer_to: str | None = None,
+                 round_title: str | None = None, review_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """``round_title``/``review_id``: the review round (reviews.py) the decision is taken in. A 回头看 also
+    looks back at items already signed off: one found 虚假整改 after its 销号 is reopened."""
     scope = Scope()
     row = await get(session, item_id, scope, lock=True)
-    if row.state != "rectified":
+    looking_back = review == "december_lookback" and row.state == "signed_off"
+    if row.state != "rectified" and not looking_back:
         raise Problem(409, "只有已报整改（附佐证）的问题才能销号或退回。", slug="item-state")
-    label = REVIEW_LABELS[review]
+    label = round_title or REVIEW_LABELS[review]
     if decision == "sign_off" and refer_to:
         raise Problem(422, "销号的问题无需移送。", slug="refer-on-sign-off")
-    if decision == "sign_off":
+    if decision == "sign_off" and looking_back:
+        values = {"review_note": f"{label}：复核确认销号" + (f"。{note}" if note else "")}
+    elif decision == "sign_off":
         values = {"state": "signed_off", "signed_off_by": by, "signed_off_at": datetime.now(UTC),
                   "review_note": f"{label}：销号" + (f"。{note}" if note else "")}
     else:
         if verdict is None:
             raise Problem(422, "退回时须认定整改问题：敷衍整改、表面整改或虚假整改。", slug="verdict-required")
         referred = f"，移送{REFER_LABELS[refer_to]}" if refer_to else ""
-        values = {"state": "returned", "review_note": f"{label}：认定为{VERDICT_LABELS[verdict]}，退回重改{referred}"
+        values = {"state": "returned", "signed_off_by": None, "signed_off_at": None,
+                  "review_note": f"{label}：认定为{VERDICT_LABELS[verdict]}，退回重改{referred}"
                   + (f"。{note}" if note else "")}
         if refer_to:
             await outbox.publish(session, SelfCheckReferred(
                 item_id=item_id, unit_id=row.unit_id, level_label=LEVEL_LABELS[row.level], problem=row.problem,
                 responsible=row.responsible, verdict=verdict, verdict_label=VERDICT_LABELS[verdict],  # type: ignore[arg-type]
-                review_label=label, refer_to=refer_to, referred_at=datetime.now(UTC)))  # type: ignore[arg-type]
+                review_label=label, refer_to=refer_to, referred_at=datetime.now(UTC),  # type: ignore[arg-type]
+                review_id=review_id))
     await session.execute(update(self_check_items).where(self_check_items.c.id == item_id).values(**values))
     return read(await get(session, item_id, scope), datetime.now(UTC).date())

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.common.app import ServiceSpec, build_service_app
 from services.common.contracts.inspections import (
+    InspectionBulletinRequested,
     InspectionFindingRecorded,
     InspectionPlanned,
     InspectionResultReported,
@@ -54,7 +55,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             settings=settings,
             metadata=metadata,
             routers=[router, inspection_api.router, pages.router, citizen_pages.router, open311.router, open311.discovery_router],
-            produces=[ClueReceived, InspectionPlanned, InspectionFindingRecorded, InspectionResultReported],
+            produces=[ClueReceived, InspectionPlanned, InspectionFindingRecorded, InspectionResultReported,
+                      InspectionBulletinRequested],
             handlers={**HANDLERS, **project_checks.handlers(Outbox(outbox, settings), settings)},
             workers=[callback_worker],
             on_startup=[prepare_storage],

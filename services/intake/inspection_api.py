@@ -219,3 +219,11 @@ async def get_stats(session: SessionDep, principal: Reader, month: Annotated[str
                     ) -> dict[str, Any]:
     """检查情况统计 per unit and theme, and plans by result state (一月一通报)."""
     return await inspections.stats(session, month=_month(month))
+
+
+@router.post("/bulletins/{month}", status_code=202)
+async def post_bulletin(month: str, request: Request, session: SessionDep, principal: Inspector) -> dict[str, Any]:
+    """一月一通报: draft the month's inspection bulletin in notification (待审核) from these counts."""
+    counts = await inspections.request_bulletin(session, request.app.state.outbox, month=_month(month) or month,
+                                                by=principal.subject)
+    return {**counts, "status_label": "已提交通报初稿，待审核发布"}

@@ -23,7 +23,10 @@ from services.common.calendar import default_calendar
 from services.common.contracts.inspections import (
     InspectionFindingRecorded,
     InspectionPlanned,
+    InspectionBulletinRequested,
+    InspectionCount,
     InspectionResultReported,
+    InspectionStateCount,
 )
 from services.common.errors import Problem
 from services.common.ids import new_id
@@ -333,6 +336,24 @@ async def stats(session: AsyncSession, *, month: str | None) -> dict[str, Any]:
         "by_theme": [{"theme": t, **c} for t, c in sorted(by_theme.items())],
         "by_state": [{"state": s, "state_label": STATE_LABELS[s], "count": n} for s, n in sorted(states.items())],
     }
+
+
+async def request_bulletin(session: AsyncSession, outbox: Outbox, *, month: str, by: str) -> dict[str, Any]:
+    """一月一通报: the month's counts go to notification, which drafts the bulletin for the office to review
+    and publish (a machine never publishes it). Asking again refreshes a draft not yet published."""
+    counts = await stats(session, month=month)
+    if counts["plans"] == 0:
+        raise Problem(422, f"{month} 没有明察暗访计划，无可通报。", slug="no-inspections")
+    await outbox.publish(session, InspectionBulletinRequested(
+        month=month, theme=await theme_of(session, month), plans=counts["plans"],
+        by_unit=[InspectionCount(key=r["unit_id"], visits=r["visits"], findings=r["findings"])
+                 for r in counts["by_unit"]],
+        by_theme=[InspectionCount(key=r["theme"], visits=r["visits"], findings=r["findings"])
+                  for r in counts["by_theme"]],
+        by_state=[InspectionStateCount(state=r["state"], label=r["state_label"], count=r["count"])
+                  for r in counts["by_state"]],
+        requested_by=by, requested_at=datetime.now(UTC)))
+    return counts
 
 
 def stats_csv(counts: dict[str, Any]) -> str:

@@ -48,6 +48,8 @@ BULLETIN_KINDS: dict[str, str] = {
     "clarification": "澄清正名",
     "ranking": "评议结果公布",
     "monthly": "月度通报",
+    "inspection_monthly": "明察暗访通报",
+    "review_round": "督查检查通报",
 }
 
 BULLETIN_STATUSES: dict[str, str] = {"draft": "待审核", "published": "已发布"}
@@ -67,7 +69,8 @@ CONSEQUENCE_KINDS: dict[str, str] = {
     "exemplar": "评议先进",
 }
 
-DEADLINE_KINDS: dict[str, str] = {"transfer": "转办线索反馈", "rectification": "整改任务", "drive_task": "专项行动任务"}
+DEADLINE_KINDS: dict[str, str] = {"transfer": "转办线索反馈", "rectification": "整改任务", "drive_task": "专项行动任务",
+                                  "inspection_result": "明察暗访检查结果报送"}
 
 TRIAGE_DECISIONS: dict[str, str] = {
     "accept": "已受理并进入核查程序",

@@ -13,7 +13,12 @@ from services.common.contracts.accountability import (
     RectificationOverdue,
     TypicalCasePublished,
 )
-from services.common.contracts.drives import DriveTaskAssigned, DriveTaskReported
+from services.common.contracts.drives import DriveTaskAssigned, DriveTaskReported, SelfCheckReviewClosed
+from services.common.contracts.inspections import (
+    InspectionBulletinRequested,
+    InspectionPlanned,
+    InspectionResultReported,
+)
 from services.common.contracts.evaluation import ResultsPublished, VoterCodeRequested
 from services.common.contracts.intake import ClueReceived
 from services.common.contracts.transfers import TransferConcluded, TransferResultFiled, TransferReturned
@@ -27,6 +32,8 @@ from services.common.events import CloudEvent
 from . import service
 from .service import Notifier
 from .service import drives as drive_tasks
+from .service import inspections
+from .service import reviews as review_rounds
 from .service import transfers as transfer_loop
 from .service.voters import send_voter_code
 
@@ -37,6 +44,20 @@ def build_handlers(notifier: Notifier) -> dict[type, Handler]:
 
     async def on_drive_task_reported(session: AsyncSession, event: DriveTaskReported, envelope: CloudEvent) -> None:
         await drive_tasks.reported(session, event=event)
+
+    async def on_inspection_planned(session: AsyncSession, event: InspectionPlanned, envelope: CloudEvent) -> None:
+        await inspections.planned(session, event=event)
+
+    async def on_inspection_result_reported(session: AsyncSession, event: InspectionResultReported,
+                                            envelope: CloudEvent) -> None:
+        await inspections.reported(session, event=event)
+
+    async def on_inspection_bulletin_requested(session: AsyncSession, event: InspectionBulletinRequested,
+                                               envelope: CloudEvent) -> None:
+        await inspections.draft_bulletin(session, notifier=notifier, event=event)
+
+    async def on_review_closed(session: AsyncSession, event: SelfCheckReviewClosed, envelope: CloudEvent) -> None:
+        await review_rounds.draft_bulletin(session, notifier=notifier, event=event)
 
     async def on_unit_upserted(session: AsyncSession, event: UnitUpserted, envelope: CloudEvent) -> None:
         await service.record_unit(session, event=event, data=envelope.data)
@@ -108,4 +129,8 @@ def build_handlers(notifier: Notifier) -> dict[type, Handler]:
         TransferConcluded: on_transfer_concluded,
         DriveTaskAssigned: on_drive_task_assigned,
         DriveTaskReported: on_drive_task_reported,
+        InspectionPlanned: on_inspection_planned,
+        InspectionResultReported: on_inspection_result_reported,
+        InspectionBulletinRequested: on_inspection_bulletin_requested,
+        SelfCheckReviewClosed: on_review_closed,
     }

@@ -21,6 +21,7 @@ from . import competence, service
 from .daily_run import SHANGHAI
 from .runs import clock_of, execute_run, get_job, queue_run
 from .models import audit_log, units
+from .projects import projects_of_clue
 from .classifier import default_classifier
 from .schemas import (
     BenchmarkCaseRead,
@@ -104,7 +105,10 @@ async def get_clues(
 @router.get("/clues/{clue_id}", response_model=ClueRead)
 async def get_clue(clue_id: uuid.UUID, session: SessionDep, principal: Reader) -> ClueRead:
     row = await service.get_clue(session, clue_id=clue_id, principal=principal)
-    return ClueRead.model_validate(row._mapping)
+    read = ClueRead.model_validate(row._mapping)
+    if not scope_of(principal).unit_bound:  # key projects (R-SU-5): the register is the commission's
+        read.key_projects = await projects_of_clue(session, row.id, list(row.triggers))
+    return read
 
 
 @router.patch("/clues/{clue_id}", response_model=ClueRead)

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from services.common.app import ServiceSpec, build_service_app
 from services.common.outbox import Outbox
-from services.common.contracts.projects import KeyProjectChecked, KeyProjectRegistered
+from services.common.contracts.projects import KeyProjectChecked, KeyProjectRegistered, KeyProjectTriggerRaised
 from services.common.contracts.transfers import TransferConcluded, TransferResultFiled, TransferReturned
 from services.common.contracts.triage import ClueTriaged, DailySheetPublished, UnitUpserted
 
@@ -30,7 +30,7 @@ def create_app(settings: TriageSettings | None = None) -> FastAPI:
             routers=[transfer_router, project_router, router],
             produces=[ClueTriaged, DailySheetPublished, UnitUpserted,
                       TransferResultFiled, TransferReturned, TransferConcluded,
-                      KeyProjectRegistered, KeyProjectChecked],
+                      KeyProjectRegistered, KeyProjectChecked, KeyProjectTriggerRaised],
             handlers=build_handlers(settings, Outbox(outbox, settings)),
             workers=[daily_run_scheduler],
             on_startup=[seed_reference_data],

@@ -25,8 +25,10 @@ def build_handlers(settings: TriageSettings, outbox: Outbox) -> dict[type, Handl
         if not await kept.keep(session, outbox, event) and verdict is not None \
                 and service.screened_on_arrival(verdict, event.enterprise_related, settings):
             await screen_on_arrival(session, event.clue_id, settings)  # in the same transaction as the copy
+        # key projects (R-SU-5): a phone check's clue, or a clue naming a project (in-memory matcher)
         await projects.link_arriving_clue(session, event)
-        await projects.link_by_mention(session, event)
+        await projects.link_by_mention(session, outbox, event,
+                                       list(verdict.triggers) if verdict is not None else None)
 
     async def on_case_opened(session: AsyncSession, event: CaseOpened, envelope: CloudEvent) -> None:
         await projects.link_case(session, event)

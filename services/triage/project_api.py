@@ -45,6 +45,8 @@ class Milestone(BaseModel):
 class ProjectCreate(StorableModel):
     code: str = Field(min_length=1, max_length=64, description="台账编号")
     name: str = Field(min_length=2, max_length=200)
+    aliases: list[Annotated[str, Field(min_length=4, max_length=200)]] = Field(
+        default_factory=list, max_length=20, description="简称：线索中常用的其他叫法（至少 4 个字）")
     level: Literal["provincial", "city", "county"]
     owner: str = Field(min_length=2, max_length=200, description="项目业主")
     owner_contact: str | None = Field(None, max_length=200)
@@ -52,6 +54,11 @@ class ProjectCreate(StorableModel):
     team: list[Name] = Field(min_length=1, max_length=50, description="一套班子")
     approval_units: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(max_length=100)
     milestones: list[Milestone] = Field(default_factory=list, max_length=100)
+
+
+class ProjectChange(StorableModel):
+    aliases: list[Annotated[str, Field(min_length=4, max_length=200)]] | None = Field(None, max_length=20)
+    milestones: list[Milestone] | None = Field(None, max_length=100)
 
 
 class Answers(BaseModel):
@@ -98,6 +105,14 @@ async def get_projects(session: SessionDep, principal: Reader) -> list[dict[str,
 @router.get("/{project_id}")
 async def get_project(project_id: uuid.UUID, session: SessionDep, principal: Reader) -> dict[str, Any]:
     """项目视图: the project, its phone checks, clues and cases."""
+    return await projects.view(session, project_id)
+
+
+@router.patch("/{project_id}")
+async def patch_project(project_id: uuid.UUID, body: ProjectChange, session: SessionDep, principal: Keeper
+                        ) -> dict[str, Any]:
+    """简称和节点: the aliases clues are matched on, and the milestones."""
+    await projects.amend(session, project_id=project_id, change=body.model_dump(mode="json", exclude_none=True))
     return await projects.view(session, project_id)
 
 

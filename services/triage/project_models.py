@@ -16,6 +16,8 @@ key_projects = Table(
     Column("id", Uuid, primary_key=True),
     Column("code", Text, nullable=False, unique=True),  # the register's own number
     Column("name", Text, nullable=False),
+    # other names clues use for it (简称): matched like the name, by the in-memory matcher (project_match.py)
+    Column("aliases", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
     Column("level", Text, nullable=False),  # provincial 省级 | city 市级 | county 县级
     Column("owner", Text, nullable=False),  # 项目业主 (the investor / enterprise)
     Column("owner_contact", Text),  # who the commission phones, and how
@@ -25,6 +27,7 @@ key_projects = Table(
     Column("milestones", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("registered_by", Text, nullable=False),
     Column("registered_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 project_checks = Table(
@@ -49,7 +52,10 @@ project_links = Table(
     Column("kind", Text, primary_key=True),  # clue | case
     Column("target_id", Uuid, primary_key=True),
     Column("label", Text),  # tracking number or case number
-    Column("source", Text, nullable=False),  # manual | phone_check | case_of_clue
+    Column("source", Text, nullable=False),  # manual | phone_check | case_of_clue | mention
+    Column("matched", Text),  # the name, alias or number the clue used
+    # project 五必查 triggers the clue raised when linked (项目迟迟不落地 …); the view also reads the clue's own
+    Column("triggers", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
     Column("linked_by", Text, nullable=False),
     Column("linked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

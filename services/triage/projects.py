@@ -11,25 +11,35 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.contracts.accountability import CaseOpened
 from services.common.contracts.intake import ClueReceived
-from services.common.contracts.projects import KeyProjectChecked, KeyProjectRegistered
+from services.common.contracts.projects import KeyProjectChecked, KeyProjectRegistered, KeyProjectTriggerRaised
 from services.common.errors import Problem
 from services.common.ids import new_id
 from services.common.outbox import Outbox
 
 from .models import clues
+from .project_match import matcher_cache
 from .project_models import key_projects, project_checks, project_links
 
 LEVEL_LABELS = {"provincial": "省级重点项目", "city": "市级重点项目", "county": "县级重点项目"}
 PROBLEM_LABELS = {"obstruction": "故意刁难", "delay": "推诿拖延", "extortion": "吃拿卡要", "other": "其他作风问题"}
 SOURCE_LABELS = {"manual": "人工关联", "phone_check": "电话询问发现", "case_of_clue": "关联线索立案",
                  "mention": "线索提及项目"}
+# The project-related 五必查 (Wenzhou 2016), in the seed's words: a clue raising one of these about a
+# registered project names the project in the trigger's record.
+PROJECT_TRIGGERS = {"project_slow": "项目迟迟不落地", "investor_withdrawal": "投资业主撤回投资",
+                    "investment_approval_service": "招商引资项目审批服务不到位",
+                    "over_budget_schedule": "政府投资项目严重双超"}
+
+
+def trigger_record(code: str, project_code: str, project_name: str) -> str:
+    return f"五必查·{PROJECT_TRIGGERS[code]}：重点项目“{project_name}”（{project_code}）"
 
 
 async def register(session: AsyncSession, outbox: Outbox, *, body: dict[str, Any], by: str) -> uuid.UUID:
@@ -41,6 +51,7 @@ async def register(session: AsyncSession, outbox: Outbox, *, body: dict[str, Any
                                                                registered_at=registered_at, **body))
     except IntegrityError:
         raise Problem(409, f"项目编号 {body['code']} 已登记。", slug="project-exists") from None
+    matcher_cache.invalidate_after_commit(session)
     await outbox.publish(session, KeyProjectRegistered(
         project_id=project_id, code=body["code"], name=body["name"], level=body["level"], leader=body["leader"],
         approval_units=body["approval_units"], registered_at=registered_at))
@@ -56,9 +67,20 @@ async def get(session: AsyncSession, project_id: uuid.UUID):
 
 def project_read(p) -> dict[str, Any]:
     return {"id": p.id, "code": p.code, "name": p.name, "level": p.level, "level_label": LEVEL_LABELS[p.level],
+            "aliases": list(p.aliases),
             "owner": p.owner, "owner_contact": p.owner_contact, "leader": p.leader, "team": list(p.team),
             "approval_units": list(p.approval_units), "milestones": p.milestones,
             "registered_at": p.registered_at}
+
+
+async def amend(session: AsyncSession, *, project_id: uuid.UUID, change: dict[str, Any]) -> None:
+    """Aliases and milestones change over a project's life; the register number and name do not."""
+    await get(session, project_id)
+    if not change:
+        raise Problem(422, "没有要修改的内容（aliases 或 milestones）。", slug="nothing-to-change")
+    await session.execute(update(key_projects).where(key_projects.c.id == project_id)
+                          .values(**change, updated_at=datetime.now(UTC)))
+    matcher_cache.invalidate_after_commit(session)
 
 
 async def list_projects(session: AsyncSession) -> list[dict[str, Any]]:
@@ -97,9 +119,11 @@ def check_read(c) -> dict[str, Any]:
 
 
 async def _link(session: AsyncSession, *, project_id: uuid.UUID, kind: str, target_id: uuid.UUID,
-                label: str | None, source: str, by: str) -> bool:
+                label: str | None, source: str, by: str, matched: str | None = None,
+                triggers: list[str] | None = None) -> bool:
     done = await session.execute(pg_insert(project_links).values(
-        project_id=project_id, kind=kind, target_id=target_id, label=label, source=source, linked_by=by)
+        project_id=project_id, kind=kind, target_id=target_id, label=label, source=source, linked_by=by,
+        matched=matched, triggers=triggers or [])
         .on_conflict_do_nothing().returning(project_links.c.target_id))
     return done.first() is not None
 
@@ -136,17 +160,54 @@ async def link_arriving_clue(session: AsyncSession, event: ClueReceived) -> None
                     label=event.tracking_number, source="phone_check", by="system")
 
 
-async def link_by_mention(session: AsyncSession, event: ClueReceived) -> None:
-    """A clue that names a registered project (by its full name or register number) is linked to it, so
-    that 项目迟迟不落地 or 审批服务不到位 complaints reach the project's view without waiting for an officer."""
+async def link_by_mention(session: AsyncSession, outbox: Outbox, event: ClueReceived,
+                          triggers: list[str] | None) -> None:
+    """A clue that names a registered project (full name, alias or register number) is linked to it, so
+    that 项目迟迟不落地 or 审批服务不到位 complaints reach the project's view without waiting for an officer.
+    When the clue raises a project 五必查 trigger, the link records it and ``key-project-trigger-raised``
+    names the project. ``triggers``: the arrival classification's, None on a replay (read back)."""
     if event.channel == "project_check":
         return
-    text = event.text
-    rows = await session.execute(select(key_projects.c.id).where(
-        or_(func.strpos(text, key_projects.c.name) > 0, func.strpos(text, key_projects.c.code) > 0)))
-    for (project_id,) in rows.all():
-        await _link(session, project_id=project_id, kind="clue", target_id=event.clue_id,
-                    label=event.tracking_number, source="mention", by="system")
+    matches = (await matcher_cache.get(session)).match(event.text)
+    if not matches:
+        return
+    if triggers is None:
+        triggers = list(await session.scalar(select(clues.c.triggers).where(clues.c.id == event.clue_id)) or ())
+    raised = [t for t in triggers if t in PROJECT_TRIGGERS]
+    for m in matches:
+        fresh = await _link(session, project_id=m.project_id, kind="clue", target_id=event.clue_id,
+                            label=event.tracking_number, source="mention", by="system", matched=m.matched,
+                            triggers=raised)
+        if fresh and raised:
+            await outbox.publish(session, KeyProjectTriggerRaised(
+                clue_id=event.clue_id, tracking_number=event.tracking_number, project_id=m.project_id,
+                project_code=m.code, project_name=m.name, matched=m.matched, triggers=raised,  # type: ignore[arg-type]
+                records=[trigger_record(t, m.code, m.name) for t in raised], raised_at=datetime.now(UTC)))
+
+
+def _clue_triggers(link, clue_row) -> list[str]:
+    """The project triggers of a linked clue: those recorded at the link and those the clue carries now
+    (the daily run's classification, an officer's addition)."""
+    now = set(getattr(clue_row, "triggers", None) or ())
+    return sorted((set(link.triggers) | now) & set(PROJECT_TRIGGERS))
+
+
+async def projects_of_clue(session: AsyncSession, clue_id: uuid.UUID, clue_triggers: list[str]
+                           ) -> list[dict[str, Any]]:
+    """The key projects a clue is linked to, each with the project 五必查 it raised named (for the clue read)."""
+    rows = (await session.execute(
+        select(project_links, key_projects.c.code, key_projects.c.name)
+        .join(key_projects, key_projects.c.id == project_links.c.project_id)
+        .where(project_links.c.kind == "clue", project_links.c.target_id == clue_id)
+        .order_by(key_projects.c.code))).all()
+    out = []
+    for r in rows:
+        codes = sorted((set(r.triggers) | set(clue_triggers)) & set(PROJECT_TRIGGERS))
+        out.append({"project_id": r.project_id, "code": r.code, "name": r.name, "source": r.source,
+                    "source_label": SOURCE_LABELS[r.source], "matched": r.matched,
+                    "triggers": [{"code": c, "label": PROJECT_TRIGGERS[c],
+                                  "record": trigger_record(c, r.code, r.name)} for c in codes]})
+    return out
 
 
 async def link_case(session: AsyncSession, event: CaseOpened) -> None:
@@ -169,15 +230,29 @@ async def view(session: AsyncSession, project_id: uuid.UUID) -> dict[str, Any]:
                                    .order_by(project_links.c.linked_at))).all()
     clue_ids = [link.target_id for link in links if link.kind == "clue"]
     screened = {r.id: r for r in (await session.execute(
-        select(clues.c.id, clues.c.state, clues.c.decision, clues.c.reason).where(clues.c.id.in_(clue_ids)))).all()
+        select(clues.c.id, clues.c.state, clues.c.decision, clues.c.reason, clues.c.triggers)
+        .where(clues.c.id.in_(clue_ids)))).all()
     } if clue_ids else {}
     project["checks"] = [check_read(c) for c in checks]
-    project["clues"] = [{
-        "clue_id": link.target_id, "tracking_number": link.label, "source": link.source,
-        "source_label": SOURCE_LABELS[link.source],
-        "state": getattr(screened.get(link.target_id), "state", None),
-        "decision": getattr(screened.get(link.target_id), "decision", None),
-        "reason": getattr(screened.get(link.target_id), "reason", None)} for link in links if link.kind == "clue"]
+    project["clues"] = []
+    for link in links:
+        if link.kind != "clue":
+            continue
+        row = screened.get(link.target_id)
+        codes = _clue_triggers(link, row)
+        project["clues"].append({
+            "clue_id": link.target_id, "tracking_number": link.label, "source": link.source,
+            "source_label": SOURCE_LABELS[link.source], "matched": link.matched,
+            "state": getattr(row, "state", None), "decision": getattr(row, "decision", None),
+            "reason": getattr(row, "reason", None),
+            "triggers": [{"code": c, "label": PROJECT_TRIGGERS[c],
+                          "record": trigger_record(c, project["code"], project["name"])} for c in codes]})
+    # 五必查 about this project, per trigger: how many of its clues raised each
+    project["must_investigate"] = [
+        {"code": c, "label": label,
+         "clues": sum(1 for x in project["clues"] if any(t["code"] == c for t in x["triggers"]))}
+        for c, label in PROJECT_TRIGGERS.items()
+        if any(t["code"] == c for x in project["clues"] for t in x["triggers"])]
     project["cases"] = [{"case_id": link.target_id, "case_number": link.label, "source": link.source,
                          "source_label": SOURCE_LABELS[link.source]} for link in links if link.kind == "case"]
     return project

@@ -40,6 +40,8 @@ class ClueRead(BaseModel):
     conduct: bool | None = None  # None: not classified yet
     model_version: str | None = None
     classified_at: datetime | None = None
+    # the key projects it is linked to, each project 五必查 naming the project (projects.projects_of_clue)
+    key_projects: list[dict[str, Any]] = []
 
 
 class ClueList(BaseModel):

@@ -82,3 +82,103 @@ async def test_a_key_project_from_register_to_phone_checks_clue_and_case(suite, 
     unknown = await gw.post(f"/api/v1/triage/projects/{pid}/links", headers=office,
                             json={"kind": "clue", "id": "00000000-0000-0000-0000-000000000001"})
     assert unknown.status_code == 422 and "线索" in unknown.json()["detail"]
+
+
+async def _events(bootstrap: str, topic: str, want, within: float = 20.0) -> list[dict]:
+    """The payloads on ``topic`` (read from the start of the run's own topic) for which ``want`` holds."""
+    import asyncio
+
+    import orjson
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    found: list[dict] = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not found and loop.time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    envelope = orjson.loads(record.value)
+                    data = envelope.get("data", envelope)
+                    if want(data):
+                        found.append(data)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_a_project_trigger_names_the_project(suite, ids, settings_kwargs):
+    """项目迟迟不落地 / 投资业主撤回投资 about a registered project (by its name or an alias) name the project in
+    the trigger's record: on the clue, in the project view, and on key-project-trigger-raised."""
+    from services.common.contracts.projects import KeyProjectTriggerRaised
+
+    gw = suite.gateway
+    office = ids.bearer("triage_officer")
+    made = await gw.post("/api/v1/triage/projects", headers=office, json={
+        "code": "DT-2017-C-088", "name": "大同市御河东岸智能装备制造基地项目", "aliases": ["御河智造基地"],
+        "level": "city", "owner": "某智能装备有限公司", "leader": "王副市长", "team": ["市工信局"],
+        "approval_units": [APPROVER]})
+    assert made.status_code == 201, made.text
+    project = made.json()
+    assert project["aliases"] == ["御河智造基地"] and project["must_investigate"] == []
+    pid = project["id"]
+    short = await gw.patch(f"/api/v1/triage/projects/{pid}", headers=office, json={"aliases": ["基地"]})
+    assert short.status_code == 422  # too short an alias would name half the city's clues
+    nothing = await gw.patch(f"/api/v1/triage/projects/{pid}", headers=office, json={})
+    assert nothing.status_code == 422 and "没有要修改" in nothing.json()["detail"]
+
+    # An alias named, and the project stalls while the investor is leaving: two project 五必查.
+    text = "御河智造基地签约两年了迟迟未开工，用地手续一直批不下来，投资方已经准备撤资转到外地"
+    sent = await gw.post("/api/v1/intake/reports", headers=office, json={"channel": "petition", "text": text})
+    assert sent.status_code == 201, sent.text
+    clue_id = sent.json()["id"]
+
+    async def linked():
+        view = (await gw.get(f"/api/v1/triage/projects/{pid}", headers=office)).json()
+        return [c for c in view["clues"] if c["clue_id"] == clue_id] and view
+    view = await eventually(linked)
+    [clue] = view["clues"]
+    assert clue["source_label"] == "线索提及项目" and clue["matched"] == "御河智造基地"
+    codes = {t["code"] for t in clue["triggers"]}
+    assert {"project_slow", "investor_withdrawal"} <= codes, clue
+    slow = next(t for t in clue["triggers"] if t["code"] == "project_slow")
+    assert slow["record"] == "五必查·项目迟迟不落地：重点项目“大同市御河东岸智能装备制造基地项目”（DT-2017-C-088）"
+    assert {m["label"] for m in view["must_investigate"]} >= {"项目迟迟不落地", "投资业主撤回投资"}
+
+    # The clue's own read (triage) names the project for the commission's staff only.
+    read = (await gw.get(f"/api/v1/triage/clues/{clue_id}", headers=office)).json()
+    [named] = read["key_projects"]
+    assert named["code"] == "DT-2017-C-088" and any("投资业主撤回投资" in t["record"] for t in named["triggers"])
+
+    [event] = await _events(settings_kwargs["kafka_bootstrap_servers"],
+                            KeyProjectTriggerRaised.topic(settings_kwargs["topic_prefix"]),
+                            lambda d: d.get("clue_id") == clue_id)
+    assert event["project_code"] == "DT-2017-C-088" and "project_slow" in event["triggers"]
+    assert text not in str(event)  # only the tracking number travels
+
+    # A new alias is matched from the next clue on (the matcher is rebuilt once the change is committed).
+    renamed = await gw.patch(f"/api/v1/triage/projects/{pid}", headers=office, json={"aliases": ["御河东岸基地"]})
+    assert renamed.status_code == 200 and renamed.json()["aliases"] == ["御河东岸基地"]
+    later = await gw.post("/api/v1/intake/reports", headers=office, json={
+        "channel": "petition", "text": "御河东岸基地的施工许可拖了半年还没办下来"})
+
+    async def later_linked():
+        view = (await gw.get(f"/api/v1/triage/projects/{pid}", headers=office)).json()
+        return [c for c in view["clues"] if c["clue_id"] == later.json()["id"]]
+    [link] = await eventually(later_linked)
+    assert link["matched"] == "御河东岸基地"
+
+    # A clue naming no project is linked to none.
+    plain = await gw.post("/api/v1/intake/reports", headers=office, json={
+        "channel": "petition", "text": "某街道办事处工作人员上班时间玩手机，群众办事等了一个上午"})
+    got = await eventually(lambda: _triage_clue(gw, office, plain.json()["id"]))
+    assert got["key_projects"] == []
+
+
+async def _triage_clue(gw, headers, clue_id):
+    response = await gw.get(f"/api/v1/triage/clues/{clue_id}", headers=headers)
+    return response.json() if response.status_code == 200 else None

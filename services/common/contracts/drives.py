@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import ClassVar, Literal
 
+from pydantic import BaseModel
+
 from .base import EventContract, Id
 
 
@@ -61,3 +63,47 @@ class SelfCheckReferred(EventContract):
     review_label: str
     refer_to: Literal["commission", "organization"]
     referred_at: datetime
+    review_id: Id | None = None  # the review round (大检查 / 回头看) that found it, when taken in one
+
+
+class FeedbackHandedDown(EventContract):
+    """交办: a higher level's feedback (巡视反馈意见, 专项督察通报) was registered and its items handed down as
+    drive tasks (each also travels as ``drive-task-assigned``, which notification watches)."""
+
+    service: ClassVar[str] = "evaluation"
+    event: ClassVar[str] = "feedback-handed-down"
+    key_field: ClassVar[str] = "document_id"
+
+    document_id: Id
+    kind: Literal["inspection_tour", "supervision", "other"]
+    kind_label: str
+    title: str
+    issued_by: str
+    drive_id: Id
+    task_ids: list[Id]
+    units: list[str]
+    handed_down_at: datetime
+
+
+class ReviewUnitCount(BaseModel):
+    unit_id: str
+    items: int
+    signed_off: int
+    returned: int
+    pending: int
+    verdicts: dict[str, int] = {}  # Chinese label (敷衍整改 …) → how many
+
+
+class SelfCheckReviewClosed(EventContract):
+    """A review round (九月大检查 / 十二月回头看) closed: per unit, what it signed off and returned; notification
+    drafts the round's 通报 for review. Referrals are not counted here: they are the bodies' business."""
+
+    service: ClassVar[str] = "evaluation"
+    event: ClassVar[str] = "self-check-review-closed"
+    key_field: ClassVar[str] = "review_id"
+
+    review_id: Id
+    kind: Literal["september_check", "december_lookback"]
+    title: str
+    units: list[ReviewUnitCount]
+    closed_at: datetime

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import ClassVar, Literal
 
+from pydantic import BaseModel
+
 from .base import EventContract, Id
 
 InspectionKind = Literal["open", "covert", "style_patrol", "circuit"]
@@ -64,3 +66,34 @@ class InspectionResultReported(EventContract):
     on_time: bool
     findings: int
     visits: int
+
+
+class InspectionCount(BaseModel):
+    key: str  # the unit's id, or the theme
+    visits: int
+    findings: int
+
+
+class InspectionStateCount(BaseModel):
+    state: str
+    label: str
+    count: int
+
+
+class InspectionBulletinRequested(EventContract):
+    """一月一通报: the office asked for the month's inspection bulletin; notification drafts it for review from
+    these counts (visits and findings per inspected unit and per theme, plans by result state). No finding's
+    text, no clue and no reporter travels: only what a published 通报 may say after review."""
+
+    service: ClassVar[str] = "intake"
+    event: ClassVar[str] = "inspection-bulletin-requested"
+    key_field: ClassVar[str] = "month"
+
+    month: str  # YYYY-MM
+    theme: str | None = None  # the month's theme (一月一主题), if one was set
+    plans: int
+    by_unit: list[InspectionCount]
+    by_theme: list[InspectionCount]
+    by_state: list[InspectionStateCount]
+    requested_by: str
+    requested_at: datetime

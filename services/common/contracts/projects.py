@@ -46,3 +46,27 @@ class KeyProjectChecked(EventContract):
     problems: list[CheckProblem] = []
     unit_id: str | None = None  # the approval unit the owner named, if any
     account: str | None = None  # what the owner said, as logged (no name or number of the owner)
+
+
+ProjectTrigger = Literal["project_slow", "investor_withdrawal", "investment_approval_service",
+                         "over_budget_schedule"]
+
+
+class KeyProjectTriggerRaised(EventContract):
+    """A clue naming a registered key project raised a project 五必查 trigger (项目迟迟不落地, 投资业主撤回投资,
+    招商引资项目审批服务不到位, 政府投资项目严重双超): the trigger's record names the project. Once per clue and
+    project; the clue's text stays with the clue (only its tracking number travels)."""
+
+    service: ClassVar[str] = "triage"
+    event: ClassVar[str] = "key-project-trigger-raised"
+    key_field: ClassVar[str] = "project_id"
+
+    clue_id: Id
+    tracking_number: str
+    project_id: Id
+    project_code: str
+    project_name: str
+    matched: str  # the name, alias or register number the clue used
+    triggers: list[ProjectTrigger]
+    records: list[str]  # in Chinese, one per trigger: 五必查·项目迟迟不落地：重点项目“…”（编号）
+    raised_at: datetime

@@ -89,14 +89,26 @@ async def remind_and_escalate(session: AsyncSession, *, notifier: Notifier, toda
         )
     ).all()
     counts = {"reminded": 0, "escalated": 0, "escalated_transfer": 0}
+    # the office-only kinds (an inspection team's deadline never reaches a unit); imported here, since
+    # inspections.py builds on this module's watch_deadline
+    from . import inspections
+
     for watch in due:
+        office_only = watch.kind in inspections.OFFICE_KINDS
         if watch.deadline < today and cal.working_days_between(watch.deadline, today) >= s.escalate_working_days_after:
-            await escalate(session, notifier=notifier, watch=watch, today=today)
+            if office_only:
+                await inspections.escalate(session, notifier=notifier, watch=watch, today=today)
+            else:
+                await escalate(session, notifier=notifier, watch=watch, today=today)
             counts["escalated"] += 1
             counts["escalated_transfer"] += watch.kind == "transfer"
             continue
         left = cal.working_days_between(today, watch.deadline)
-        if watch.reminded_on is None and 0 <= left <= s.remind_working_days_before:
+        if watch.reminded_on is None and 0 <= left <= s.remind_working_days_before and office_only:
+            await inspections.remind(session, notifier=notifier, watch=watch, working_days_left=left)
+            await session.execute(update(deadlines).where(deadlines.c.id == watch.id).values(reminded_on=today))
+            counts["reminded"] += 1
+        elif watch.reminded_on is None and 0 <= left <= s.remind_working_days_before:
             await notify_unit(session, notifier=notifier, unit_id=watch.unit_id, template="deadline_reminder",
                               source=f"reminder:{watch.id}:{watch.deadline.isoformat()}", clue_id=watch.clue_id,
                               kind=watch.kind, label=watch.label, deadline=watch.deadline, working_days_left=left)
