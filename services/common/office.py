@@ -84,31 +84,37 @@ def _width(value: Any) -> int:
 
 
 def xlsx(*sheets: Sheet) -> bytes:
-    """The workbook as bytes: bold, frozen header row, auto-filter, columns wide enough for their content."""
+    """The workbook as bytes: bold, frozen header row, auto-filter, columns wide enough for their content.
+
+    Written in openpyxl's write-only mode (rows streamed to the file, not held as cell objects): several
+    times faster and a fraction of the memory for a case list of tens of thousands of rows."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    book = Workbook()
-    book.remove(book.active)
+    book = Workbook(write_only=True)
     bold, fill = Font(bold=True, name=CHINESE_FONT), PatternFill("solid", fgColor="DDE5F0")
+    centred = Alignment(horizontal="center", vertical="center")
     for spec in sheets:
         sheet = book.create_sheet(_sheet_title(spec.title))
-        sheet.append([cell(h) for h in spec.headers])
-        for header in sheet[1]:
-            header.font, header.fill = bold, fill
-            header.alignment = Alignment(horizontal="center", vertical="center")
-        widths = [_width(h) for h in spec.headers]
-        for row in spec.rows:
-            values = [cell(v) for v in row]
-            sheet.append(values)
-            for i, value in enumerate(values[:len(widths)]):
-                widths[i] = max(widths[i], _width(value))
-        for i, width in enumerate(spec.widths or widths, start=1):
+        rows = [[cell(v) for v in row] for row in spec.rows]
+        widths = list(spec.widths or [max([_width(h), *(_width(r[i]) for r in rows if i < len(r))])
+                                      for i, h in enumerate(spec.headers)])
+        # Widths, the frozen row and the filter go before the first row: a write-only sheet is written in order.
+        for i, width in enumerate(widths, start=1):
             sheet.column_dimensions[get_column_letter(i)].width = min(MAX_WIDTH, width + 2)
         sheet.freeze_panes = "A2"
         if spec.headers:
-            sheet.auto_filter.ref = f"A1:{get_column_letter(len(spec.headers))}{max(sheet.max_row, 1)}"
+            sheet.auto_filter.ref = f"A1:{get_column_letter(len(spec.headers))}{len(rows) + 1}"
+        header_cells = []
+        for header in spec.headers:
+            target = WriteOnlyCell(sheet, value=cell(header))
+            target.font, target.fill, target.alignment = bold, fill, centred
+            header_cells.append(target)
+        sheet.append(header_cells)
+        for row in rows:
+            sheet.append(row)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
 
 from services.common import office
 from services.common.auth import CurrentPrincipal, Principal, require_roles
@@ -46,7 +47,21 @@ def _ranks(results: dict) -> dict[str, tuple[str, int | None]]:
     return ranks
 
 
-@router.get("/rankings/movement")
+class UnitMovement(BaseModel):
+    unit_id: str
+    unit_name: str | None
+    from_rank: int | None
+    to_rank: int | None
+    change: int | None
+
+
+class RankingMovement(BaseModel):
+    from_campaign: str
+    to_campaign: str
+    units: list[UnitMovement]
+
+
+@router.get("/rankings/movement", response_model=RankingMovement)
 async def get_ranking_movement(
     session: SessionDep, principal: Leader,
     from_campaign: Annotated[uuid.UUID | None, Query(description="前一次测评的编号")] = None,

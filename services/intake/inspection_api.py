@@ -206,7 +206,8 @@ async def post_report(plan_id: uuid.UUID, body: ResultReport, request: Request, 
                                             summary=body.summary)
 
 
-@router.get("/stats.csv")
+@router.get("/stats.csv", response_class=Response,
+            responses=office.binary_response(office.CSV_TYPE, "明察暗访统计 (CSV, UTF-8 带 BOM)"))
 async def get_stats_csv(session: SessionDep, principal: Reader, month: Annotated[str | None, Query()] = None
                         ) -> Response:
     """The same counts as CSV, for the month's 通报."""

@@ -152,7 +152,8 @@ async def get_daily_run(run_id: uuid.UUID, request: Request, principal: SheetRea
     return DailyRunRead.of(await get_job(request.app.state.sessions, run_id))
 
 
-@router.get("/daily-sheets/{run_date}.csv")
+@router.get("/daily-sheets/{run_date}.csv", response_class=Response,
+            responses=office.binary_response(office.CSV_TYPE, "当日线索梳理表 (CSV, UTF-8 带 BOM)"))
 async def get_daily_sheet_csv(run_date: date, session: SessionDep, principal: SheetReader,
                               version: Annotated[int | None, Query(ge=1)] = None) -> Response:
     run = await _sheet_for(session, principal, run_date, version)

@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from services.common.auth import Principal, require_roles
@@ -48,6 +49,42 @@ CHANNEL_LABELS: dict[str, str] = {
 }
 
 
+class DayCounts(BaseModel):
+    date: str
+    by_channel: dict[str, int]
+    by_family: dict[str, int]
+
+
+class DailyLabels(BaseModel):
+    channel: dict[str, str]
+    family: dict[str, str]
+
+
+class DailyCounts(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    days: list[DayCounts]
+    labels: DailyLabels
+
+
+class HeatUnit(BaseModel):
+    id: str
+    name: str
+
+
+class HeatType(BaseModel):
+    code: str
+    label: str
+
+
+class Heatmap(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    units: list[HeatUnit]
+    types: list[HeatType]
+    cells: list[tuple[int, int, int]] = Field(description="[unit_index, type_index, count], non-zero only")
+
+
 def period(from_: date | None, to: date | None) -> tuple[date, date]:
     until = to or datetime.now(SHANGHAI).date()
     since = from_ or until - timedelta(days=29)
@@ -68,8 +105,8 @@ def _where(principal: Principal, since: date, until: date) -> list:
     return where
 
 
-@router.get("/daily")
-async def get_daily(session: SessionDep, principal: Leader, from_: From = None, to: To = None) -> dict:
+@router.get("/daily", response_model=DailyCounts, response_model_by_alias=True)
+async def get_daily_clue_counts(session: SessionDep, principal: Leader, from_: From = None, to: To = None) -> dict:
     """每日线索量: clues received per city day (Asia/Shanghai), by channel and by family (不作为/慢作为/乱作为);
     every day of the period is listed, an empty one with empty counts."""
     since, until = period(from_, to)
@@ -95,8 +132,8 @@ async def get_daily(session: SessionDep, principal: Leader, from_: From = None, 
     }
 
 
-@router.get("/heatmap")
-async def get_heatmap(session: SessionDep, principal: Leader, from_: From = None, to: To = None) -> dict:
+@router.get("/heatmap", response_model=Heatmap, response_model_by_alias=True)
+async def get_unit_type_heatmap(session: SessionDep, principal: Leader, from_: From = None, to: To = None) -> dict:
     """单位 × 问题类型: clues received in the period per responsible unit (where triage routed it, else where
     intake pre-routed it) and problem type; ``cells`` are ``[unit_index, type_index, count]``, non-zero only."""
     since, until = period(from_, to)
