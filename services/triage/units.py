@@ -175,7 +175,7 @@ class Directory:
     parents: dict[str, tuple[str | None, str | None, bool]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, rows: list[dict[str, Any]], rules=()) -> "Directory":
+    def build(cls, rows: list[dict[str, Any]], rules=()) -> Directory:
         names: dict[str, tuple[str, int]] = {}
         for row in rows:
             if not row.get("active", True) or row["level"] == "region":
