@@ -118,7 +118,8 @@ def stats_sheets(figures: Stats, title: str) -> list[office.Sheet]:
     period = f"{day(figures.period_from) or '不限'} 至 {day(figures.period_to) or '不限'}"
     summary = [
         ("统计期间", period), ("地区", figures.region or "全市"),
-        ("职级", name_of(domain.RANKS, figures.rank, "全部")), ("来源", name_of(domain.ORIGINS, figures.origin, "全部")),
+        ("职级", name_of(domain.RANKS, figures.rank, "全部")),
+        ("来源", name_of(domain.ORIGINS, figures.origin, "全部")),
         ("查处问题(起)", figures.problems), ("处理人数(人)", figures.persons),
         ("给予党政纪处分(人)", figures.disciplined), ("组织处理(人)", figures.organizational_handling),
         ("提醒教育(人)", figures.education), ("县处级干部(人)", figures.county_level),

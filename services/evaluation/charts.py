@@ -132,8 +132,8 @@ CSV_SOURCES = list(domain.SOURCES)
 
 
 # Chinese headers for the office; the unit and grade codes keep columns of their own.
-RANKING_HEADERS = ("评议类别", "名次", "单位代码", "单位名称", "得分", "等次代码", "等次", "一票否决", "否决原因", "十优",
-                   "十差", "评价票数", *(domain.SOURCES[s] for s in CSV_SOURCES))
+RANKING_HEADERS = ("评议类别", "名次", "单位代码", "单位名称", "得分", "等次代码", "等次", "一票否决", "否决原因",
+                   "十优", "十差", "评价票数", *(domain.SOURCES[s] for s in CSV_SOURCES))
 
 
 def rankings_rows(results: dict) -> list[list]:

@@ -242,7 +242,8 @@ async def test_a_case_document_for_the_commission_and_the_decision_only_for_its_
 async def a_published_campaign(suite, ids, series: str, year: int, marks: dict[str, int]) -> str:
     cid = await create_campaign(suite, ids, name=f"万人评机关{year}", categories=["机关科室"], series=series, year=year)
     r = await suite.gateway.post(f"{EVAL}/campaigns/{cid}/units", json={"units": [
-        {"unit_id": u, "name": f"机关{u}", "category": "机关科室"} for u in marks]}, headers=ids.bearer("evaluation_admin"))
+        {"unit_id": u, "name": f"机关{u}", "category": "机关科室"} for u in marks]},
+        headers=ids.bearer("evaluation_admin"))
     assert r.status_code == 200, r.text
     await act(suite, ids, cid, "open")
     ballots = [{"voter": f"1380000{year % 10}{v:03d}", "channel": "sms", "ratings": marks} for v in range(5)]

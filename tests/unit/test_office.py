@@ -43,7 +43,8 @@ def test_a_document_sets_the_east_asian_fonts_and_its_headings():
     doc.paragraph("查处作风问题 3 起\x07", label="合计")
     doc.table(("姓名", "处理措施"), [("张三", "诫勉")])
     read = docx.Document(io.BytesIO(doc.to_bytes()))
-    assert [p.text for p in read.paragraphs] == ["2026年11月作风问题查处情况通报", "一、总体情况", "合计：查处作风问题 3 起"]
+    assert [p.text for p in read.paragraphs] == [
+        "2026年11月作风问题查处情况通报", "一、总体情况", "合计：查处作风问题 3 起"]
     assert read.paragraphs[1].style.name == "Heading 1"
     assert read.styles["Normal"].element.rPr.rFonts.get(EAST_ASIA) == office.CHINESE_FONT
     assert read.styles["Heading 1"].element.rPr.rFonts.get(EAST_ASIA) == office.HEADING_FONT
