@@ -52,7 +52,8 @@ RULES: tuple[Rule, ...] = (
     _rule("POST", rf"^/api/v1/evaluation/campaigns/{_SEGMENT}/ballots:batch$", "staff", machines="service"),
     # Published campaigns and their rankings (十优/十差) are public; evaluation hides drafts itself.
     _rule("GET HEAD", r"^/api/v1/evaluation/(enumerations|campaigns)$", "public", "results"),
-    _rule("GET HEAD", rf"^/api/v1/evaluation/campaigns/{_SEGMENT}(/rankings(\.svg|\.csv)?)?$", "public", "results"),
+    _rule("GET HEAD", rf"^/api/v1/evaluation/campaigns/{_SEGMENT}(/rankings(\.svg|\.csv|\.xlsx)?)?$", "public",
+          "results"),
     _rule("GET HEAD", r"^/api/v1/notification/bulletins(\.atom|\.json)?(/.*)?$", "public", "bulletin"),
     # The enumerations the docs offer to anyone (channels, statuses, stages and their Chinese labels).
     _rule("GET HEAD", r"^/api/v1/(intake/catalog|notification/enumerations)$", "public", "catalog"),

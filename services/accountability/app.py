@@ -17,6 +17,7 @@ from services.common.contracts.accountability import (
 )
 
 from .api import router
+from .export_api import router as export_router
 from services.common.outbox import Outbox
 
 from .handlers import build_handlers
@@ -32,7 +33,7 @@ def create_app(settings: AccountabilitySettings | None = None) -> FastAPI:
             name="accountability",
             settings=settings,
             metadata=metadata,
-            routers=[router],
+            routers=[export_router, router],  # exports first: /bulletins/{month}.docx before /bulletins/{month}
             produces=[BenchmarkCasePublished, CaseClosed, CaseConcluded, CaseOpened, RectificationAssigned,
                       RectificationOverdue, TypicalCasePublished, UnitAwardIneligible],
             handlers=build_handlers(Outbox(outbox, settings)),

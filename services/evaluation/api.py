@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import ValidationError
 
+from services.common import office
 from services.common.auth import CurrentPrincipal, Principal, require_roles
 from services.common.db import SessionDep
 from services.common.errors import Problem, validation_errors
@@ -311,8 +312,8 @@ async def get_rankings_svg(campaign_id: uuid.UUID, session: SessionDep, principa
     return Response(charts.rankings_svg(results), media_type="image/svg+xml")
 
 
-@router.get("/campaigns/{campaign_id}/rankings.csv", response_class=Response)
+@router.get("/campaigns/{campaign_id}/rankings.csv", response_class=Response,
+            responses=office.binary_response(office.CSV_TYPE, "测评排名 (CSV, UTF-8 带 BOM)"))
 async def get_rankings_csv(campaign_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal):
     results = await service.rankings(session, campaign_id=campaign_id, principal=principal)
-    return Response(charts.rankings_csv(results), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="rankings-{campaign_id}.csv"'})
+    return office.csv_response(charts.rankings_csv(results), f"rankings-{campaign_id}.csv", "测评排名.csv")

@@ -16,6 +16,7 @@ from services.common.contracts.evaluation import ResultsPublished, VoterCodeRequ
 
 from . import drive_models  # noqa: F401 — registers the drives' tables
 from .api import router
+from .export_api import router as export_router
 from .drive_api import router as drive_router
 from .feedback_api import router as feedback_router
 from .pages import router as pages_router
@@ -32,7 +33,8 @@ def create_app(settings: EvaluationSettings | None = None) -> FastAPI:
             name="evaluation",
             settings=settings or get_settings(),
             metadata=metadata,
-            routers=[drive_router, feedback_router, self_check_router, review_router, router, pages_router],
+            routers=[drive_router, feedback_router, self_check_router, review_router, export_router, router,
+                     pages_router],
             produces=[ResultsPublished, VoterCodeRequested, DriveTaskAssigned, DriveTaskReported,
                       SelfCheckReferred, FeedbackHandedDown, SelfCheckReviewClosed],
             handlers=HANDLERS,

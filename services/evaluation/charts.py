@@ -131,17 +131,18 @@ def rankings_svg(results: dict) -> str:
 CSV_SOURCES = list(domain.SOURCES)
 
 
-def rankings_csv(results: dict) -> str:
-    out = io.StringIO()
-    out.write("\ufeff")  # so spreadsheet programs in the office read the Chinese as UTF-8
-    writer = csvsafe.writer(out)
-    # Chinese headers for the office; the unit and grade codes keep columns of their own.
-    writer.writerow(["评议类别", "名次", "单位代码", "单位名称", "得分", "等次代码", "等次", "一票否决",
-                     "否决原因", "十优", "十差", "评价票数", *(domain.SOURCES[s] for s in CSV_SOURCES)])
+# Chinese headers for the office; the unit and grade codes keep columns of their own.
+RANKING_HEADERS = ("评议类别", "名次", "单位代码", "单位名称", "得分", "等次代码", "等次", "一票否决", "否决原因",
+                   "十优", "十差", "评价票数", *(domain.SOURCES[s] for s in CSV_SOURCES))
+
+
+def rankings_rows(results: dict) -> list[list]:
+    """The rankings as rows under ``RANKING_HEADERS``, for the CSV and the workbook."""
+    rows: list[list] = []
     for cat in results["categories"]:
         top, bottom = set(cat["top_ten"]), set(cat["bottom_ten"])
         for u in cat["ranking"]:
-            writer.writerow([
+            rows.append([
                 cat["category"], u["rank"], u["unit_id"], u["unit_name"], u.get("score_text", f'{u["score"]:.2f}'),
                 u["grade"],
                 u["grade_label"], int(u["vetoed"]), "; ".join(u["veto_reasons"]), int(u["unit_id"] in top),
@@ -150,6 +151,15 @@ def rankings_csv(results: dict) -> str:
             ])
         # 数据不足: listed, with no rank, score or grade of their own.
         for u in cat.get("insufficient_data", []):
-            writer.writerow([cat["category"], "", u["unit_id"], u["unit_name"], "", u["grade"], u["grade_label"],
-                             0, "", 0, 0, u["ballots"], *[""] * len(CSV_SOURCES)])
+            rows.append([cat["category"], "", u["unit_id"], u["unit_name"], "", u["grade"], u["grade_label"],
+                         0, "", 0, 0, u["ballots"], *[""] * len(CSV_SOURCES)])
+    return rows
+
+
+def rankings_csv(results: dict) -> str:
+    out = io.StringIO()
+    out.write("\ufeff")  # so spreadsheet programs in the office read the Chinese as UTF-8
+    writer = csvsafe.writer(out)
+    writer.writerow(RANKING_HEADERS)
+    writer.writerows(rankings_rows(results))
     return out.getvalue()

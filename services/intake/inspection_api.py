@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field, ValidationError, field_validator
 from starlette.datastructures import UploadFile
 
+from services.common import office
 from services.common.auth import CurrentPrincipal, Principal
 from services.common.db import SessionDep, session_scope
 from services.common.errors import Problem
@@ -205,13 +206,14 @@ async def post_report(plan_id: uuid.UUID, body: ResultReport, request: Request, 
                                             summary=body.summary)
 
 
-@router.get("/stats.csv")
+@router.get("/stats.csv", response_class=Response,
+            responses=office.binary_response(office.CSV_TYPE, "明察暗访统计 (CSV, UTF-8 带 BOM)"))
 async def get_stats_csv(session: SessionDep, principal: Reader, month: Annotated[str | None, Query()] = None
                         ) -> Response:
     """The same counts as CSV, for the month's 通报."""
     counts = await inspections.stats(session, month=_month(month))
-    return Response(inspections.stats_csv(counts), media_type="text/csv; charset=utf-8", headers={
-        "content-disposition": f'attachment; filename="inspections-{month or "all"}.csv"'})
+    return office.csv_response(inspections.stats_csv(counts), f"inspections-{month or 'all'}.csv",
+                               f"明察暗访统计-{month or '全部'}.csv")
 
 
 @router.get("/stats")

@@ -8,9 +8,10 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
-from services.common import audit
+from services.common import audit, office
 from services.common.auth import CurrentPrincipal, Principal, require_roles
 from services.common.contracts.triage import Decision
 from services.common.db import SessionDep
@@ -155,12 +156,25 @@ async def get_daily_run(run_id: uuid.UUID, request: Request, principal: SheetRea
     return DailyRunRead.of(await get_job(request.app.state.sessions, run_id))
 
 
-@router.get("/daily-sheets/{run_date}.csv")
+@router.get("/daily-sheets/{run_date}.csv", response_class=Response,
+            responses=office.binary_response(office.CSV_TYPE, "当日线索梳理表 (CSV, UTF-8 带 BOM)"))
 async def get_daily_sheet_csv(run_date: date, session: SessionDep, principal: SheetReader,
                               version: Annotated[int | None, Query(ge=1)] = None) -> Response:
     run = await _sheet_for(session, principal, run_date, version)
-    return Response(service.sheet_csv(run), media_type="text/csv; charset=utf-8", headers={
-        "content-disposition": f'attachment; filename="daily-sheet-{run_date.isoformat()}-v{run["version"]}.csv"'})
+    return office.csv_response(service.sheet_csv(run), f"daily-sheet-{run_date.isoformat()}-v{run['version']}.csv",
+                               f"线索梳理表-{run_date.isoformat()}-第{run['version']}版.csv")
+
+
+@router.get("/daily-sheets/{run_date}.xlsx", response_class=Response,
+            responses=office.binary_response(office.XLSX_TYPE, "当日线索梳理表 (xlsx, 中文表头)"))
+async def get_daily_sheet_xlsx(run_date: date, session: SessionDep, principal: SheetReader,
+                               version: Annotated[int | None, Query(ge=1)] = None) -> Response:
+    """当日线索梳理表 as a workbook: the same rows as the CSV, under Chinese headers."""
+    run = await _sheet_for(session, principal, run_date, version)
+    sheet = office.Sheet(f"线索梳理表 {run_date.isoformat()}", service.SHEET_HEADERS, service.sheet_rows(run))
+    data = await run_in_threadpool(office.xlsx, sheet)
+    return office.xlsx_response(data, f"daily-sheet-{run_date.isoformat()}-v{run['version']}.xlsx",
+                                f"线索梳理表-{run_date.isoformat()}-第{run['version']}版.xlsx")
 
 
 @router.get("/daily-sheets/{run_date}", response_model=DailySheetRead)

@@ -17,6 +17,7 @@ from .project_api import router as project_router
 from .runs import daily_run_scheduler
 from .settings import TriageSettings, get_settings
 from .startup import seed_reference_data
+from .stats_api import router as stats_router
 from .transfer_api import router as transfer_router
 
 
@@ -27,7 +28,7 @@ def create_app(settings: TriageSettings | None = None) -> FastAPI:
             name="triage",
             settings=settings,
             metadata=metadata,
-            routers=[transfer_router, project_router, router],
+            routers=[transfer_router, project_router, stats_router, router],
             produces=[ClueTriaged, DailySheetPublished, UnitUpserted,
                       TransferResultFiled, TransferReturned, TransferConcluded,
                       KeyProjectRegistered, KeyProjectChecked, KeyProjectTriggerRaised],

@@ -248,22 +248,29 @@ async def get_run(session: AsyncSession, *, run_date: date, version: int | None 
 SHEET_DIMENSIONS = {"by_channel": "渠道", "by_type": "问题类型", "by_unit": "责任单位", "by_decision": "处置方式"}
 
 
-def sheet_csv(run: dict[str, Any]) -> str:
-    """The sheet's counts as CSV: 日期, 维度, 代码, 名称, 件数 (names are the Chinese terms)."""
+SHEET_HEADERS = ("日期", "维度", "代码", "名称", "件数")
+
+
+def sheet_rows(run: dict[str, Any]) -> list[list[Any]]:
+    """The sheet's counts as rows under ``SHEET_HEADERS`` (names are the Chinese terms), for CSV and xlsx."""
     taxonomy = default_taxonomy()
     labels = {t: v["label"] for t, v in taxonomy.types.items()} | {
         "accept": "受理", "transfer": "转办", "merge": "合并", "set_aside": "存查", "review": "待人工复核",
         "unclassified": "未分类", DailySheetPublished.UNROUTED: "未分办"}
+    sheet = run["sheet"]
+    # Headers and dimensions are what an officer reads; the codes stay in their own column (代码).
+    rows = [[sheet["run_date"], SHEET_DIMENSIONS[dim], entry["key"], labels.get(entry["key"], ""), entry["count"]]
+            for dim in ("by_channel", "by_type", "by_unit", "by_decision") for entry in sheet.get(dim, [])]
+    rows.append([sheet["run_date"], "合计", "", "合计", sheet["total"]])
+    return rows
+
+
+def sheet_csv(run: dict[str, Any]) -> str:
+    """The sheet's counts as CSV: 日期, 维度, 代码, 名称, 件数."""
     out = io.StringIO()
     writer = csvsafe.writer(out)
-    # Headers and dimensions are what an officer reads; the codes stay in their own column (代码).
-    writer.writerow(["日期", "维度", "代码", "名称", "件数"])
-    sheet = run["sheet"]
-    for dim in ("by_channel", "by_type", "by_unit", "by_decision"):
-        for entry in sheet.get(dim, []):
-            writer.writerow([sheet["run_date"], SHEET_DIMENSIONS[dim], entry["key"],
-                             labels.get(entry["key"], ""), entry["count"]])
-    writer.writerow([sheet["run_date"], "合计", "", "合计", sheet["total"]])
+    writer.writerow(SHEET_HEADERS)
+    writer.writerows(sheet_rows(run))
     return out.getvalue()
 
 

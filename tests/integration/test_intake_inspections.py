@@ -124,8 +124,10 @@ async def test_a_covert_inspection_from_plan_to_kept_clues_results_and_counts(su
     assert {"state": "reported", "state_label": "已按期报送结果", "count": 1} in stats["by_state"]
     sheet = await gw.get("/api/v1/intake/inspections/stats.csv", headers=ids.bearer("auditor"),
                          params={"month": MONTH})
-    assert sheet.status_code == 200 and sheet.text.splitlines()[0] == "月份,维度,名称,检查次数,发现问题"
-    assert f"{MONTH},检查主题,窗口单位服务作风,1,2" in sheet.text.splitlines()
+    assert sheet.status_code == 200 and sheet.content.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM, for Excel
+    lines = sheet.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "月份,维度,名称,检查次数,发现问题"
+    assert f"{MONTH},检查主题,窗口单位服务作风,1,2" in lines
 
 
 async def test_holiday_plans_take_their_dates_from_the_calendar_and_bad_plans_are_chinese_problems(suite, ids):
