@@ -210,7 +210,7 @@ async def run_daily(
         return {**row, "confirmed_by": None, "confirmed_at": None, "ran": ran}, True
 
 
-_CLUE_COLUMNS = "id, tracking_number, channel, subject, text, unit_id, enterprise_related, received_at"
+_CLUE_COLUMNS = "id, tracking_number, channel, subject, text, unit_id, enterprise_related, received_at, place"
 
 
 def chunks_of(clues: list[ClueInput], primaries: list[int], offset: int, size: int):
@@ -381,5 +381,6 @@ class _Clock:
 
     def lap(self, name: str) -> None:
         now = _perf()
-        self.laps[name] = round(now - self._last, 3)
+        # summed over the chunks: a phase runs once per chunk
+        self.laps[name] = round(self.laps.get(name, 0.0) + now - self._last, 3)
         self._last = now
