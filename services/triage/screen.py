@@ -175,9 +175,9 @@ def triage_batch(
     chunk by chunk, each chunk holding whole clusters."""
     classifier = classifier or default_classifier()
     outcomes = []
-    for clue in clues:
+    verdicts = classifier.classify_many([c.text for c in clues], [c.enterprise_related for c in clues])
+    for clue, verdict in zip(clues, verdicts, strict=True):
         text = clue.text
-        verdict = classifier.classify(text, enterprise_flag=clue.enterprise_related)
         unit_id, why = directory.route(text=text, subject=clue.subject, pre_routed=clue.unit_id, place=clue.place)
         outcomes.append(Outcome(
             clue=clue, classification=verdict, triggers=list(verdict.triggers),
