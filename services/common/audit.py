@@ -114,7 +114,7 @@ class AuditKeys:
         self.current = current
 
     @classmethod
-    def parse(cls, spec: str) -> "AuditKeys":
+    def parse(cls, spec: str) -> AuditKeys:
         entries = [part.strip() for part in spec.split(",") if part.strip()]
         if not entries:
             raise ValueError("the audit key ring is empty")

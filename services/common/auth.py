@@ -70,7 +70,7 @@ class Principal:
         }
 
     @classmethod
-    def from_claims(cls, claims: dict[str, object]) -> "Principal":
+    def from_claims(cls, claims: dict[str, object]) -> Principal:
         return cls(
             kind=claims["kind"],  # type: ignore[arg-type]
             subject=str(claims["sub"]),

@@ -398,7 +398,7 @@ async def replay_dead_letters(settings: ServiceSettings, topic: str, *, limit: i
     replayed = 0
     try:
         async with asyncio.timeout(30):
-            while not (partitions := consumer.assignment()):
+            while not (partitions := consumer.assignment()):  # noqa: ASYNC110 — aiokafka signals no assignment event
                 await asyncio.sleep(0.1)
         end = await consumer.end_offsets(list(partitions))
         while limit is None or replayed < limit:

@@ -277,7 +277,7 @@ def voter_hash(key: bytes, campaign_id: str, identity: str, channel: str = "sms"
 def ballot_pattern(refs: Iterable[int], scores: Iterable[int]) -> int:
     """What identical ballots share: the sorted (unit, mark) pairs, as a 64-bit hash. Python's hash of a
     tuple of ints is not salted per process (only str/bytes are), so it is stable across replicas."""
-    return hash(tuple(sorted(zip(refs, scores))))
+    return hash(tuple(sorted(zip(refs, scores, strict=False))))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ class Thresholds(BaseModel):
     basically_qualified: float = Field(domain.DEFAULT_THRESHOLDS["basically_qualified"], ge=0, le=100)
 
     @model_validator(mode="after")
-    def _descending(self) -> "Thresholds":
+    def _descending(self) -> Thresholds:
         if not self.excellent > self.qualified > self.basically_qualified:
             raise ValueError("等次分数线须依次降低: 优秀 > 合格 > 基本合格")
         return self
@@ -76,7 +76,7 @@ class CampaignCreate(BaseModel):
     exemplars_per_category: int = Field(3, ge=0, le=20)
 
     @model_validator(mode="after")
-    def _check(self) -> "CampaignCreate":
+    def _check(self) -> CampaignCreate:
         if len(set(self.categories)) != len(self.categories) or any(not c.strip() for c in self.categories):
             raise ValueError("类别不能重复或为空")
         if any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0:
@@ -121,7 +121,7 @@ class CampaignRead(BaseModel):
     imports: list[dict] = Field(default_factory=list, description="Office imports: who, file hash, count")
 
     @model_validator(mode="after")
-    def _labels(self) -> "CampaignRead":
+    def _labels(self) -> CampaignRead:
         self.instrument_label = domain.INSTRUMENTS.get(self.instrument, self.instrument)
         return self
 
@@ -243,7 +243,7 @@ class ScoresIn(BaseModel):
     scores: dict[str, float] = Field(min_length=1, max_length=5000)
 
     @model_validator(mode="after")
-    def _range(self) -> "ScoresIn":
+    def _range(self) -> ScoresIn:
         if any(not 0 <= v <= 100 for v in self.scores.values()):
             raise ValueError("分数须在 0–100 之间")
         return self

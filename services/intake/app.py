@@ -28,8 +28,8 @@ from .settings import IntakeSettings, get_settings
 
 async def prepare_storage(app: FastAPI) -> None:
     settings: IntakeSettings = app.state.settings
-    staging_dir(settings).mkdir(parents=True, exist_ok=True, mode=0o700)
-    Path(settings.data_dir).chmod(0o700)
+    staging_dir(settings).mkdir(parents=True, exist_ok=True, mode=0o700)  # noqa: ASYNC240 — at start-up
+    Path(settings.data_dir).chmod(0o700)  # noqa: ASYNC240 — once at start-up, before serving
     app.state.blobs = blob_store(settings)
     app.state.receipt_limiter = RateLimiter(settings.receipt_lookups_per_minute)
 

@@ -89,7 +89,7 @@ def now_utc() -> datetime:
 
 
 def backoff_seconds(attempts: int, base: float, cap: float) -> float:
-    return min(cap, base * 2 ** max(0, attempts - 1)) * (1 + random.uniform(0, 0.2))
+    return min(cap, base * 2 ** max(0, attempts - 1)) * (1 + random.uniform(0, 0.2))  # noqa: S311 — retry jitter, not a secret
 
 
 class CallbackWorker:

@@ -301,10 +301,8 @@ def _view(row, settings) -> dict[str, Any]:
     out, since they point at whoever stood there. Staff read the full place in the staff view."""
     offered = _SERVICES.get(row.category_hint or "", {})
     hidden = _misconduct(row)
-    if row.transferred and row.unit_id:
-        agency = row.unit_name
-    else:  # received, kept or set aside: the commission answers for it, and no kept unit is named
-        agency = settings.supervising_agency_name
+    # received, kept or set aside: the commission answers for it, and no kept unit is named
+    agency = row.unit_name if row.transferred and row.unit_id else settings.supervising_agency_name
     return {
         "service_request_id": str(row.id),
         "status": "closed" if row.status in _CLOSED else "open",

@@ -127,7 +127,7 @@ class MustInvestigateLayer:
     context: dict[str, list[list[str]]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path = LAYER_FILE) -> "MustInvestigateLayer":
+    def load(cls, path: Path = LAYER_FILE) -> MustInvestigateLayer:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         vocab = {name: frozenset(words) for name, words in raw["vocab"].items()}
         markers = frozenset(raw.get("enterprise_markers", []))

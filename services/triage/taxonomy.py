@@ -54,7 +54,7 @@ class Taxonomy:
     set_aside: dict[str, Any]
 
     @classmethod
-    def load(cls, path: Path = TAXONOMY_FILE) -> "Taxonomy":
+    def load(cls, path: Path = TAXONOMY_FILE) -> Taxonomy:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         families = {f["code"]: f for f in raw["families"]}
         types = {t["code"]: t for t in raw["types"]}

@@ -184,7 +184,7 @@ class Directory:
     unit_region: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, rows: list[dict[str, Any]], rules=()) -> "Directory":
+    def build(cls, rows: list[dict[str, Any]], rules=()) -> Directory:
         names: dict[str, tuple[str, int]] = {}
         by_region: dict[str, dict[str, tuple[str, int]]] = {}
         region_phrases: dict[str, str] = {}

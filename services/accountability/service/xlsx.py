@@ -175,7 +175,7 @@ def parse(data: bytes) -> tuple[list[tuple[list[int], dict]], list[dict]]:
     by_ref: dict[str, tuple[list[int], dict]] = {}
     errors: list[dict] = []
     for number, values in enumerate(rows, start=2):
-        cells = {f: v for f, v in zip(fields, values) if f}
+        cells = {f: v for f, v in zip(fields, values, strict=False) if f}
         if not any(_text(v) for v in cells.values()):
             continue
         if number == 2 and _text(cells.get("ref")) == COLUMNS[0][3]:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from ..events import CloudEvent, topic_name
 from ..ids import new_id
 
-REGISTRY: dict[str, type["EventContract"]] = {}
+REGISTRY: dict[str, type[EventContract]] = {}
 
 
 def envelope_bytes(
@@ -88,7 +88,7 @@ class EventContract(BaseModel):
         )
 
     @classmethod
-    def from_cloudevent(cls, event: CloudEvent) -> "EventContract":
+    def from_cloudevent(cls, event: CloudEvent) -> EventContract:
         return cls.model_validate(event.data)
 
 

@@ -258,7 +258,7 @@ async def list_quarantine(session: AsyncSession, *, campaign_id: uuid.UUID, stat
     rows = (await session.execute(query)).all()
     items = [{"id": r.id, "channel": r.channel, "source": r.source, "submitted_at": r.submitted_at,
               "status": r.status, "reasons": r.reasons,
-              "ratings": {names[u]: s for u, s in zip(r.unit_refs, r.scores)}} for r in rows[:limit]]
+              "ratings": {names[u]: s for u, s in zip(r.unit_refs, r.scores, strict=False)}} for r in rows[:limit]]
     return items, (encode_cursor(str(items[-1]["id"])) if len(rows) > limit else None)
 
 
