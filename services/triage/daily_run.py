@@ -170,9 +170,9 @@ async def run_daily(
         clock.lap("dedupe")
         ran = 0
 
-        def sort(chunk: list[ClueInput], chunk_primaries: Any):
+        def sort(chunk: list[ClueInput], chunk_primaries: Any, refs: list[Reference] = references):
             return triage_batch(
-                chunk, references, taxonomy=default_taxonomy(), directory=directory, calendar=default_calendar(),
+                chunk, refs, taxonomy=default_taxonomy(), directory=directory, calendar=default_calendar(),
                 run_date=run_date, deadlines=deadlines_of(settings), duplicate_threshold=settings.duplicate_threshold,
                 duplicate_window=_window(settings), classifier=classifier, primaries=chunk_primaries)
 
