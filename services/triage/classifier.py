@@ -88,8 +88,17 @@ class Classifier:
 
     def classify(self, text: str, *, enterprise_flag: bool = False, explain: bool = True) -> Verdict:
         """``explain=False`` skips the evidence (the benchmark measures both)."""
+        return self._verdict(text, self.model.score(text), enterprise_flag=enterprise_flag, explain=explain)
+
+    def classify_many(self, texts: list[str], enterprise_flags: list[bool] | None = None, *,
+                      explain: bool = True) -> list[Verdict]:
+        """``classify`` of each text, the features and heads computed for many texts at once (the daily run)."""
+        flags = enterprise_flags or [False] * len(texts)
+        return [self._verdict(t, s, enterprise_flag=f, explain=explain)
+                for t, s, f in zip(texts, self.model.score_many(texts), flags, strict=True)]
+
+    def _verdict(self, text: str, scores, *, enterprise_flag: bool, explain: bool) -> Verdict:
         m = self.model
-        scores = m.score(text)
         p_conduct = float(m.probabilities(scores, "conduct")[0]) if "conduct" in m.heads else 1.0
         conduct = p_conduct >= m.heads["conduct"].threshold if "conduct" in m.heads else True
 
@@ -123,12 +132,18 @@ class Classifier:
         for head in self._trigger_heads:
             h = m.heads[head]
             if scores.probs[h.start] >= h.threshold:
-                triggers[head.removeprefix("trigger:")] = None
+                code = head.removeprefix("trigger:")
+                # reported only where the text names what the trigger is about; otherwise a candidate
+                (triggers if self.layer.in_context(code, found) else candidates)[code] = None
+        if "investment_approval_service" in triggers:
+            # an investment project's approval service is an approval matter of its applicant (docs/triage.md)
+            triggers["approval_complaint"] = None
         learned = set(triggers)
         for hit in hits:
             if hit.code in triggers:
                 pass
             elif hit.rule in self._layer_confirms:
+                candidates.pop(hit.code, None)
                 triggers[hit.code] = None
             else:
                 candidates[hit.code] = None

@@ -8,7 +8,7 @@ low threshold) is the second net; ``classifier`` takes the union of both.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -124,6 +124,7 @@ class MustInvestigateLayer:
     numeric: dict[str, float]
     enterprise_markers: frozenset[str]
     automaton: Any
+    context: dict[str, list[list[str]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path = LAYER_FILE) -> MustInvestigateLayer:
@@ -132,7 +133,13 @@ class MustInvestigateLayer:
         markers = frozenset(raw.get("enterprise_markers", []))
         every = set(markers).union(*vocab.values())
         return cls(vocab, raw["triggers"], raw.get("unless", {}), raw.get("numeric", {}), markers,
-                   build_automaton(every))
+                   build_automaton(every), raw.get("context", {}))
+
+    def in_context(self, code: str, found: set[str]) -> bool:
+        """Whether the text names what ``code`` is about (see ``context`` in the YAML); a code without a
+        context entry always is."""
+        alternatives = self.context.get(code)
+        return not alternatives or any(all(self.vocab[g] & found for g in groups) for groups in alternatives)
 
     def scan(self, text: str) -> set[str]:
         return {phrase for _, phrase in self.automaton.iter(text)}

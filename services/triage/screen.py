@@ -46,6 +46,7 @@ class ClueInput:
     unit_id: str | None
     enterprise_related: bool
     received_at: datetime
+    place: str | None = None  # where it happened, as reported: places the clue in a region for routing
 
 
 @dataclass
@@ -175,10 +176,10 @@ def triage_batch(
     chunk by chunk, each chunk holding whole clusters."""
     classifier = classifier or default_classifier()
     outcomes = []
-    for clue in clues:
+    verdicts = classifier.classify_many([c.text for c in clues], [c.enterprise_related for c in clues])
+    for clue, verdict in zip(clues, verdicts, strict=True):
         text = clue.text
-        verdict = classifier.classify(text, enterprise_flag=clue.enterprise_related)
-        unit_id, why = directory.route(text=text, subject=clue.subject, pre_routed=clue.unit_id)
+        unit_id, why = directory.route(text=text, subject=clue.subject, pre_routed=clue.unit_id, place=clue.place)
         outcomes.append(Outcome(
             clue=clue, classification=verdict, triggers=list(verdict.triggers),
             enterprise=verdict.enterprise, routed_unit_id=unit_id, route_reason=why,

@@ -165,37 +165,61 @@ def load_routing_rules(path: Path = ROUTING_RULES_FILE) -> tuple[tuple[str, tupl
 
 @dataclass
 class Directory:
-    """The directory in memory for one run: names, aliases and rule phrases in one automaton."""
+    """The directory in memory for one run: names, aliases, region names and rule phrases in one automaton.
+
+    Districts have units of the same name (each district its own 城管局, 市场监管局, 税务局): a name is
+    resolved within the clue's region — the region named in the clue's place, subject or text, or the
+    region of a unit it names unambiguously — and only then, when the clue says nothing of its region, to
+    the first unit of that name in the directory's order (the city's own, in a region → agency tree)."""
 
     known: set[str]
-    names: dict[str, tuple[str, int]]  # phrase → (unit id, level rank)
+    names: dict[str, tuple[str, int]]  # phrase → (unit id, level rank): the unit a name means without a region
     automaton: Any
     rules: tuple[tuple[str, frozenset[str]], ...] = field(default=())
     # unit id → (parent id, parent's level, parent active): who may handle a complaint about a unit
     parents: dict[str, tuple[str | None, str | None, bool]] = field(default_factory=dict)
+    # phrase → region → (unit id, level rank), for a name several regions' units carry
+    by_region: dict[str, dict[str, tuple[str, int]]] = field(default_factory=dict)
+    region_phrases: dict[str, str] = field(default_factory=dict)  # a region's name or alias → region
+    unit_region: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls, rows: list[dict[str, Any]], rules=()) -> Directory:
         names: dict[str, tuple[str, int]] = {}
+        by_region: dict[str, dict[str, tuple[str, int]]] = {}
+        region_phrases: dict[str, str] = {}
+        unit_region = {row["id"]: row.get("region") or "" for row in rows}
         for row in rows:
-            if not row.get("active", True) or row["level"] == "region":
-                continue  # a region is too broad to be a responsible unit (事权单位)
+            if not row.get("active", True):
+                continue
+            if row["level"] == "region":
+                # a region is too broad to be a responsible unit (事权单位), but naming it places the clue
+                for phrase in (row["name"], *(row.get("aliases") or ())):
+                    if len(phrase) >= 2:
+                        region_phrases.setdefault(phrase, unit_region[row["id"]] or row["name"])
+                continue
+            rank = _LEVEL_RANK[row["level"]]
             for phrase in (row["name"], *(row.get("aliases") or ())):
                 if len(phrase) >= 2:
                     current = names.get(phrase)
-                    rank = _LEVEL_RANK[row["level"]]
                     if current is None or rank < current[1]:
                         names[phrase] = (row["id"], rank)
+                    in_region = by_region.setdefault(phrase, {})
+                    here = in_region.get(unit_region[row["id"]])
+                    if here is None or rank < here[1]:
+                        in_region[unit_region[row["id"]]] = (row["id"], rank)
+        by_region = {p: r for p, r in by_region.items() if len(r) > 1}  # only the names that need a region
         known = {row["id"] for row in rows}
         usable_rules = tuple((unit, phrases) for unit, phrases in rules if unit in known)
-        every = set(names) | {p for _, phrases in usable_rules for p in phrases}
+        every = set(names) | set(region_phrases) | {p for _, phrases in usable_rules for p in phrases}
         by_id = {row["id"]: row for row in rows}
         parents = {}
         for row in rows:
             parent = by_id.get(row.get("parent_id") or "")
             parents[row["id"]] = (parent["id"], parent["level"], parent.get("active", True)) if parent else (
                 None, None, False)
-        return cls(known, names, build_automaton(every) if every else None, usable_rules, parents)
+        return cls(known, names, build_automaton(every) if every else None, usable_rules, parents, by_region,
+                   region_phrases, unit_region)
 
     def handler_for(self, accused: str) -> str | None:
         """Who handles a complaint about ``accused``: never the unit itself (R-TR: 谁被反映谁不办), but its
@@ -207,19 +231,45 @@ class Directory:
     def scan(self, text: str) -> set[str]:
         return {phrase for _, phrase in self.automaton.iter(text)} if self.automaton is not None else set()
 
-    def named_in(self, text: str, found: set[str] | None = None) -> str | None:
+    def region_of(self, found: set[str], place_found: set[str] = frozenset()) -> str | None:
+        """The clue's region: the one its place names, else the one its text names — by a region's own name
+        first, else by units whose name only one region has; None when it names none, or several."""
+        for phrases in (place_found, found):
+            for named in ({self.region_phrases[p] for p in phrases if p in self.region_phrases},
+                          {self.unit_region[self.names[p][0]] for p in phrases
+                           if p in self.names and p not in self.by_region and self.unit_region.get(self.names[p][0])}):
+                if len(named) == 1:
+                    return named.pop()
+                if named:
+                    return None
+        return None
+
+    def _resolve(self, phrase: str, region: str | None) -> tuple[str, int]:
+        if region is not None and phrase in self.by_region:
+            hit = self.by_region[phrase].get(region)
+            if hit is not None:
+                return hit
+        return self.names[phrase]
+
+    def named_in(self, text: str, found: set[str] | None = None, region: str | None = None) -> str | None:
         found = self.scan(text) if found is None else found
-        best = min(((-len(p), self.names[p][1], self.names[p][0]) for p in found if p in self.names), default=None)
+        if region is None and any(p in self.by_region for p in found):
+            region = self.region_of(found)
+        best = min(((-len(p), *self._resolve(p, region)[::-1]) for p in found if p in self.names), default=None)
         return best[2] if best else None
 
-    def route(self, *, text: str, subject: str | None, pre_routed: str | None) -> tuple[str | None, str]:
+    def route(self, *, text: str, subject: str | None, pre_routed: str | None,
+              place: str | None = None) -> tuple[str | None, str]:
         """(unit id, why): 'poster' | 'named' | 'rule' | 'unrouted'."""
         # Only a unit the directory knows: intake's pre-routed id comes from outside triage (a poster, a
         # hotline push) and flows into the daily sheet and its CSV; an unknown one is routed afresh.
         if pre_routed and pre_routed in self.known:
             return pre_routed, "poster"
         found = self.scan(f"{subject or ''} {text}")
-        named = self.named_in(text, found)
+        region = None
+        if any(p in self.by_region for p in found):  # the region is only read when a name needs it
+            region = self.region_of(found, self.scan(place) if place else frozenset())
+        named = self.named_in(text, found, region)
         if named:
             return named, "named"
         in_text = found if not subject else self.scan(text)

@@ -9,6 +9,7 @@ import yaml
 
 from services.common.cli import main as zuofeng
 from services.triage.classifier import SHIPPED_MODELS, Classifier, default_classifier, newest_model_dir
+from services.triage.model.corpus import eval_examples
 from services.triage.model.linear import LinearModel
 from services.triage.taxonomy import default_taxonomy
 
@@ -99,3 +100,35 @@ def test_zuofeng_triage_train_writes_a_newer_version_with_its_report_and_it_is_l
     assert report["examples"] == len(rows[1::2]) and "family_accuracy" in report
     assert newest_model_dir(out) == version  # newer than the shipped one, so the service loads it
     assert Classifier(LinearModel.load(version)).classify("窗口人员推诿扯皮").model_version == version.name
+
+
+def test_classifying_many_texts_at_once_gives_each_the_same_verdict_as_alone():
+    classifier = default_classifier()
+    texts = [e.text for e in eval_examples()[:150]] + ["", "好", "请问", "窗口推诿" * 40]
+    alone = [classifier.classify(t) for t in texts]
+    together = classifier.classify_many(texts)
+    for a, b in zip(alone, together, strict=True):
+        assert (a.conduct, a.family, a.type_code, a.tags, a.triggers, a.trigger_candidates, a.enterprise) == (
+            b.conduct, b.family, b.type_code, b.tags, b.triggers, b.trigger_candidates, b.enterprise)
+        assert abs(a.confidence - b.confidence) < 1e-3
+        assert [e[:2] for e in a.evidence] == [e[:2] for e in b.evidence]
+
+
+def test_every_tag_family_of_the_taxonomy_has_a_learned_head_and_selection_of_cadres_is_tagged():
+    c = default_classifier()
+    groups = {g["code"]: {t["code"] for t in g["tags"]} for g in default_taxonomy().export()["tag_groups"]}
+    heads = {h.removeprefix("tag:") for h in c.model.heads if h.startswith("tag:")}
+    assert all(codes & heads for codes in groups.values()), {g: codes & heads for g, codes in groups.items()}
+    assert "personnel_selection" in heads
+    v = c.classify("反映某局这次提拔的三个中层，没有民主推荐也没有公示，都是局长身边的人，一个是他外甥。")
+    assert "personnel_selection" in v.tags
+
+
+def test_a_trigger_is_reported_only_where_the_text_names_what_it_is_about():
+    from services.triage.must_investigate import default_layer
+
+    layer = default_layer()
+    assert layer.in_context("approval_complaint", layer.scan("营业执照窗口让我来回跑了五趟"))
+    assert not layer.in_context("approval_complaint", layer.scan("窗口的人上班时间刷手机，排队的人没人理"))
+    assert layer.in_context("over_budget_schedule", layer.scan("用的是政府专项债，预算翻了一倍"))
+    assert not layer.in_context("over_budget_schedule", layer.scan("我家装修预算八万花了十五万"))

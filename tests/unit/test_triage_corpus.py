@@ -17,6 +17,7 @@ ROOT = Path(__file__).parents[2]
 TAXONOMY = yaml.safe_load((ROOT / "services" / "triage" / "data" / "taxonomy.yaml").read_text(encoding="utf-8"))
 TRAIN = ROOT / "services" / "triage" / "data" / "corpus" / "train.jsonl"
 EVAL = ROOT / "tests" / "data" / "triage_eval.jsonl"
+EVAL2 = ROOT / "tests" / "data" / "triage_eval2.jsonl"
 
 TYPES = {t["code"]: t["family"] for t in TAXONOMY["types"]}
 TRIGGERS = {t["code"] for t in TAXONOMY["must_investigate"]}
@@ -45,7 +46,7 @@ def check_format(items: list[dict]) -> None:
             assert item["type"] is None and item["family"] is None and not item["triggers"] and not item["tags"], item
 
 
-@pytest.mark.parametrize("path", [TRAIN, EVAL], ids=["train", "eval"])
+@pytest.mark.parametrize("path", [TRAIN, EVAL, EVAL2], ids=["train", "eval", "eval2"])
 def test_corpus_lines_follow_the_format_and_the_taxonomy_codes(path):
     check_format(read(path))
 
@@ -79,6 +80,26 @@ def test_eval_split_has_the_minimum_counts_and_shares_no_text_with_train():
     check = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(check)
     assert check.shared(read(TRAIN), items) == []
+
+
+def test_the_second_eval_split_covers_every_type_trigger_and_the_new_tags_and_shares_no_text():
+    items = read(EVAL2)
+    assert len(items) >= 200
+    non_conduct = sum(not i["conduct"] for i in items)
+    assert 0.12 <= non_conduct / len(items) <= 0.2
+    per_trigger = Counter(t for i in items for t in i["triggers"])
+    assert set(per_trigger) == TRIGGERS and min(per_trigger.values()) >= 8, per_trigger
+    assert {i["type"] for i in items if i["conduct"]} == set(TYPES)
+    tags = Counter(t for i in items for t in i["tags"])
+    assert tags["personnel_selection"] >= 5 and sum(bool(i["tags"]) for i in items) >= 60
+
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_split", ROOT / "tools" / "corpus" / "check_split.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    assert check.shared(read(TRAIN), items) == []
+    assert not {i["text"] for i in items} & {i["text"] for i in read(EVAL)}
 
 
 def test_the_generator_is_deterministic_and_matches_the_shipped_file():

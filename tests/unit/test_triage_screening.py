@@ -106,6 +106,58 @@ def test_routing_prefers_the_poster_unit_then_a_named_unit_then_category_rules()
     assert d.route(text="说不清是哪里的问题", subject=None, pre_routed=None) == (None, "unrouted")
 
 
+DISTRICTS_YAML = """
+regions:
+  - id: c
+    name: 大同市市直
+    agencies:
+      - {id: c-cgj, name: 大同市城市管理局, aliases: [城管局, 城管]}
+  - id: a
+    name: 平城区
+    aliases: [平城]
+    agencies:
+      - {id: a-cgj, name: 平城区城市管理局, aliases: [城管局, 城管], sections: [
+           {id: a-cgj-zd, name: 平城区城管执法中队, aliases: [执法中队]}]}
+      - {id: a-ng, name: 南关街道办事处, aliases: [南关]}
+  - id: b
+    name: 云冈区
+    agencies:
+      - {id: b-cgj, name: 云冈区城市管理局, aliases: [城管局, 城管], sections: [
+           {id: b-cgj-zd, name: 云冈区城管执法中队, aliases: [执法中队]}]}
+      - {id: b-kq, name: 口泉乡人民政府, aliases: [口泉乡]}
+"""
+
+
+def test_a_unit_name_several_districts_share_routes_within_the_clues_region():
+    d = Directory.build([r.row() for r in parse_directory(DISTRICTS_YAML, fmt="yaml")])
+    # the district named in the text, by its own name or by a unit only it has
+    assert d.route(text="云冈区城管局的人把我的摊子收走了", subject=None, pre_routed=None) == ("b-cgj", "named")
+    assert d.route(text="我在口泉乡摆摊，城管局的人态度恶劣", subject=None, pre_routed=None) == ("b-cgj", "named")
+    assert d.route(text="我家在南关，城管局天天来罚款", subject=None, pre_routed=None) == ("a-cgj", "named")
+    assert d.route(text="执法中队的人推搡老人", subject=None, pre_routed=None,
+                   place="平城区南关街道") == ("a-cgj-zd", "named")
+    # the place the clue gives wins over a district the text merely mentions
+    assert d.route(text="城管局说这事归云冈区管，推来推去", subject=None, pre_routed=None,
+                   place="平城区新建北路") == ("a-cgj", "named")
+    # the subject places it too
+    assert d.route(text="城管局执法不出示证件", subject="云冈区城管", pre_routed=None) == ("b-cgj", "named")
+    # nothing says where: the first unit of that name in the directory (the city's own)
+    assert d.route(text="城管局执法不出示证件", subject=None, pre_routed=None) == ("c-cgj", "named")
+    # two districts named and no place: not guessed from either district, the city's unit
+    assert d.route(text="平城区和云冈区的城管局互相推", subject=None, pre_routed=None) == ("c-cgj", "named")
+    # a full name needs no region
+    assert d.route(text="平城区城市管理局不作为", subject=None, pre_routed=None,
+                   place="云冈区") == ("a-cgj", "named")
+
+
+def test_routing_a_clue_through_the_batch_uses_its_place():
+    d = Directory.build([r.row() for r in parse_directory(DISTRICTS_YAML, fmt="yaml")])
+    c = dataclasses.replace(clue("城管局的执法人员掀了我的菜摊，还推了我一把。"), place="云冈区口泉乡")
+    outcomes, _ = triage_batch([c], [], taxonomy=default_taxonomy(), directory=d, calendar=default_calendar(),
+                               run_date=RUN)
+    assert outcomes[0].routed_unit_id == "b-cgj"
+
+
 def test_the_daily_sheet_counts_every_clue_once_per_dimension():
     outcomes, _ = run([clue("南关街道便民服务中心推诿扯皮，让我反复跑。"), clue("请问怎么办理居住证？")])
     sheet = daily_sheet(outcomes)

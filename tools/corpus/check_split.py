@@ -1,4 +1,4 @@
-"""Check that the evaluation split shares no 12-character substring with the training corpus.
+"""Check that the evaluation splits share no 12-character substring with the training corpus.
 
     .venv/bin/python tools/corpus/check_split.py      # exit 1 and list the offending pairs if any
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ROOT / "services" / "triage" / "data" / "corpus" / "train.jsonl"
 EVAL = ROOT / "tests" / "data" / "triage_eval.jsonl"
+EVAL2 = ROOT / "tests" / "data" / "triage_eval2.jsonl"
 WINDOW = 12
 
 
@@ -37,7 +38,8 @@ def shared(train: list[dict], evaluation: list[dict], n: int = WINDOW) -> list[t
 
 
 def main() -> int:
-    bad = shared(read(TRAIN), read(EVAL))
+    train = read(TRAIN)
+    bad = shared(train, read(EVAL)) + (shared(train, read(EVAL2)) if EVAL2.exists() else [])
     for text, gram in bad:
         print(f"{gram!r}  in  {text}")
     print(f"{len(bad)} eval texts share a {WINDOW}-character substring with train")

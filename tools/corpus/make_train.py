@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import pools_more
+import pools_tags
 from pools_conduct import CONDUCT
 from pools_other import NON_CONDUCT, TOPIC_FRAMES, TOPICS, TYPOS
 from pools_projects import (
@@ -53,6 +54,8 @@ from pools_world import (
 
 # second-pass pools join the first-pass ones
 for _code, _more in pools_more.CONDUCT_MORE.items():
+    CONDUCT[_code] = CONDUCT[_code] + _more
+for _code, _more in pools_tags.CONDUCT_TAGGED.items():
     CONDUCT[_code] = CONDUCT[_code] + _more
 PROJECTS = PROJECTS + pools_more.PROJECTS_MORE
 LANDING_SLOW = LANDING_SLOW + pools_more.LANDING_SLOW_MORE

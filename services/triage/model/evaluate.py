@@ -56,11 +56,14 @@ def evaluate(classifier, examples: list[Example], *, directory=None, with_decisi
         if e.enterprise or v.enterprise:
             ent[0 if e.enterprise and v.enterprise else 1 if v.enterprise else 2] += 1
     tags = [0, 0, 0]
+    per_tag: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for e, v in conduct:
         truth, pred = set(e.tags), set(v.tags)
         tags[0] += len(truth & pred)
         tags[1] += len(pred - truth)
         tags[2] += len(truth - pred)
+        for code in truth | pred:
+            per_tag[code][0 if code in truth and code in pred else 1 if code in pred else 2] += 1
 
     # calibration: expected calibration error of the type confidence (10 bins)
     conf = np.array([v.confidence for _, v in typ]) if typ else np.zeros(0)
@@ -85,6 +88,8 @@ def evaluate(classifier, examples: list[Example], *, directory=None, with_decisi
         "triggers": {code: _f1(*x) for code, x in sorted(trig.items())},
         "enterprise": _f1(*ent),
         "tags": _f1(*tags),
+        "per_tag": {code: _f1(*x) for code, x in sorted(per_tag.items())},
+        "labelled_with_tags": sum(bool(e.tags) for e, _ in conduct),
         "type_confidence_ece": round(float(ece), 4),
         "per_type_recall": {t: {"recall": round(ok / n, 4), "n": n} for t, (ok, n) in sorted(per_type.items())},
         "type_confusion": {t: dict(c.most_common()) for t, c in sorted(confusion.items())},
@@ -152,6 +157,13 @@ def markdown(report: dict[str, Any], *, title: str) -> str:
     lines += ["", "五必查 per trigger:", "", "| trigger | recall | precision | n |", "|---|---|---|---|"]
     lines += [f"| {c} | {r['recall']:.1%} | {r['precision']:.1%} | {r['tp'] + r['fn']} |"
               for c, r in report["triggers"].items()]
+    if report.get("labelled_with_tags"):
+        t = report["tags"]
+        lines += ["", f"Tags ({report['labelled_with_tags']} conduct complaints labelled with tags): precision "
+                  f"{t['precision']:.1%}, recall {t['recall']:.1%}, F1 {t['f1']:.1%}.", "",
+                  "| tag | recall | precision | labelled | emitted |", "|---|---|---|---|---|"]
+        lines += [f"| {c} | {r['recall']:.1%} | {r['precision']:.1%} | {r['tp'] + r['fn']} | {r['tp'] + r['fp']} |"
+                  for c, r in report["per_tag"].items()]
     lines += ["", "Family confusion (row: label, column: predicted):", ""]
     for t, row in report["family_confusion"].items():
         lines.append(f"- {t}: " + ", ".join(f"{k} {v}" for k, v in row.items()))

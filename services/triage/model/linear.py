@@ -143,6 +143,64 @@ class LinearModel:
             probs[a:b] = e / e.sum()
         return Scores(norm, occurrences, idx, values.astype(np.float32), probs)
 
+    def score_many(self, texts: list[str], *, block: int = 512) -> list[Scores]:
+        """``score`` for many texts at once, the same arithmetic (``test_triage_classifier`` checks it): the
+        n-gram lookup, the term counts and the product with the weights are done for ``block`` texts per
+        numpy call instead of one text per dozen calls — the daily run's cost at 1,000,000 clues."""
+        if self.use_words:
+            return [self.score(t) for t in texts]
+        out: list[Scores] = []
+        for a in range(0, len(texts), block):
+            out += self._score_block(texts[a : a + block])
+        return out
+
+    def _score_block(self, texts: list[str]) -> list[Scores]:
+        norms = [normalise(t) for t in texts]
+        lengths = np.array([len(t) for t in norms], dtype=np.int64)
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        cp = np.frombuffer("".join(norms).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        total = len(cp)
+        # n-grams of the concatenation; one that crosses from one text into the next is dropped below
+        keyed = [cp, (cp[:-1] << 21) | cp[1:] if total >= 2 else cp[:0],
+                 (cp[:-2] << 42) | (cp[1:-1] << 21) | cp[2:] if total >= 3 else cp[:0]]
+        looked = [self._find(k) for k in keyed]
+        doc_of = np.repeat(np.arange(len(norms)), lengths)
+        occurrences = [np.concatenate([looked[k][s : max(s, e - k)] for k in range(3)])
+                       for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+        # distinct (text, n-gram) pairs with their counts, sorted by text then vocabulary index
+        vocab = np.int64(len(self.names) + 1)
+        pair_keys = []
+        for k in range(3):
+            look = looked[k]
+            docs = doc_of[: len(look)]
+            inside = (look >= 0) & (np.arange(len(look)) + k < ends[docs])
+            pair_keys.append(docs[inside] * vocab + look[inside])
+        pairs, tf = np.unique(np.concatenate(pair_keys), return_counts=True)
+        pair_doc, idx = pairs // vocab, pairs % vocab
+        values = (1.0 + np.log(tf.astype(np.float32))) * self.idf[idx]
+        norm2 = np.sqrt(np.bincount(pair_doc, weights=values * values, minlength=len(norms)))
+        values = (values / norm2[pair_doc]).astype(np.float32)
+        bounds = np.searchsorted(pair_doc, np.arange(len(norms) + 1))
+        z = np.tile(self.bias, (len(norms), 1))
+        nonempty = np.diff(bounds) > 0
+        if nonempty.any():
+            z[nonempty] += np.add.reduceat(self.weights[idx] * values[:, None], bounds[:-1][nonempty], axis=0)
+        z = z * self._scale + self._offset
+        probs = np.empty_like(z)
+        probs[:, self._binary] = 1.0 / (1.0 + np.exp(-z[:, self._binary]))
+        for a, b in self._softmax:
+            e = np.exp(z[:, a:b] - z[:, a:b].max(axis=1, keepdims=True))
+            probs[:, a:b] = e / e.sum(axis=1, keepdims=True)
+        return [Scores(norms[i], occurrences[i], idx[bounds[i] : bounds[i + 1]], values[bounds[i] : bounds[i + 1]],
+                       probs[i]) for i in range(len(norms))]
+
+    def _find(self, keys: np.ndarray) -> np.ndarray:
+        if not len(self._keys):
+            return np.full(len(keys), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+        return np.where(self._keys[pos] == keys, self._key_index[pos], -1)
+
     def _lookup(self, norm: str) -> np.ndarray:
         """The vocabulary index of each character n-gram of ``norm`` in ``char_ngrams`` order, -1 if absent."""
         cp = np.frombuffer(norm.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)

@@ -86,6 +86,19 @@ def _recall_threshold(p: np.ndarray, y: np.ndarray, *, recall: float, floor: flo
     return float(min(ceiling, max(floor, positives[k] - 1e-6)))
 
 
+def _f1_threshold(p: np.ndarray, y: np.ndarray, *, floor: float = 0.1, ceiling: float = 0.6) -> float:
+    """The threshold of best out-of-fold F1. A tag is labelled only where a text plainly shows it, so its
+    calibrated probability seldom reaches 0.5 even where it applies: at 0.5 the heads hardly ever spoke."""
+    best, best_f1 = 0.5, -1.0
+    for t in np.arange(floor, ceiling + 1e-9, 0.02):
+        pred = p >= t
+        tp = float((pred & (y == 1)).sum())
+        f1 = 2 * tp / max(1.0, float(pred.sum()) + float(y.sum()))
+        if f1 > best_f1 + 1e-9:
+            best, best_f1 = float(t), f1
+    return round(best, 2)
+
+
 def layer_statistics(examples: list[Example]) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
     """[right, hits] of every 五必查 rule and every 涉企 marker of the phrase layer over labelled examples."""
     from ..must_investigate import default_layer
@@ -135,14 +148,16 @@ def train(examples: list[Example], *, use_words: bool = False, C: float = 20.0, 
                       "stop": width + W.shape[1], **extra})
         width += W.shape[1]
 
-    def binary(name: str, y: np.ndarray, *, balanced: bool, recall: float | None = None) -> None:
+    def binary(name: str, y: np.ndarray, *, balanced: bool, recall: float | None = None,
+               best_f1: bool = False) -> None:
         if y.sum() < 3 or y.sum() > len(y) - 3:
             return
         model = _fit(X, y, C=C, balanced=balanced)
         oof = _oof_scores(X, y, C=C, balanced=balanced)[:, 0]
         a, b = _platt(oof, y)
         p = _sigmoid(a * oof + b)
-        threshold = 0.5 if recall is None else _recall_threshold(p, y, recall=recall)
+        threshold = (_recall_threshold(p, y, recall=recall) if recall is not None
+                     else _f1_threshold(p, y) if best_f1 else 0.5)
         pred = p >= threshold
         tp = int((pred & (y == 1)).sum())
         report[name] = {"positives": int(y.sum()), "threshold": round(threshold, 4),
@@ -178,7 +193,8 @@ def train(examples: list[Example], *, use_words: bool = False, C: float = 20.0, 
     tag_counts = Counter(t for e in examples for t in e.tags)
     for tag, count in sorted(tag_counts.items()):
         if count >= MIN_TAG_POSITIVES:
-            binary(f"tag:{tag}", np.array([tag in e.tags for e in examples], dtype=int), balanced=True)
+            binary(f"tag:{tag}", np.array([tag in e.tags for e in examples], dtype=int), balanced=True,
+                   best_f1=True)
 
     if calibration:
         Xc = vectoriser.transform([e.text for e in calibration])
