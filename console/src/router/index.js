@@ -14,10 +14,11 @@ export const router = createRouter({
   history: createWebHistory('/console/'),
   routes: [
     { path: '/', component: Layout, children: [
-      { path: '', name: 'home', redirect: () => homeFor() },
+      // Home and unknown paths go to the role's first page, decided once the session is known.
+      { path: '', name: 'home', component: Forbidden, meta: { home: true } },
       ...routes.map((r) => ({ ...r, meta: { title: r.title, roles: r.roles } })),
       { path: 'forbidden', name: 'forbidden', component: Forbidden, meta: { title: '无权访问' } },
-      { path: ':rest(.*)*', redirect: () => homeFor() },
+      { path: ':rest(.*)*', component: Forbidden, meta: { home: true } },
     ] },
   ],
 })
@@ -26,6 +27,7 @@ router.beforeEach(async (to) => {
   let ok
   try { ok = await loadSession() } catch { ok = false }
   if (!ok) { window.location.assign(loginUrl()); return false }
+  if (to.meta.home) return homeFor()
   if (to.meta.roles && !hasRole(to.meta.roles)) return { name: 'forbidden' }
   document.title = `${to.meta.title || ''} - 作风监督工作台`
   return true
