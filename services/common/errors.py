@@ -178,10 +178,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(Problem(500, "An internal error occurred; it has been logged."), request.url.path)
 
+    # Starlette types every handler as taking a plain Exception, so a handler for a subclass needs the ignore
     app.add_exception_handler(Problem, on_problem)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, on_http)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(DBAPIError, on_dbapi_error)  # type: ignore[arg-type]
-    app.add_exception_handler(asyncpg.PostgresError, on_raw_database_error)  # type: ignore[arg-type]
+    app.add_exception_handler(asyncpg.PostgresError, on_raw_database_error)
     app.add_exception_handler(ConnectionError, on_database_unavailable)
     app.add_exception_handler(Exception, on_unexpected)
