@@ -10,6 +10,7 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -99,7 +100,7 @@ def problem_response(problem: Problem, instance: str | None = None) -> JSONRespo
     )
 
 
-def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+def validation_errors(exc: RequestValidationError | ValidationError) -> list[dict[str, Any]]:
     """Pydantic's errors without the echoed input: the input may hold a reporter's identity. Field names
     in ``loc`` are scrubbed of what cannot be encoded (an unknown key may hold a lone surrogate)."""
     return [
