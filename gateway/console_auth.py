@@ -185,6 +185,8 @@ class ConsoleAuth:
 
     async def login(self, request: Request) -> Response:
         target = safe_next(request.query_params.get("next"))
+        app = request.app.state
+        await app.rate_limits.hit("console-login", app.authenticator.client_address(request) or "unknown")
         state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(64)
         # One binding per browser, reused by a second tab signing in at the same time.
         binding = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
