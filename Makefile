@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock | sysdeps
 
 deps: $(VENV)/.installed
 
-up: sysdeps deps  ## start Kafka, PostgreSQL, migrations, all services and the gateway; print the URLs
+up: sysdeps deps  ## start Kafka, PostgreSQL, Redis, Keycloak, migrations, all services and the gateway; print the URLs and the console users
 	@bash deploy/local/infra.sh up
 	@bash deploy/local/suite.sh up
 

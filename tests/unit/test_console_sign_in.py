@@ -151,3 +151,17 @@ async def test_an_unbuilt_console_says_so_in_chinese(tmp_path):
     async with client_for(tmp_path / "missing") as client:
         page = await client.get("/console/anything")
         assert page.status_code == 503 and "make console" in page.text and "尚未构建" in page.text
+
+
+async def test_a_refused_sign_in_is_a_chinese_page_for_a_browser_and_a_problem_for_others():
+    app = create_app(settings(oidc_issuer="http://127.0.0.1:9/realms/none", oidc_client_secret="s"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as client:
+        page = await client.get("/console/callback", headers={"accept": "text/html,application/xhtml+xml"})
+        assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
+        assert "登录请求无效" in page.text and 'href="/console/login"' in page.text
+        problem = await client.get("/console/login", params={"next": "//evil.example"})
+        assert problem.status_code == 400 and problem.json()["type"].endswith("/next-invalid")
+        # <script> in a provider's error_description is text on the page, never markup.
+        hostile = await client.get("/console/callback", params={"error": "x", "error_description": "<script>x</script>"},
+                                   headers={"accept": "text/html"})
+        assert hostile.status_code == 401 and "<script>" not in hostile.text and "&lt;script&gt;" in hostile.text
