@@ -5,132 +5,35 @@ Skipped, saying why, only if Keycloak cannot be started on this machine."""
 
 from __future__ import annotations
 
-import html
 import json
-import re
 import secrets
-import subprocess
 import time
 from contextlib import aclosing
-from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from gateway.app import create_app
-from gateway.settings import GatewaySettings
-from services.common.suite import SERVICES
-
-from ..support import REPO, LoopbackServer
+from .console_helper import (
+    DIRECTORY,
+    DIRECTORY_IDS,
+    ISSUER,
+    UNIT_A,
+    UNIT_B,
+    browser,
+    console_gateway,
+    idp_login_redirect,
+    session_key,
+    sign_in,
+)
 from .directory_helper import imported_units
 from .test_unit_scope import a_routed_pair
 
-ISSUER = "http://127.0.0.1:58080/realms/zuofeng"
-SECRET = "zuofeng-console-dev-secret"  # deploy/local/keycloak/zuofeng-realm.json (local development only)
-UNIT_A, UNIT_B = "dt-rsj-sb", "dt-zjj-wy"  # the realm's unit-a and unit-b, ids of the Datong demo directory
-DIRECTORY = """
-regions:
-  - id: dt
-    name: 大同市市直
-    agencies:
-      - {id: dt-rsj, name: 大同市人力资源和社会保障局, category: 机关科室,
-         sections: [{id: dt-rsj-sb, name: 市社会保险中心, category: 基层站所}]}
-      - {id: dt-zjj, name: 大同市住房和城乡建设局, category: 机关科室,
-         sections: [{id: dt-zjj-wy, name: 物业管理科, category: 机关科室}]}
-""".encode()
-
-
-def _realm_answers() -> bool:
-    try:
-        return httpx.get(f"{ISSUER}/.well-known/openid-configuration", timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False
-
 
 @pytest.fixture(scope="module")
-def keycloak() -> str:
-    if not _realm_answers():
-        try:
-            subprocess.run(["bash", str(REPO / "deploy/local/keycloak.sh"), "up"], check=True, timeout=480,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-            pytest.skip(f"Keycloak could not be started (deploy/local/keycloak.sh up): {exc}; "
-                        f"{getattr(exc, 'stderr', '') or ''}"[-600:])
-    if not _realm_answers():
-        pytest.skip("Keycloak runs but serves no realm 'zuofeng' on 127.0.0.1:58080")
-    return ISSUER
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    out = subprocess.run(["bash", str(REPO / "deploy/local/redis.sh"), "up"], check=True, capture_output=True,
-                         text=True)
-    return out.stdout.strip().splitlines()[-1]
-
-
-@pytest.fixture(scope="module")
-async def console(suite, settings_kwargs, keys, keycloak, redis_url):
-    """A gateway with the console's sign-in, on a real loopback port (Keycloak redirects the browser back to
-    it), forwarding to the in-process services; sessions in the real Redis."""
-    gateway = create_app(GatewaySettings(
-        **settings_kwargs, upstreams={n: f"http://{n}.test" for n in SERVICES},
-        staff_jwt_public_key=keys["staff_public"], rate_limits={}, redis_url=redis_url,
-        oidc_issuer=keycloak, oidc_client_secret=SECRET, console_cookie_secure=False))
-    async with LifespanManager(gateway) as manager:
-        await gateway.state.http.aclose()
-        gateway.state.http = httpx.AsyncClient(
-            mounts={f"http://{n}.test": httpx.ASGITransport(app=suite.apps[n]) for n in SERVICES})
-        async with LoopbackServer(manager.app) as server:
-            yield SimpleNamespace(app=gateway, url=server.base_url,
-                                  redis=gateway.state.authenticator.hotline.nonces.client)
-        await gateway.state.http.aclose()
-
-
-class LoopbackBrowser(httpx.AsyncBaseTransport):
-    """Real sockets, with one browser rule http.cookiejar lacks: http://127.0.0.1 is a secure context, so a
-    ``Secure`` cookie (Keycloak sets its own so) is sent back to it."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        if request.url.host in ("127.0.0.1", "localhost"):
-            response.headers = httpx.Headers([
-                (k, re.sub(r";\s*Secure(?=;|$)", "", v, flags=re.IGNORECASE) if k.lower() == "set-cookie" else v)
-                for k, v in response.headers.multi_items()])
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-def browser(console) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=console.url, transport=LoopbackBrowser(), timeout=60)
-
-
-async def idp_login_redirect(client: httpx.AsyncClient, username: str, start: httpx.Response) -> httpx.Response:
-    """From the gateway's 302 to Keycloak, through its login form, to Keycloak's 302 back to the callback."""
-    assert start.status_code == 302, start.text
-    page = await client.get(start.headers["location"])
-    assert page.status_code == 200, page.text[:500]
-    action = html.unescape(re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', page.text).group(1))
-    back = await client.post(action, data={"username": username, "password": f"zuofeng-{username}",
-                                           "credentialId": ""})
-    assert back.status_code == 302, back.text[:500]
-    return back
-
-
-async def sign_in(console, username: str, next_path: str = "/console/") -> tuple[httpx.AsyncClient, httpx.Response]:
-    client = browser(console)
-    start = await client.get("/console/login", params={"next": next_path})
-    back = await idp_login_redirect(client, username, start)
-    assert back.headers["location"].startswith(f"{console.url}/console/callback?")
-    landed = await client.get(back.headers["location"])
-    assert landed.status_code == 302, landed.text
-    return client, landed
+async def console(suite, settings_kwargs, keys):
+    async with console_gateway(suite, settings_kwargs, keys) as gateway:
+        yield gateway
 
 
 async def session_of(client: httpx.AsyncClient) -> dict:
@@ -139,18 +42,13 @@ async def session_of(client: httpx.AsyncClient) -> dict:
     return response.json()
 
 
-def session_key(client: httpx.AsyncClient) -> str:
-    import hashlib
-
-    return "zuofeng:console:session:" + hashlib.sha256(client.cookies["zf_session"].encode()).hexdigest()
-
-
 @pytest.mark.parametrize(("username", "role", "label"), [
     ("triage", "triage_officer", "线索分办员"),
     ("investigator", "investigator", "纪检监察调查员"),
 ])
 async def test_staff_sign_in_through_keycloak_and_use_the_api_with_the_cookie(console, username, role, label):
-    start = await browser(console).get("/console/login", params={"next": "/console/cases?page=2"})
+    async with browser(console) as first:
+        start = await first.get("/console/login", params={"next": "/console/cases?page=2"})
     # Authorization Code with PKCE S256, state and nonce, to the realm's own endpoint.
     query = parse_qs(urlsplit(start.headers["location"]).query)
     assert start.headers["location"].startswith(f"{ISSUER}/protocol/openid-connect/auth?")
@@ -190,7 +88,7 @@ async def test_a_unit_handler_session_is_bound_to_its_unit(console, suite, ids):
     if present.status_code == 200:
         await _scoped(console, suite, ids)
     else:
-        async with imported_units(suite, ids, DIRECTORY, ("dt", "dt-rsj", "dt-zjj", UNIT_A, UNIT_B)):
+        async with imported_units(suite, ids, DIRECTORY, DIRECTORY_IDS):
             await _scoped(console, suite, ids)
 
 
