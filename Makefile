@@ -30,7 +30,7 @@ console/dist/index.html: $(CONSOLE_SRC) | sysdeps
 
 console: console/dist/index.html
 
-up: sysdeps deps console  ## start Kafka, PostgreSQL, migrations, all services and the gateway; print the URLs
+up: sysdeps deps console  ## start Kafka, PostgreSQL, Redis, Keycloak, migrations, all services and the gateway; print the URLs and the console users
 	@bash deploy/local/infra.sh up
 	@bash deploy/local/suite.sh up
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import json
 import logging
 import re
@@ -31,7 +32,7 @@ import time
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.responses import Response
 
 from services.common.auth import IDENTITY_HEADER, Principal
@@ -185,6 +186,8 @@ class ConsoleAuth:
 
     async def login(self, request: Request) -> Response:
         target = safe_next(request.query_params.get("next"))
+        app = request.app.state
+        await app.rate_limits.hit("console-login", app.authenticator.client_address(request) or "unknown")
         state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(64)
         # One binding per browser, reused by a second tab signing in at the same time.
         binding = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
@@ -445,14 +448,35 @@ def _console(request: Request) -> ConsoleAuth:
     return console
 
 
+_SIGN_IN_FAILED = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 4em auto; line-height: 1.6">
+<h1>{title}</h1><p>{detail}</p><p><a href="/console/login">重新登录</a></p>
+</body></html>
+"""
+
+
+async def _navigation(request: Request, handler) -> Response:
+    """Login and callback are top-level navigations: a person reads their refusal, so a browser gets it
+    as a Chinese page with a way back; any other client gets the usual problem+json."""
+    try:
+        return await handler(request)
+    except Problem as problem:
+        if "text/html" not in request.headers.get("accept", ""):
+            raise
+        title = problem.title if not problem.title.isascii() else "无法登录"  # the kernel's titles are English
+        page = _SIGN_IN_FAILED.format(title=html.escape(title), detail=html.escape(problem.detail))
+        return HTMLResponse(page, status_code=problem.status, headers={"cache-control": "no-store"})
+
+
 @router.get("/console/login", include_in_schema=False)
 async def login(request: Request) -> Response:
-    return await _console(request).login(request)
+    return await _navigation(request, _console(request).login)
 
 
 @router.get("/console/callback", include_in_schema=False)
 async def callback(request: Request) -> Response:
-    return await _console(request).callback(request)
+    return await _navigation(request, _console(request).callback)
 
 
 @router.get("/console/session", include_in_schema=False)

@@ -33,6 +33,8 @@ def _default_rate_limits() -> dict[str, str]:
         "catalog": "60/minute",
         "open311-report": "10/minute",
         "open311-read": "120/minute",
+        # Each sign-in start stores a state for 10 minutes: a flood must not fill the shared Redis.
+        "console-login": "30/minute",
     }
 
 
