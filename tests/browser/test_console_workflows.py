@@ -70,9 +70,12 @@ async def test_the_triage_officer_overrides_a_classification_with_a_reason(suite
     await page.locator(".el-select-dropdown__item", has_text="不讲程序乱办事").first.click()
     await drawer.locator("[data-test=override-reason]").fill("反映的是违反办事程序，改为乱作为")
     await drawer.locator("[data-test=override-save]").click()
-    await page.get_by_text("已保存调整").wait_for()
+    outcome = page.locator(".el-message")
+    await outcome.first.wait_for()
+    assert "已保存调整" in await outcome.first.inner_text(), await outcome.first.inner_text()
     got = await suite.gateway.get(f"/api/v1/triage/clues/{clue['id']}", headers=ids.bearer("triage_officer"))
     assert got.json()["type_code"] == "no_procedure" and got.json()["overridden"] is True
+    assert got.json()["decision"] == "accept"  # an undecided clue takes its decision with the override
 
 
 async def test_the_unit_handler_files_a_result_and_sees_only_its_own_unit(suite, ids, sign_in):
