@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: up down status test unit bench deps sysdeps lock schemas clean helm
+.PHONY: up down status test unit lint bench deps sysdeps lock schemas clean helm console
 
 # System packages (PostgreSQL, a JRE, Maven, ...): installs only what is missing, a no-op when all is there.
 # `up` and `test` depend on it so that the README's two commands are all a fresh machine needs.
@@ -20,7 +20,17 @@ $(VENV)/.installed: pyproject.toml requirements.lock | sysdeps
 
 deps: $(VENV)/.installed
 
-up: sysdeps deps  ## start Kafka, PostgreSQL, migrations, all services and the gateway; print the URLs
+# The staff console: npm ci from the lock file, then a Vite build into console/dist (served by the gateway
+# under /console/). Make skips it while dist is newer than every source file.
+CONSOLE_SRC := $(shell find console/src -type f 2>/dev/null) console/index.html console/vite.config.js \
+	console/package.json console/package-lock.json
+console/dist/index.html: $(CONSOLE_SRC) | sysdeps
+	@cd console && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent
+	@touch $@
+
+console: console/dist/index.html
+
+up: sysdeps deps console  ## start Kafka, PostgreSQL, Redis, Keycloak, migrations, all services and the gateway; print the URLs and the console users
 	@bash deploy/local/infra.sh up
 	@bash deploy/local/suite.sh up
 
@@ -32,9 +42,13 @@ status:
 	@bash deploy/local/infra.sh status || true
 	@bash deploy/local/suite.sh status || true
 
-test: sysdeps deps  ## unit + integration tests against a real Kafka and PostgreSQL (started or reused)
+test: sysdeps deps console  ## unit + integration tests against a real Kafka and PostgreSQL (started or reused)
 	@bash deploy/local/infra.sh up
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: deps  ## ruff (the rules in pyproject.toml) over the repository, mypy over services/ and gateway/
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/mypy
 
 unit: deps  ## unit tests only: need nothing running
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)

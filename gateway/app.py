@@ -23,6 +23,9 @@ from services.common.observability import RequestContextMiddleware
 
 from .api import SWAGGER_ASSETS, router
 from .auth import Authenticator
+from .console_auth import ConsoleAuth
+from .console_auth import router as console_auth_router
+from .console_static import router as console_static_router
 from .edge import RefuseAmbiguousTargets
 from .openapi import OpenApiAggregator
 from .proxy import InternalTokens, new_client
@@ -86,6 +89,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.http.aclose()
+            if app.state.console is not None:
+                await app.state.console.aclose()
             nonces = app.state.authenticator.hotline.nonces
             if hasattr(nonces, "aclose"):
                 await nonces.aclose()
@@ -95,6 +100,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings)
+    app.state.console = None
+    if settings.oidc_issuer:
+        # Console sessions share the hotline nonces' Redis connection (REDIS_URL), when there is one.
+        nonces = app.state.authenticator.hotline.nonces
+        app.state.console = ConsoleAuth(settings, getattr(nonces, "client", None))
+        app.state.authenticator.console = app.state.console
     app.state.rate_limits = RateLimits(settings.rate_limits, settings.limit_storage_uri())
     app.state.tokens = InternalTokens(settings.internal_token_private_key, settings.internal_token_ttl_seconds)
     app.state.openapi = OpenApiAggregator(settings.upstreams, settings.openapi_cache_seconds)
@@ -121,6 +132,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(router)
+    app.include_router(console_auth_router)
+    app.include_router(console_static_router)  # after the sign-in routes: they take their paths first
     app.mount(SWAGGER_ASSETS, StaticFiles(directory=STATIC / "swagger-ui"), name="swagger-ui")
     app.add_middleware(RefuseAmbiguousTargets)
     app.add_middleware(SecurityHeaders)  # outside the refusal, so its 400s carry the headers too

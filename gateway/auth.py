@@ -110,6 +110,8 @@ class Authenticator:
             else NonceCache(settings.hotline_nonce_capacity),
         )
         self._trusted = [ipaddress.ip_network(cidr, strict=False) for cidr in settings.trusted_proxies]
+        # The staff console's sessions (gateway/console_auth.py), set by the app when OIDC_ISSUER is.
+        self.console = None
 
     def client_address(self, request: Request) -> str | None:
         """The caller's address; behind a trusted proxy, the right-most untrusted X-Forwarded-For hop."""
@@ -151,6 +153,11 @@ class Authenticator:
         if authorization:
             raise Problem(401, "不支持的认证方式，请使用 Bearer 令牌。", slug="unauthenticated",
                           headers={"WWW-Authenticate": "Bearer"})
+        # The console's session cookie stands for a bearer token on the API (never on public pages).
+        if self.console is not None and target.startswith("/api/v1/"):
+            principal = await self.console.cookie_principal(request, client)
+            if principal is not None:
+                return principal, None
         return Principal(kind="public", subject="anonymous", client=client), None
 
     async def _bounded_body(self, request: Request) -> bytes:

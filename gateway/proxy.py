@@ -1,4 +1,5 @@
-"""Forwarding to the services: pooled keep-alive connections, streamed bodies, clear 502/503/504 problems (503 when a service is down)."""
+"""Forwarding to the services: pooled keep-alive connections, streamed bodies, clear 502/503/504 problems
+(503 when a service is down)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from services.common.auth import IDENTITY_HEADER, Principal, mint_internal_token
 from services.common.errors import Problem
 
+from .console_auth import without_console_cookies
 from .edge import policy_path
 from .settings import GatewaySettings
 
@@ -155,6 +157,8 @@ async def forward(
         (k, v) for k, v in request.headers.items()
         if k not in _DROP_REQUEST and not k.startswith("x-zuofeng-")
     ]
+    headers = [(k, without_console_cookies(v) if k == "cookie" else v) for k, v in headers]
+    headers = [(k, v) for k, v in headers if k != "cookie" or v]
     if body is None:
         # No body goes up for this method, so neither may the caller's length (h11 would refuse the
         # request half-sent: a 500 instead of an answer).

@@ -33,6 +33,8 @@ def _default_rate_limits() -> dict[str, str]:
         "catalog": "60/minute",
         "open311-report": "10/minute",
         "open311-read": "120/minute",
+        # Each sign-in start stores a state for 10 minutes: a flood must not fill the shared Redis.
+        "console-login": "30/minute",
     }
 
 
@@ -113,6 +115,38 @@ class GatewaySettings(ServiceSettings):
     # Proxies (CIDRs) whose X-Forwarded-For the gateway believes, e.g. the ingress controller's pod range.
     trusted_proxies: list[str] = Field(default_factory=list, validation_alias="GATEWAY_TRUSTED_PROXIES")
     openapi_cache_seconds: float = Field(30.0, validation_alias="GATEWAY_OPENAPI_CACHE_SECONDS")
+    # The staff console's sign-in (gateway/console_auth.py): an OpenID Connect provider, the gateway being
+    # its confidential client. Off while OIDC_ISSUER is empty.
+    oidc_issuer: str = Field("", validation_alias="OIDC_ISSUER")
+    oidc_client_id: str = Field("zuofeng-console", validation_alias="OIDC_CLIENT_ID")
+    oidc_client_secret: str = Field("", validation_alias="OIDC_CLIENT_SECRET")
+    oidc_client_secret_file: Path | None = Field(None, validation_alias="OIDC_CLIENT_SECRET_FILE")
+    oidc_scopes: str = Field("openid profile email", validation_alias="OIDC_SCOPES")
+    # Where the provider puts roles (a dotted path: Keycloak realm_access.roles; others roles or groups) and
+    # the unit (单位名录 id); OIDC_ROLE_MAP='{"idp-name": "triage_officer", …}' renames the provider's roles.
+    oidc_roles_claim: str = Field("realm_access.roles", validation_alias="OIDC_ROLES_CLAIM")
+    oidc_unit_claim: str = Field("unit", validation_alias="OIDC_UNIT_CLAIM")
+    oidc_role_map: dict[str, str] = Field(default_factory=dict, validation_alias="OIDC_ROLE_MAP")
+    # How often a session re-reads roles and unit from the provider with its refresh token.
+    oidc_refresh_seconds: int = Field(300, ge=30, validation_alias="OIDC_REFRESH_SECONDS")
+    console_cookie_secure: bool = Field(True, validation_alias="CONSOLE_COOKIE_SECURE")
+    console_session_idle_seconds: int = Field(1800, ge=60, validation_alias="CONSOLE_SESSION_IDLE_SECONDS")
+    console_session_max_seconds: int = Field(8 * 3600, ge=300, validation_alias="CONSOLE_SESSION_MAX_SECONDS")
+    # The browser-facing origin (https://zuofeng.example.gov.cn) behind an ingress; else the request's own.
+    console_public_url: str = Field("", validation_alias="CONSOLE_PUBLIC_URL")
+    # The built console (`make console`): served under /console/.
+    console_dist: Path = Field(Path(__file__).resolve().parent.parent / "console" / "dist",
+                               validation_alias="CONSOLE_DIST")
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _maps_to_suite_roles(cls, role_map: dict[str, str]) -> dict[str, str]:
+        from services.common.auth import ROLES
+
+        unknown = sorted({r for r in role_map.values() if r not in ROLES})
+        if unknown:
+            raise ValueError(f"OIDC_ROLE_MAP maps to roles the suite does not have: {unknown}")
+        return role_map
 
     @field_validator("staff_jwt_algorithms")
     @classmethod
@@ -161,6 +195,13 @@ class GatewaySettings(ServiceSettings):
                 raise ValueError("GATEWAY_TRUSTED_PROXIES must be set in production (the ingress's CIDRs)")
             if not self.redis_url and self.rate_limit_storage.startswith("async+memory"):
                 raise ValueError("REDIS_URL must be set in production (rate limits and nonces across replicas)")
+            if self.oidc_issuer:
+                if not self.console_cookie_secure:
+                    raise ValueError("CONSOLE_COOKIE_SECURE must stay true in production (HTTPS only)")
+                if not self.oidc_issuer.startswith("https://"):
+                    raise ValueError("OIDC_ISSUER must be an https:// URL in production")
+                if not self.oidc_client_secret:
+                    raise ValueError("OIDC_CLIENT_SECRET must be set when OIDC_ISSUER is")
         return self
 
     def limit_storage_uri(self) -> str:

@@ -30,6 +30,9 @@ have_cmd redis-server || need+=(redis-server)
 # The browser tests (citizen pages, ballot page) drive Debian's chromium through Playwright's Python
 # package (never its own downloaded browsers), with CJK fonts so Chinese renders in screenshots.
 have_cmd chromium || need+=(chromium)
+# The staff console (console/) is built with npm from its lock file by `make console`.
+have_cmd node || need+=(nodejs)
+have_cmd npm || need+=(npm)
 have_pkg fonts-noto-cjk || need+=(fonts-noto-cjk)
 
 if ((${#need[@]} == 0)); then

@@ -42,6 +42,10 @@ TRIAGE_UNITS_FILE=$REPO/services/triage/data/units-datong-demo.yaml
 NOTIFICATION_SMTP_HOST=127.0.0.1
 NOTIFICATION_SMTP_PORT=${SMTP_SINK_PORT:-1025}
 ZUOFENG_DATA_DIR=$RUN_DIR/data
+OIDC_ISSUER=$OIDC_ISSUER
+OIDC_CLIENT_ID=zuofeng-console
+OIDC_CLIENT_SECRET=zuofeng-console-dev-secret
+CONSOLE_COOKIE_SECURE=false
 ENV
 }
 
@@ -134,8 +138,30 @@ URLS
   logs         $SUITE_DIR/logs/   (e-mails the suite sends: mailsink.log)
   hotline keys $RUN_DIR/keys/hotline-keys.json
   staff token  $VENV/bin/zuofeng dev-token --role triage_officer
-  stop         make down
 URLS
+  console_users
+  echo "  stop         make down"
+}
+
+# The console and its local sign-in users (deploy/local/keycloak/zuofeng-realm.json; local development only).
+console_users() {
+  if ! bash "$here/keycloak.sh" status >/dev/null 2>&1; then
+    echo "  console      $GATEWAY_URL/console/   (sign-in unavailable: Keycloak is not running; bash deploy/local/keycloak.sh up)"
+    return 0
+  fi
+  cat <<USERS
+  console      $GATEWAY_URL/console/   (sign in through Keycloak, http://127.0.0.1:${KEYCLOAK_PORT:-58080}/)
+               user          password               role
+               triage        zuofeng-triage         线索分办员 triage_officer
+               investigator  zuofeng-investigator   纪检监察调查员 investigator
+               organization  zuofeng-organization   组织部门经办人 org_officer
+               evaluation    zuofeng-evaluation     督查考评办 evaluation_admin
+               leader        zuofeng-leader         领导查阅 auditor
+               admin         zuofeng-admin          系统管理员 admin
+               unit-a        zuofeng-unit-a         事权单位经办人 unit_handler, 市社会保险中心 (dt-rsj-sb)
+               unit-b        zuofeng-unit-b         事权单位经办人 unit_handler, 物业管理科 (dt-zjj-wy)
+  keycloak     http://127.0.0.1:${KEYCLOAK_PORT:-58080}/admin/   (kcadmin / zuofeng-kcadmin)
+USERS
 }
 
 down() {

@@ -63,7 +63,7 @@ COPY_FROM = 64
 _NOTIFIED = "zuofeng_outbox_notified"
 
 
-def notify_channel(schema: str) -> str:
+def notify_channel(schema: str | None) -> str:
     return f"zuofeng_outbox_{schema}"
 
 

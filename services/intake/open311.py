@@ -194,7 +194,8 @@ def _clue_from(fields: dict[str, str], settings, staged: list[StagedFile]) -> se
         lat, long = _float(fields, "lat"), _float(fields, "long")
     except ValueError:
         raise Open311Error(400, "lat 和 long 须为数字（WGS84 经纬度）") from None
-    if (lat is None) != (long is None) or (lat is not None and not (-90 <= lat <= 90 and -180 <= long <= 180)):
+    if (lat is None) != (long is None) or (
+            lat is not None and long is not None and not (-90 <= lat <= 90 and -180 <= long <= 180)):
         raise Open311Error(400, "lat 和 long 须同时给出，且在有效范围内（WGS84）")
     address = (fields.get("address_string") or fields.get("address_id") or "").strip() or None
     if lat is None and not address:

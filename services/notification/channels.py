@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
+from collections.abc import Callable
 from typing import Protocol
 
 import aiosmtplib
@@ -181,7 +182,7 @@ class WeComBotAdapter:
 
 
 def sms_adapter(settings: NotificationSettings) -> WebhookAdapter:
-    adapters = {
+    adapters: dict[str, Callable[[], WebhookAdapter]] = {
         "generic": lambda: GenericSmsAdapter(settings.sms_sign_name),
         "aliyun": lambda: AliyunSmsAdapter(settings.sms_sign_name, settings.sms_template_code),
     }
@@ -192,7 +193,7 @@ def sms_adapter(settings: NotificationSettings) -> WebhookAdapter:
 
 
 def wechat_adapter(settings: NotificationSettings) -> WebhookAdapter:
-    adapters = {
+    adapters: dict[str, Callable[[], WebhookAdapter]] = {
         "official_account": lambda: WeChatOfficialAccountAdapter(settings.wechat_template_id),
         "wecom_bot": lambda: WeComBotAdapter(),
     }

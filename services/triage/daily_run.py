@@ -340,7 +340,8 @@ async def write_outcomes(session: AsyncSession, outcomes: list[Outcome], ref_sou
     raw = await _raw(session)
     # IF NOT EXISTS + TRUNCATE: a consumer's batch screens several clues on arrival in one transaction
     await raw.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS triage_run_out (id uuid, family text, type_code text, tags text[], confidence float8, "
+        "CREATE TEMP TABLE IF NOT EXISTS triage_run_out (id uuid, family text, type_code text, tags text[], "
+        "confidence float8, "
         "evidence jsonb, must_investigate bool, triggers text[], routed_unit_id text, route_reason text, "
         "state text, decision text, reason text, deadline date, merged_into uuid, sources jsonb, enterprise bool, "
         "model_version text, conduct bool) "

@@ -149,7 +149,7 @@ class MustInvestigateLayer:
         learned judgement), for the alternatives that ask for it (``@conduct``)."""
         found = self.scan(text) if found is None else found
         present = {name: words & found for name, words in self.vocab.items()}
-        present["@conduct"] = {"@conduct"} if conduct else set()
+        present["@conduct"] = frozenset({"@conduct"}) if conduct else frozenset()
         out = []
         for code, alternatives in self.triggers.items():
             if any(present[g] for g in self.unless.get(code, ())):

@@ -196,7 +196,7 @@ async def override_clue(
     after = {k: _plain(values.get(k, getattr(row, k))) for k in before}
     await audit.record(session, audit_log, actor=principal, action="clue.override", entity_type="clue",
                        entity_id=str(row.id), details={"before": before, "after": after, "reason": change.reason})
-    fresh = (await session.execute(select(clues).where(clues.c.id == row.id))).first()
+    fresh = (await session.execute(select(clues).where(clues.c.id == row.id))).one()
     await outbox.publish(session, ClueTriaged(
         clue_id=fresh.id, tracking_number=fresh.tracking_number, run_date=run_date, family=fresh.family,
         type_code=fresh.type_code, tags=list(fresh.tags), confidence=fresh.confidence, unit_id=fresh.routed_unit_id,

@@ -158,7 +158,7 @@ async def count_units(session: AsyncSession) -> int:
 
 
 @lru_cache
-def load_routing_rules(path: Path = ROUTING_RULES_FILE) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def load_routing_rules(path: Path = ROUTING_RULES_FILE) -> tuple[tuple[str, frozenset[str]], ...]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return tuple((r["unit"], frozenset(r["any"])) for r in data["routing_rules"])
 

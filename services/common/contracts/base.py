@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import orjson
 
@@ -88,7 +88,7 @@ class EventContract(BaseModel):
         )
 
     @classmethod
-    def from_cloudevent(cls, event: CloudEvent) -> EventContract:
+    def from_cloudevent(cls, event: CloudEvent) -> Self:
         return cls.model_validate(event.data)
 
 

@@ -301,7 +301,7 @@ def _event(p: _Prepared, received_at: datetime) -> ClueReceived:
     return ClueReceived(
         clue_id=p.id,
         tracking_number=p.tracking_number,
-        channel=item.channel,  # type: ignore[arg-type]
+        channel=item.channel,
         received_at=received_at,
         subject=item.subject,
         text=item.text,
