@@ -101,14 +101,17 @@ def admit(principal: Principal, method: str, path: str) -> Rule | None:
     audience = rule.audience if rule else "staff"
     if principal.kind in ("hotline", "service"):
         if rule is None or principal.kind not in rule.machines:
-            raise Problem(403, f"{KIND_LABELS.get(principal.kind, principal.kind)}密钥不能调用此接口。", slug="forbidden-kind")
+            raise Problem(403, f"{KIND_LABELS.get(principal.kind, principal.kind)}密钥不能调用此接口。",
+                          slug="forbidden-kind")
         if principal.kind == "hotline" and rule is RULES[0] and feed_line(path) != principal.line:
             raise Problem(403, f"此密钥只能推送 {principal.line} 热线的数据。", slug="forbidden-line")
         return rule
     if principal.kind == "public":
         if audience == "feed":
             # Not 401: the feed's credential is a request signature, which has no HTTP auth challenge.
-            raise Problem(403, "热线推送须携带签名（X-Zuofeng-Key、-Timestamp、-Nonce、-Signature）或工作人员登录令牌。", slug="signature-required")
+            raise Problem(403, "热线推送须携带签名（X-Zuofeng-Key、-Timestamp、-Nonce、-Signature）"
+                               "或工作人员登录令牌。",
+                          slug="signature-required")
         if audience == "staff":
             raise Problem(401, "请先登录：此接口需要工作人员登录令牌。", slug="unauthenticated",
                           headers={"WWW-Authenticate": "Bearer"})

@@ -171,7 +171,8 @@ def _template(docs: list[dict[str, Any]], g: Any, title: str) -> str:
         if doc["kind"] == "Cluster":
             # WAL archiving through the Barman Cloud plugin, as the prod overlay's cluster-backup.yaml.
             body = re.sub(r"(?m)^  plugins:\n(?:  [ -].*\n)*",
-                          lambda m: f"{{{{- if .Values.postgres.backup.enabled }}}}\n{m.group(0)}{{{{- end }}}}\n", body)
+                          lambda m: f"{{{{- if .Values.postgres.backup.enabled }}}}\n{m.group(0)}{{{{- end }}}}\n",
+                          body)
         conditions = _conditions(doc)
         body = "".join(f"{{{{- if {c} }}}}\n" for c in conditions) + body + "{{- end }}\n" * len(conditions)
         parts.append("---\n" + body)
@@ -270,7 +271,8 @@ def values(g: Any) -> dict[str, Any]:
     """The chart's defaults: exactly what the kustomize base renders."""
     config = _config_env(g.HERE / "base" / "config.env")
     derived = {key: config.pop(key) for key in DERIVED_CONFIG}
-    assert derived["INTAKE_PUBLIC_BASE_URL"] == derived["PUBLIC_BASE_URL"]
+    if derived["INTAKE_PUBLIC_BASE_URL"] != derived["PUBLIC_BASE_URL"]:
+        raise ValueError("base/config.env: INTAKE_PUBLIC_BASE_URL must equal PUBLIC_BASE_URL")
     ingress = g.ingress()
     backups = _prod_backups(g)
     store = backups["store"]["spec"]["configuration"]
@@ -300,7 +302,8 @@ def values(g: Any) -> dict[str, Any]:
                      # Off as in the base; the prod overlay's: WAL and nightly base backups (Barman Cloud plugin)
                      # to S3-compatible storage, credentials in Secret zuofeng-pg-backup.
                      "backup": {"enabled": False, "destinationPath": store["destinationPath"],
-                                "endpointURL": store["endpointURL"], "retention": backups["store"]["spec"]["retentionPolicy"],
+                                "endpointURL": store["endpointURL"],
+                                "retention": backups["store"]["spec"]["retentionPolicy"],
                                 "schedule": backups["schedule"]["spec"]["schedule"]}},
         "redis": {"create": True, "url": derived["REDIS_URL"]},
         # externalDataCidr: where your own Kafka and PostgreSQL are, when the chart does not create them.

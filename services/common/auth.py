@@ -226,7 +226,8 @@ def require_roles(*roles: str, admin_passes: bool = True):
     async def dependency(principal: CurrentPrincipal) -> Principal:
         allowed = principal.has_role(*roles) if admin_passes else any(r in principal.roles for r in roles)
         if principal.kind != "staff" or not allowed:
-            raise Problem(403, f"此操作需要以下角色之一：{'、'.join(role_label(r) for r in roles)}。", slug="forbidden-role")
+            raise Problem(403, f"此操作需要以下角色之一：{'、'.join(role_label(r) for r in roles)}。",
+                          slug="forbidden-role")
         return principal
 
     return Depends(dependency)
@@ -237,7 +238,8 @@ def require_kind(*kinds: str):
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
         if principal.kind not in kinds:
-            raise Problem(403, f"此接口仅供以下调用方使用：{'、'.join(KIND_LABELS.get(k, k) for k in kinds)}。", slug="forbidden-kind")
+            callers = "、".join(KIND_LABELS.get(k, k) for k in kinds)
+            raise Problem(403, f"此接口仅供以下调用方使用：{callers}。", slug="forbidden-kind")
         return principal
 
     return Depends(dependency)

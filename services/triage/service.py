@@ -133,7 +133,8 @@ async def override_clue(
     row = await get_clue(session, clue_id=clue_id, principal=principal, lock=True)
     taxonomy = default_taxonomy()
     if not can_move(row.state, "triaged"):
-        raise Problem(409, f"处于「{CLUE_STATE_LABELS.get(row.state, row.state)}」状态的线索不能再筛选。", slug="clue-state")
+        state = CLUE_STATE_LABELS.get(row.state, row.state)
+        raise Problem(409, f"处于「{state}」状态的线索不能再筛选。", slug="clue-state")
     values: dict[str, Any] = {}
     if change.type_code is not None:
         if change.type_code not in taxonomy.types:
