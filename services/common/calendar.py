@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,6 +12,11 @@ import yaml
 
 # The city's time zone: working days, cut-offs, run dates and what a person reads are all in city time.
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def today_in_city(moment: datetime | None = None) -> date:
+    """The city's date of ``moment`` (now by default): what a deadline, a run date or a page counts in."""
+    return (moment or datetime.now(UTC)).astimezone(SHANGHAI).date()
 
 DEFAULT_CALENDAR = Path(__file__).parent / "data" / "holidays-cn.yaml"
 

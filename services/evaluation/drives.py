@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.calendar import SHANGHAI
+from services.common.calendar import today_in_city
 from services.common.contracts.drives import DriveTaskAssigned, DriveTaskReported
 from services.common.errors import Problem
 from services.common.ids import new_id
@@ -24,10 +24,6 @@ from services.common.scope import Scope
 from .drive_models import drive_tasks, drives, task_reports
 
 PART_LABELS = {"done": "已完成", "in_progress": "推进中", "not_started": "未报送进展", "overdue": "逾期未完成"}
-
-
-def today() -> date:
-    return datetime.now(SHANGHAI).date()
 
 
 async def create_drive(session: AsyncSession, *, title: str, phases: list[dict[str, Any]], by: str) -> uuid.UUID:
@@ -88,7 +84,7 @@ async def _tasks(session: AsyncSession, statement, scope: Scope) -> list[dict[st
         for r in (await session.execute(select(task_reports).where(task_reports.c.task_id.in_(ids))
                                         .order_by(task_reports.c.reported_at))).all():
             reports.setdefault((r.task_id, r.unit_id), []).append(r)
-    on = today()
+    on = today_in_city()
     out = []
     for t in tasks:
         units = [scope.unit_id] if scope.unit_bound else list(t.responsible_units)
@@ -119,7 +115,7 @@ async def view(session: AsyncSession, drive_id: uuid.UUID, scope: Scope) -> dict
     if scope.unit_bound and not tasks:
         raise Problem(404, "没有这项专项行动。", slug="not-found")  # no task of its own: as if absent
     return {"id": drive.id, "title": drive.title, "phases": drive.phases,
-            "current_phase": _phase_now(drive.phases, today()), "tasks": tasks,
+            "current_phase": _phase_now(drive.phases, today_in_city()), "tasks": tasks,
             "overdue_tasks": sum(t["overdue"] for t in tasks), "done_tasks": sum(t["done"] for t in tasks)}
 
 
@@ -129,7 +125,7 @@ async def list_drives(session: AsyncSession, scope: Scope) -> list[dict[str, Any
         mine = set((await session.scalars(select(drive_tasks.c.drive_id).distinct().where(
             drive_tasks.c.responsible_units.any(scope.unit_id)))).all())
         rows = [r for r in rows if r.id in mine]
-    return [{"id": r.id, "title": r.title, "phases": r.phases, "current_phase": _phase_now(r.phases, today())}
+    return [{"id": r.id, "title": r.title, "phases": r.phases, "current_phase": _phase_now(r.phases, today_in_city())}
             for r in rows]
 
 
@@ -153,7 +149,7 @@ async def report(session: AsyncSession, outbox: Outbox, *, task_id: uuid.UUID, u
 
 async def overdue(session: AsyncSession) -> list[dict[str, Any]]:
     """逾期未完成: every unit's overdue part across all drives, for the 督查考评办."""
-    tasks = await _tasks(session, select(drive_tasks).where(drive_tasks.c.deadline < today())
+    tasks = await _tasks(session, select(drive_tasks).where(drive_tasks.c.deadline < today_in_city())
                          .order_by(drive_tasks.c.deadline), Scope())
     return [{"task_id": t["id"], "drive_id": t["drive_id"], "title": t["title"], "deadline": t["deadline"],
              "unit_id": p["unit_id"], "role_label": p["role_label"], "state_label": p["state_label"]}

@@ -189,7 +189,7 @@ async def post_walk_in(body: WalkInCreate, request: Request, session: SessionDep
     if body.plan_id is not None:
         plan = await inspections.get_plan(session, body.plan_id)
     else:
-        plan = await inspections.active_plan(session, on=inspections.today())
+        plan = await inspections.active_plan(session, on=inspections.today_in_city())
     return await inspections.record_finding(
         session, request.app.state.outbox, request.app.state.settings, plan=plan, text=body.text,
         recommendation=inspections.WALK_IN_RECOMMENDATION, unit_id=body.unit_id, subject=body.subject,

@@ -19,7 +19,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import holidays
-from services.common.calendar import default_calendar
+from services.common.calendar import default_calendar, today_in_city
 from services.common.contracts.inspections import (
     InspectionFindingRecorded,
     InspectionPlanned,
@@ -38,7 +38,6 @@ from .inspection_models import (
     inspection_themes,
     inspection_visits,
 )
-from .service.accepting import SHANGHAI
 from .settings import IntakeSettings
 
 KIND_LABELS: dict[str, str] = {"open": "明察", "covert": "暗访", "style_patrol": "作风巡查", "circuit": "巡察"}
@@ -50,10 +49,6 @@ STATE_LABELS: dict[str, str] = {
 # 限期报送结果: unless the plan says otherwise, results are due five working days after the last day.
 REPORT_WORKING_DAYS = 5
 WALK_IN_RECOMMENDATION = "现场举报，移交明察暗访组以现查直报"
-
-
-def today() -> date:
-    return datetime.now(SHANGHAI).date()
 
 
 def plan_state(plan, on: date) -> str:
@@ -126,7 +121,7 @@ def plan_dates(p: PlanInput, *, on: date) -> tuple[date, date, str | None]:
 
 
 async def create_plan(session: AsyncSession, outbox: Outbox, *, plan: PlanInput, by: str) -> uuid.UUID:
-    starts_on, ends_on, holiday = plan_dates(plan, on=today())
+    starts_on, ends_on, holiday = plan_dates(plan, on=today_in_city())
     if ends_on < starts_on:
         raise Problem(422, "检查结束日期不能早于开始日期。", slug="dates-order")
     month = f"{starts_on:%Y-%m}"
@@ -189,7 +184,7 @@ async def list_plans(session: AsyncSession, *, month: str | None = None) -> list
     plans = (await session.execute(statement)).all()
     ids = [p.id for p in plans]
     visits, findings = await _counts(session, inspection_visits, ids), await _counts(session, inspection_findings, ids)
-    on = today()
+    on = today_in_city()
     return [plan_read(p, on=on, visits=visits.get(p.id, 0), findings=findings.get(p.id, 0)) for p in plans]
 
 
@@ -200,7 +195,7 @@ async def plan_detail(session: AsyncSession, plan_id: uuid.UUID) -> dict[str, An
     finding_rows = (await session.execute(select(inspection_findings)
                                           .where(inspection_findings.c.plan_id == plan_id)
                                           .order_by(inspection_findings.c.recorded_at))).all()
-    read = plan_read(plan, on=today(), visits=len(visit_rows), findings=len(finding_rows))
+    read = plan_read(plan, on=today_in_city(), visits=len(visit_rows), findings=len(finding_rows))
     read["visit_list"] = [visit_read(v) for v in visit_rows]
     read["finding_list"] = [finding_read(f) for f in finding_rows]
     return read
@@ -295,7 +290,7 @@ async def report_results(session: AsyncSession, outbox: Outbox, *, plan_id: uuid
     plan = await get_plan(session, plan_id, lock=True)
     if plan.reported_on is not None:
         raise Problem(409, f"本计划的检查结果已于 {plan.reported_on} 报送。", slug="already-reported")
-    on = today()
+    on = today_in_city()
     if on < plan.starts_on:
         raise Problem(409, "检查尚未开始，不能报送结果。", slug="not-started")
     await session.execute(update(inspection_plans).where(inspection_plans.c.id == plan_id)

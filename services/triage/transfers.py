@@ -18,13 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import audit
 from services.common.auth import Principal
-from services.common.calendar import WorkCalendar
+from services.common.calendar import WorkCalendar, today_in_city
 from services.common.contracts.transfers import TransferConcluded, TransferResultFiled, TransferReturned
 from services.common.errors import Problem
 from services.common.ids import new_id
 
 from . import transfer_rules as rules
-from .daily_run import SHANGHAI
 from .models import audit_log, clues
 from .transfer_models import transfer_results, transfers
 from .transfer_schemas import (
@@ -41,10 +40,6 @@ from .transfer_schemas import (
 
 def _not_found() -> Problem:
     return Problem(404, "没有这条转办线索。", slug="transfer-not-found")
-
-
-def today_in_city(moment: datetime | None = None) -> date:
-    return (moment or datetime.now(UTC)).astimezone(SHANGHAI).date()
 
 
 async def _current(session: AsyncSession, clue_id: uuid.UUID, *, lock: bool):

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import audit
 from services.common.auth import Principal
-from services.common.calendar import SHANGHAI
+from services.common.calendar import SHANGHAI, today_in_city
 from services.common.competence import competent_body
 from services.common.contracts.accountability import (
     CaseClosed,
@@ -43,10 +43,6 @@ from ..models import (
 
 Actor = Principal | str
 DISMISSED_OUTCOME = "经初核，反映的问题不予立案，已了结。感谢您的监督。"
-
-
-def today_in_city() -> date:
-    return datetime.now(UTC).astimezone(SHANGHAI).date()
 
 
 def format_case_number(opened_at: datetime, number: int) -> str:

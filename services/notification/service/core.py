@@ -13,14 +13,14 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Row, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import audit
-from services.common.calendar import WorkCalendar, default_calendar
+from services.common.calendar import WorkCalendar, default_calendar, today_in_city
 from services.common.contracts.notification import ReporterFeedbackIssued
 from services.common.contracts.triage import UnitUpserted
 from services.common.crypto import KeyRing, Sealed
@@ -29,7 +29,7 @@ from services.common.outbox import Outbox
 
 from ..channels import configured_channels
 from ..models import audit_log, deliveries, reporters, units
-from ..rendering import SHANGHAI, Rendered, render
+from ..rendering import Rendered, render
 from ..settings import NotificationSettings
 
 log = logging.getLogger(__name__)
@@ -70,9 +70,7 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def today_local(moment: datetime | None = None) -> date:
-    """The date in the city (Asia/Shanghai): working days and deadlines are counted there."""
-    return (moment or now_utc()).astimezone(SHANGHAI).date()
+today_local = today_in_city  # the city's date (services.common.calendar), under this service's older name
 
 
 # --- recipients and their addresses -----------------------------------------------------------------
