@@ -157,9 +157,11 @@ class OidcProvider:
         document = await self.metadata()
         offered = document.get("id_token_signing_alg_values_supported") or ["RS256"]
         algorithms = [a for a in offered if a in _ASYMMETRIC]
-        assert self._jwks is not None
+        jwks = self._jwks
+        if jwks is None:  # metadata() sets it; only a discovery document without jwks_uri leaves it unset
+            raise Problem(502, "身份认证服务的发现文档没有 jwks_uri。", slug="idp-misconfigured")
         try:
-            key = (await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, id_token)).key
+            key = (await asyncio.to_thread(jwks.get_signing_key_from_jwt, id_token)).key
             claims = jwt.decode(id_token, key, algorithms=algorithms, audience=self.settings.oidc_client_id,
                                 issuer=self.issuer, leeway=30,
                                 options={"require": ["exp", "iat", "sub", "iss", "aud"]})

@@ -4,14 +4,20 @@ serving (SPA fallback, caching, CSP, the page shown before `make console`)."""
 
 from __future__ import annotations
 
+import json
+import secrets
+import time
+
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI, Request
 
 from gateway.app import create_app
 from gateway.console_auth import ConsoleAuth, safe_next, without_console_cookies
 from gateway.oidc import claim_at, identity_from_claims, map_roles, map_unit, pkce_challenge
 from gateway.settings import GatewaySettings
-from services.common.auth import generate_keypair
+from services.common.auth import generate_keypair, verify_internal_token
 from services.common.errors import Problem
 
 PRIVATE, PUBLIC = generate_keypair()
@@ -165,3 +171,39 @@ async def test_a_refused_sign_in_is_a_chinese_page_for_a_browser_and_a_problem_f
         hostile = await client.get("/console/callback", params={"error": "x", "error_description": "<script>x</script>"},
                                    headers={"accept": "text/html"})
         assert hostile.status_code == 401 and "<script>" not in hostile.text and "&lt;script&gt;" in hostile.text
+
+
+async def test_a_session_cookie_is_forwarded_as_the_signed_identity_and_never_itself():
+    upstream = FastAPI()
+
+    @upstream.api_route("/{path:path}", methods=["GET", "POST"])
+    async def echo(path: str, request: Request):
+        return {"headers": dict(request.headers)}
+
+    # Sessions in memory (no REDIS_URL): one stored as the callback would, without a provider round trip.
+    app = create_app(settings(oidc_issuer="http://127.0.0.1:9/realms/none", oidc_client_secret="s",
+                              upstreams={"triage": "http://triage.test"}))
+    async with LifespanManager(app) as manager:
+        await app.state.http.aclose()
+        app.state.http = httpx.AsyncClient(mounts={"http://triage.test": httpx.ASGITransport(app=upstream)})
+        sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        session = {"sub": "u-1", "username": "unit-a", "name": "孙丽", "roles": ["unit_handler"], "unit_id": "dt-rsj-sb",
+                   "unit_name": None, "csrf": csrf, "id_token": None, "refresh_token": None,
+                   "created": time.time(), "refresh_at": time.time() + 300}
+        await app.state.console._save(sid, session)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://gw.test",
+                                     cookies={"zf_session": sid, "lang": "zh"}) as client:
+            forwarded = await client.get("/api/v1/triage/clues")
+            assert forwarded.status_code == 200, forwarded.text
+            seen = forwarded.json()["headers"]
+            principal = verify_internal_token(seen["x-zuofeng-identity"], PUBLIC)
+            assert (principal.kind, principal.subject, principal.roles, principal.unit_id) == (
+                "staff", "u-1", frozenset({"unit_handler"}), "dt-rsj-sb")
+            assert sid not in json.dumps(seen) and "zf_session" not in seen.get("cookie", "")
+            assert seen["cookie"] == "lang=zh"
+            refused = await client.post("/api/v1/triage/clues", json={})
+            assert refused.status_code == 403 and refused.json()["type"].endswith("/csrf-invalid")
+            allowed = await client.post("/api/v1/triage/clues", json={}, headers={"x-csrf-token": csrf})
+            assert allowed.status_code == 200
+            assert (await client.get("/console/session")).json()["unit_id"] == "dt-rsj-sb"
+        await app.state.http.aclose()
