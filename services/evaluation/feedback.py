@@ -62,8 +62,8 @@ async def add_items(session: AsyncSession, outbox: Outbox, *, document_id: uuid.
         if item["deadline"] < doc.received_on:
             raise Problem(422, f"反馈问题“{item['text'][:20]}”的整改时限早于收到反馈意见的日期。",
                           slug="deadline-before-receipt")
-    seq = await session.scalar(select(func.coalesce(func.max(feedback_items.c.seq), 0))
-                               .where(feedback_items.c.document_id == document_id))
+    seq: int = await session.scalar(select(func.coalesce(func.max(feedback_items.c.seq), 0))
+                                    .where(feedback_items.c.document_id == document_id)) or 0
     task_ids, units = [], []
     for item in items:
         seq += 1

@@ -84,7 +84,8 @@ async def view(session: AsyncSession, review_id: uuid.UUID, scope: Scope) -> dic
                  .order_by(self_check_review_entries.c.unit_id, self_check_items.c.deadline))
     if scope.unit_bound:
         statement = statement.where(self_check_review_entries.c.unit_id == scope.unit_id)
-    entries, units = [], {}
+    entries: list[dict[str, Any]] = []
+    units: dict[str, dict[str, Any]] = {}
     for e in (await session.execute(statement)).all():
         entries.append({
             "item_id": e.item_id, "unit_id": e.unit_id, "problem": e.problem,

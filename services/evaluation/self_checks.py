@@ -91,6 +91,7 @@ async def review(session: AsyncSession, outbox: Outbox, *, item_id: uuid.UUID, d
     label = round_title or REVIEW_LABELS[review]
     if decision == "sign_off" and refer_to:
         raise Problem(422, "销号的问题无需移送。", slug="refer-on-sign-off")
+    values: dict[str, Any]
     if decision == "sign_off" and looking_back:
         values = {"review_note": f"{label}：复核确认销号" + (f"。{note}" if note else "")}
     elif decision == "sign_off":

@@ -78,7 +78,7 @@ class MatcherCache:
         event.listen(session.sync_session, "after_commit", lambda _s: self.invalidate(), once=True)
 
     async def get(self, session: AsyncSession) -> ProjectMatcher:
-        key = str(session.get_bind().url)
+        key = str(session.get_bind().engine.url)
         cached = self._loaded.get(key)
         if cached is not None and time.monotonic() - cached[1] <= self.refresh_seconds:
             return cached[0]

@@ -181,7 +181,7 @@ async def link_by_mention(session: AsyncSession, outbox: Outbox, event: ClueRece
         if fresh and raised:
             await outbox.publish(session, KeyProjectTriggerRaised(
                 clue_id=event.clue_id, tracking_number=event.tracking_number, project_id=m.project_id,
-                project_code=m.code, project_name=m.name, matched=m.matched, triggers=raised,  # type: ignore[arg-type]
+                project_code=m.code, project_name=m.name, matched=m.matched, triggers=raised,
                 records=[trigger_record(t, m.code, m.name) for t in raised], raised_at=datetime.now(UTC)))
 
 

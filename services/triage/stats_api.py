@@ -115,7 +115,8 @@ async def get_daily_clue_counts(session: SessionDep, principal: Leader, from_: F
     rows = (await session.execute(
         select(day, clues.c.channel, family, func.count().label("n"))
         .where(*_where(principal, since, until)).group_by(day, clues.c.channel, family))).all()
-    days = {since + timedelta(days=i): ({}, {}) for i in range((until - since).days + 1)}
+    days: dict[date, tuple[dict[str, int], dict[str, int]]] = {
+        since + timedelta(days=i): ({}, {}) for i in range((until - since).days + 1)}
     for row in rows:
         by_channel, by_family = days[row.day]
         by_channel[row.channel] = by_channel.get(row.channel, 0) + row.n

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -231,7 +232,7 @@ class Directory:
     def scan(self, text: str) -> set[str]:
         return {phrase for _, phrase in self.automaton.iter(text)} if self.automaton is not None else set()
 
-    def region_of(self, found: set[str], place_found: set[str] = frozenset()) -> str | None:
+    def region_of(self, found: AbstractSet[str], place_found: AbstractSet[str] = frozenset()) -> str | None:
         """The clue's region: the one its place names, else the one its text names — by a region's own name
         first, else by units whose name only one region has; None when it names none, or several."""
         for phrases in (place_found, found):
