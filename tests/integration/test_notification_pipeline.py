@@ -41,6 +41,7 @@ from services.notification.models import deadlines, deliveries, inbox_messages, 
 from services.notification.settings import NotificationSettings
 
 from ..conftest import create_database, drop_database
+from ..factories import clue_received
 from ..support import eventually
 from .notification_receivers import SmtpServer, WebhookReceiver
 
@@ -110,10 +111,7 @@ async def stack(infra, settings_kwargs, keys, run_id):
 
 
 def a_clue(**overrides) -> ClueReceived:
-    clue_id = overrides.pop("clue_id", uuid.uuid4())
-    fields = dict(clue_id=clue_id, tracking_number=f"ZF-20261121-{secrets.randbelow(999999):06d}",
-                  channel="hotline_12345", received_at=datetime.now(UTC), text="窗口人员推诿扯皮", anonymous=True)
-    return ClueReceived(**{**fields, **overrides})
+    return clue_received(**overrides)
 
 
 def a_phone() -> str:
