@@ -143,7 +143,10 @@ async def test_named_reporter_is_acknowledged_once_even_when_the_event_is_redeli
     assert mail["Subject"] == f"您反映的问题已收到（{clue.tracking_number}）"
     [sms] = stack.receiver.to("sms", phone)
     assert clue.tracking_number in sms["text"]
-    await asyncio.sleep(0.3)  # a few more worker passes: still nothing sent twice
+    # Marker: a delivery queued now is settled only by a later worker pass; after it, still nothing sent twice.
+    later = a_clue()
+    await stack.publish(later)
+    await eventually(lambda: all_settled(stack, later.clue_id, 1))
     assert len(stack.smtp.mailbox.to(email)) == 1 and len(stack.receiver.to("sms", phone)) == 1
     [issued] = await eventually(lambda: feedback_events(stack, clue_id, ReporterFeedbackIssued), timeout=30)
     assert issued["stage"] == "received" and clue.tracking_number in issued["message"]
