@@ -13,6 +13,7 @@ import yaml
 from sqlalchemy import and_, cast, func, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import audit, csvsafe
@@ -42,7 +43,7 @@ async def record_received_clue(session: AsyncSession, event: ClueReceived, *,
     """Keep triage's copy of a clue, classified on arrival (so an officer sees family, type, 五必查 and
     涉企 before the daily run, which sorts, dedupes, routes and decides); a replayed event changes nothing."""
     verdict = default_classifier(model_dir).classify(event.text, enterprise_flag=event.enterprise_related)
-    stored = await session.execute(
+    stored: CursorResult[Any] = await session.execute(  # type: ignore[assignment]  # an INSERT's result is a CursorResult
         pg_insert(clues)
         .values(
             id=event.clue_id,

@@ -43,6 +43,7 @@ from gateway.settings import HotlineKey
 from services.common.contracts.triage import ClueTriaged
 from services.notification.channels import configured_channels
 
+from ..factories import clue_received
 
 
 @pytest.fixture
@@ -226,7 +227,7 @@ async def test_a_named_reporter_hears_of_the_triage_even_when_it_overtook_the_re
     import orjson
     from sqlalchemy import select
 
-    from services.common.contracts.intake import ClueReceived, SealedContact
+    from services.common.contracts.intake import SealedContact
     from services.common.db import session_scope
     from services.notification.models import deliveries
     from services.notification.service import acknowledge_clue, route_clue
@@ -236,9 +237,8 @@ async def test_a_named_reporter_hears_of_the_triage_even_when_it_overtook_the_re
     triaged = _triaged(clue_id, "accept")
     box = state.notifier.keyring.seal(orjson.dumps({"phone": None, "email": "late@mail.example.cn"}),
                                       str(clue_id).encode())
-    received = ClueReceived(clue_id=clue_id, tracking_number=triaged.tracking_number, channel="hotline_12345",
-                            received_at=datetime.now(UTC), text="窗口人员推诿扯皮。", anonymous=False,
-                            reporter_contact=SealedContact(**box.as_text()))
+    received = clue_received(clue_id=clue_id, tracking_number=triaged.tracking_number, text="窗口人员推诿扯皮。",
+                             anonymous=False, reporter_contact=SealedContact(**box.as_text()))
     async with session_scope(state.sessions) as session:
         await route_clue(session, notifier=state.notifier, event=triaged, source=f"t-{clue_id}")
     async with session_scope(state.sessions) as session:

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -22,7 +21,6 @@ from services.common.consumer import replay_dead_letters
 from services.common.contracts.intake import ClueReceived
 from services.common.db import create_engine
 from services.common.events import dlq_name
-from services.common.ids import new_id
 from services.common.observability import EVENTS_CONSUMED
 from services.common.settings import ServiceSettings
 from services.intake.app import create_app as create_intake
@@ -30,15 +28,14 @@ from services.intake.models import outbox as intake_outbox
 from services.intake.settings import IntakeSettings
 
 from ..conftest import create_database, drop_database
+from ..factories import clue_received
 from ..fault_worker import fault_consumer, fault_tables
 from ..support import REPO, eventually
 from .test_slice import a_report, triage_has
 
 
 def clue_event(text_: str = "群众反映窗口人员态度冷漠、推诿扯皮") -> ClueReceived:
-    clue_id = new_id()
-    return ClueReceived(clue_id=clue_id, tracking_number=f"ZF-20261121-{secrets.randbelow(10**6):06d}{secrets.token_hex(2)}",
-                        channel="hotline_12345", received_at=datetime.now(UTC), text=text_)
+    return clue_received(text=text_)
 
 
 async def fault_schema(settings_kwargs: dict):

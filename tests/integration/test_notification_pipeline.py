@@ -41,6 +41,7 @@ from services.notification.models import deadlines, deliveries, inbox_messages, 
 from services.notification.settings import NotificationSettings
 
 from ..conftest import create_database, drop_database
+from ..factories import clue_received
 from ..support import eventually
 from .notification_receivers import SmtpServer, WebhookReceiver
 
@@ -110,10 +111,7 @@ async def stack(infra, settings_kwargs, keys, run_id):
 
 
 def a_clue(**overrides) -> ClueReceived:
-    clue_id = overrides.pop("clue_id", uuid.uuid4())
-    fields = dict(clue_id=clue_id, tracking_number=f"ZF-20261121-{secrets.randbelow(999999):06d}",
-                  channel="hotline_12345", received_at=datetime.now(UTC), text="窗口人员推诿扯皮", anonymous=True)
-    return ClueReceived(**{**fields, **overrides})
+    return clue_received(**overrides)
 
 
 def a_phone() -> str:
@@ -145,7 +143,10 @@ async def test_named_reporter_is_acknowledged_once_even_when_the_event_is_redeli
     assert mail["Subject"] == f"您反映的问题已收到（{clue.tracking_number}）"
     [sms] = stack.receiver.to("sms", phone)
     assert clue.tracking_number in sms["text"]
-    await asyncio.sleep(0.3)  # a few more worker passes: still nothing sent twice
+    # Marker: a delivery queued now is settled only by a later worker pass; after it, still nothing sent twice.
+    later = a_clue()
+    await stack.publish(later)
+    await eventually(lambda: all_settled(stack, later.clue_id, 1))
     assert len(stack.smtp.mailbox.to(email)) == 1 and len(stack.receiver.to("sms", phone)) == 1
     [issued] = await eventually(lambda: feedback_events(stack, clue_id, ReporterFeedbackIssued), timeout=30)
     assert issued["stage"] == "received" and clue.tracking_number in issued["message"]

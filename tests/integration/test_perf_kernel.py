@@ -5,24 +5,22 @@ checkouts are no longer pinged each time. (Consumers committing offsets less oft
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 
 import asyncpg
 from sqlalchemy import func, select, text
 
 from services.common.contracts.intake import ClueReceived
 from services.common.db import create_engine, session_scope
-from services.common.ids import new_id
 from services.common.outbox import COPY_FROM
 from services.common.settings import ServiceSettings
 from services.intake.models import outbox as intake_outbox
 
+from ..factories import clue_received
 from ..support import eventually
 
 
 def clue(n: int) -> ClueReceived:
-    return ClueReceived(clue_id=new_id(), tracking_number=f"ZF-20261122-{n:06d}{secrets.token_hex(2)}",
-                        channel="hotline_12345", received_at=datetime.now(UTC), text="窗口人员推诿扯皮")
+    return clue_received(tracking_number=f"ZF-20261122-{n:06d}{secrets.token_hex(2)}")
 
 
 async def test_bulk_and_single_publishes_in_one_transaction_keep_their_order_and_are_relayed(suite):

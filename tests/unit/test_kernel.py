@@ -22,6 +22,8 @@ from services.common.events import CloudEvent
 from services.common.tracing import child_traceparent, parse_traceparent
 from services.intake.service import format_tracking_number
 
+from ..factories import clue_received
+
 IDENTITY_WORDS = ("reporter", "reporter_name", "phone", "mobile", "id_number", "id_card", "email", "identity")
 
 
@@ -40,13 +42,8 @@ def test_no_contract_carries_reporter_identity_in_clear():
 
 
 def a_clue() -> ClueReceived:
-    return ClueReceived(
-        clue_id="0190d0c8-0000-7000-8000-000000000001",
-        tracking_number="ZF-20261121-000001",
-        channel="hotline_12345",
-        received_at=datetime(2026, 11, 21, 8, 0, tzinfo=UTC),
-        text="窗口人员推诿",
-    )
+    return clue_received(clue_id="0190d0c8-0000-7000-8000-000000000001", tracking_number="ZF-20261121-000001",
+                         received_at=datetime(2026, 11, 21, 8, 0, tzinfo=UTC), text="窗口人员推诿")
 
 
 def test_event_round_trips_through_the_cloudevent_envelope():

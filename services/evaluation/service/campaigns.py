@@ -28,11 +28,12 @@ from .results import compute_results
 async def create_campaign(session: AsyncSession, *, campaign_in: CampaignCreate, actor: Principal) -> dict:
     period, start, end = domain.period_of(campaign_in.year, campaign_in.quarter)
     campaign_id = new_id()
+    weights: dict[str, float] = {s: 0.0 for s in domain.SOURCES} | {str(s): w for s, w in campaign_in.weights.items()}
     values = {
         "id": campaign_id, "name": campaign_in.name, "series": campaign_in.series, "year": campaign_in.year,
         "quarter": campaign_in.quarter, "period": period, "period_start": start, "period_end": end,
         "categories": campaign_in.categories,
-        "weights": {**{s: 0.0 for s in domain.SOURCES}, **campaign_in.weights},
+        "weights": weights,
         "thresholds": campaign_in.thresholds.model_dump(), "veto_rules": campaign_in.veto_rules,
         "instrument": campaign_in.instrument, "rule_set": campaign_in.rule_set(),
         "min_ballots": campaign_in.min_ballots,
@@ -84,9 +85,10 @@ async def add_units(session: AsyncSession, *, campaign_id: uuid.UUID, units_in: 
                       categories=unknown)
     if len({u.unit_id for u in units_in}) != len(units_in):
         raise Problem(422, "同一单位在请求中出现了两次。", slug="duplicate-unit")
-    next_ref = (await session.scalar(
+    highest = await session.scalar(
         select(func.coalesce(func.max(campaign_units.c.ref), 0)).where(campaign_units.c.campaign_id == campaign_id)
-    )) + 1
+    ) or 0
+    next_ref = highest + 1
     rows = [{"campaign_id": campaign_id, "unit_id": u.unit_id, "ref": next_ref + i, "name": u.name,
              "category": u.category, "key_section": u.key_section} for i, u in enumerate(units_in)]
     stmt = pg_insert(campaign_units)

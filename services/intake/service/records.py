@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from sqlalchemy import exists, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.crypto import Sealed
@@ -130,7 +131,7 @@ async def move_status(session: AsyncSession, *, clue_ids: Sequence[uuid.UUID], t
     A hotline ticket that moved gets its stage queued for the line's callback (热线回告)."""
     if not clue_ids:
         return 0
-    values = {"status": to, "updated_at": func.greatest(func.coalesce(clues.c.updated_at, at), at)}
+    values: dict[str, Any] = {"status": to, "updated_at": func.greatest(func.coalesce(clues.c.updated_at, at), at)}
     if deadline is not None:
         values["deadline"] = deadline
     if unit_id is not None:
@@ -154,7 +155,7 @@ async def move_status(session: AsyncSession, *, clue_ids: Sequence[uuid.UUID], t
 async def record_feedback(session: AsyncSession, *, clue_id: uuid.UUID, stage: str, message: str,
                           issued_at: datetime) -> bool:
     """Keep a message for the receipt page; messages for clues intake never had are ignored."""
-    result = await session.execute(
+    result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]  # an INSERT's result is a CursorResult
         insert(feedback_messages).from_select(
             ["clue_id", "stage", "message", "issued_at"],
             select(literal(clue_id), literal(stage), literal(message), literal(issued_at))

@@ -35,9 +35,9 @@ async def acknowledge_clue(session: AsyncSession, *, notifier: Notifier, event: 
         pg_insert(reporters)
         .values(
             clue_id=event.clue_id, tracking_number=event.tracking_number, anonymous=anonymous,
-            contact_kid=None if anonymous else sealed.kid,
-            contact_nonce=None if anonymous else sealed.nonce,
-            contact_ciphertext=None if anonymous else sealed.ciphertext,
+            contact_kid=None if anonymous or sealed is None else sealed.kid,
+            contact_nonce=None if anonymous or sealed is None else sealed.nonce,
+            contact_ciphertext=None if anonymous or sealed is None else sealed.ciphertext,
             unit_id=event.unit_id, received_at=event.received_at,
         )
         .on_conflict_do_nothing(index_elements=["clue_id"])
