@@ -22,7 +22,7 @@ import random
 import secrets
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -31,7 +31,7 @@ from services.common.contracts.triage import ClueTriaged
 from services.common.crypto import KeyRing
 from services.common.ids import new_id
 
-from .common import KAFKA, SERVER_URL, admin_dsn, plain_dsn, write
+from .common import KAFKA, RESULTS, SERVER_URL, admin_dsn, plain_dsn, write
 from .machine import describe as describe_machine
 
 UNITS = [(f"bench-unit-{n:02d}", f"测试单位{n:02d}") for n in range(40)]
@@ -39,7 +39,7 @@ UNITS = [(f"bench-unit-{n:02d}", f"测试单位{n:02d}") for n in range(40)]
 
 def day(n: int, seed: int = 20261201) -> tuple[list[ClueTriaged], list[dict]]:
     """The events, and the reporters (notification's ``reporters`` rows) intake would have announced."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 — a reproducible day, not a secret
     events: list[ClueTriaged] = []
     reporters: list[dict] = []
     accepted: list[uuid.UUID] = []
@@ -231,18 +231,19 @@ async def main() -> None:
     parser.add_argument("--service", nargs="+", default=["accountability", "notification"])
     parser.add_argument("--label", default="after", help="which column of the results this run fills")
     args = parser.parse_args()
-    path = os.path.join(os.path.dirname(__file__), "results", "set_handlers.json")
-    try:
-        with open(path) as f:
-            results = json.load(f)
-    except FileNotFoundError:
-        results = {}
+    results = _previous()
     for service in args.service:
         figures = await measure(service, args.events)
         print(service, figures, flush=True)
         results.setdefault(service, {})[args.label] = {**figures, "at": datetime.now(UTC).isoformat(timespec="seconds"),
                                                        "machine": describe_machine()}
     write("set_handlers", results, _markdown(results))
+
+
+def _previous() -> dict:
+    """The earlier runs (before / after), which this run's label adds to or replaces."""
+    path = RESULTS / "set_handlers.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _markdown(results: dict) -> str:
