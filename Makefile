@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: up down status test unit bench deps sysdeps lock schemas clean
+.PHONY: up down status test unit lint bench deps sysdeps lock schemas clean
 
 # System packages (PostgreSQL, a JRE, Maven, ...): installs only what is missing, a no-op when all is there.
 # `up` and `test` depend on it so that the README's two commands are all a fresh machine needs.
@@ -35,6 +35,10 @@ status:
 test: sysdeps deps  ## unit + integration tests against a real Kafka and PostgreSQL (started or reused)
 	@bash deploy/local/infra.sh up
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: deps  ## ruff (the rules in pyproject.toml) over the repository, mypy over services/ and gateway/
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/mypy
 
 unit: deps  ## unit tests only: need nothing running
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)

@@ -116,7 +116,7 @@ async def running_stack(name: str, *, services=SERVICES, gateway: bool = True, e
     logs = []
     try:
         for n in names:
-            log = open(log_dir / f"{n}.log", "wb")
+            log = open(log_dir / f"{n}.log", "wb")  # noqa: SIM115 — kept open for the process's life, closed in finally
             logs.append(log)
             stack.processes[n] = subprocess.Popen(
                 [sys.executable, "-m", "services.common.cli", "serve", n, "--port", str(ports[n])],

@@ -71,7 +71,7 @@ async def main(args: argparse.Namespace) -> dict:
         sock.bind(("127.0.0.1", 0))
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
         serving = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 — uvicorn exposes only a flag
             await asyncio.sleep(0.01)
         settings = IntakeSettings(database_url=url, kafka_enabled=False, environment="test",
                                   callback_backoff_seconds=0.05, callback_backoff_max_seconds=0.2,

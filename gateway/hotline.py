@@ -150,6 +150,8 @@ class HotlineVerifier:
         """In-memory nonces only (the unit tests' path); the gateway calls ``averify``."""
         now = time.time() if now is None else now
         principal, key_id, nonce, expires = self._check(method, target, headers, body, client, now)
+        if not isinstance(self.nonces, NonceCache):
+            raise TypeError("verify() needs the in-memory nonce cache; with Redis call averify()")
         if not self.nonces.claim(key_id, nonce, expires=expires, now=now):
             raise _unauthenticated("此 nonce 已被使用过（疑似重放）。", "signature-replayed")
         return principal

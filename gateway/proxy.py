@@ -1,4 +1,5 @@
-"""Forwarding to the services: pooled keep-alive connections, streamed bodies, clear 502/503/504 problems (503 when a service is down)."""
+"""Forwarding to the services: pooled keep-alive connections, streamed bodies, clear 502/503/504 problems
+(503 when a service is down)."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ class HotlineKey(BaseModel):
     line: str | None = None
 
     @model_validator(mode="after")
-    def _line_only_for_hotlines(self) -> "HotlineKey":
+    def _line_only_for_hotlines(self) -> HotlineKey:
         if self.kind == "hotline" and not self.line:
             raise ValueError("a hotline key must name its line")
         if self.kind == "service" and self.line:
@@ -142,7 +142,7 @@ class GatewaySettings(ServiceSettings):
         return self.body_limits.get(group or "default", self.body_limits["default"])
 
     @model_validator(mode="after")
-    def _refuse_an_unarmed_gateway_in_production(self) -> "GatewaySettings":
+    def _refuse_an_unarmed_gateway_in_production(self) -> GatewaySettings:
         if self.environment == "production":
             if not self.internal_token_private_key:
                 raise ValueError("INTERNAL_TOKEN_PRIVATE_KEY must be set in production")
@@ -170,7 +170,7 @@ class GatewaySettings(ServiceSettings):
         return self.rate_limit_storage
 
     @model_validator(mode="after")
-    def _read_hotline_keys_file(self) -> "GatewaySettings":
+    def _read_hotline_keys_file(self) -> GatewaySettings:
         # The kernel's generic ``*_file`` reader may already have put the file's text here.
         raw: object = self.hotline_keys
         if isinstance(raw, str):

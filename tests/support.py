@@ -113,7 +113,7 @@ class LoopbackServer:
 
     async def start(self):
         self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
-        while not self.server.started:
+        while not self.server.started:  # noqa: ASYNC110 — uvicorn exposes only a flag
             await asyncio.sleep(0.01)
         return self
 

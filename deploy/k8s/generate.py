@@ -220,7 +220,8 @@ def _volumes(app: str) -> list[dict[str, Any]]:
         volumes.append(
             {
                 "name": "kafka-ca",
-                "secret": {"secretName": f"{KAFKA_CLUSTER}-cluster-ca-cert", "items": [{"key": "ca.crt", "path": "ca.crt"}]},
+                "secret": {"secretName": f"{KAFKA_CLUSTER}-cluster-ca-cert",
+                           "items": [{"key": "ca.crt", "path": "ca.crt"}]},
             }
         )
     return volumes

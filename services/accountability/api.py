@@ -100,7 +100,11 @@ async def visible_case(session: AsyncSession, case_id: uuid.UUID, principal: Pri
     return case
 
 
-async def case_detail(session: AsyncSession, case_id: uuid.UUID, principal: Principal) -> CaseDetail | CaseForUnit:
+# What a case route returns: the staff's or the unit's view (each route's response_model picks the shape)
+CaseView = CaseDetail | CaseForUnit
+
+
+async def case_detail(session: AsyncSession, case_id: uuid.UUID, principal: Principal) -> CaseView:
     case = await visible_case(session, case_id, principal)
     if scope_of(principal).unit_bound:
         return CaseForUnit.model_validate(case._mapping)
@@ -145,7 +149,7 @@ async def get_cases(
 
 
 @router.post("/cases", response_model=CaseDetail, status_code=201)
-async def post_case(body: CaseCreate, request: Request, session: SessionDep, principal: Officer) -> CaseDetail:
+async def post_case(body: CaseCreate, request: Request, session: SessionDep, principal: Officer) -> CaseView:
     """An investigator opens a case (初核), optionally gathering clues already received."""
     for clue_id in body.clue_ids:
         if await cases.clue_owner(session, clue_id):
@@ -164,7 +168,7 @@ async def get_case(case_id: uuid.UUID, session: SessionDep, principal: Reader) -
 
 @router.patch("/cases/{case_id}", response_model=CaseDetail)
 async def patch_case(case_id: uuid.UUID, body: CaseUpdate, request: Request, session: SessionDep,
-                     principal: Officer) -> CaseDetail:
+                     principal: Officer) -> CaseView:
     changes = body.model_dump(exclude_unset=True)
     if any(changes.get(k, "") is None for k in ("title", "serious", "unit_problem", "must_investigate", "tags",
                                                  "lead_body")):
@@ -175,7 +179,7 @@ async def patch_case(case_id: uuid.UUID, body: CaseUpdate, request: Request, ses
 
 
 @router.post("/cases/{case_id}/clues", response_model=CaseDetail)
-async def post_case_clue(case_id: uuid.UUID, body: ClueAttach, session: SessionDep, principal: Officer) -> CaseDetail:
+async def post_case_clue(case_id: uuid.UUID, body: ClueAttach, session: SessionDep, principal: Officer) -> CaseView:
     await cases.attach_clue(session, case_id=case_id, clue_id=body.clue_id, tracking_number=body.tracking_number,
                             actor=principal)
     return await case_detail(session, case_id, principal)
@@ -183,7 +187,7 @@ async def post_case_clue(case_id: uuid.UUID, body: ClueAttach, session: SessionD
 
 @router.post("/cases/{case_id}/transitions", response_model=CaseDetail)
 async def post_transition(case_id: uuid.UUID, body: TransitionCreate, request: Request, session: SessionDep,
-                          principal: Officer) -> CaseDetail:
+                          principal: Officer) -> CaseView:
     """Move the case along the transition table (GET …/enumerations lists it); refused moves are 409."""
     await leading_case(session, case_id, principal)
     await cases.transition_case(session, request.app.state.outbox, case_id=case_id, action=body.action,
@@ -193,7 +197,7 @@ async def post_transition(case_id: uuid.UUID, body: TransitionCreate, request: R
 
 @router.post("/cases/{case_id}/findings", response_model=CaseDetail)
 async def post_finding(case_id: uuid.UUID, body: FindingCreate, request: Request, session: SessionDep,
-                       principal: Officer) -> CaseDetail:
+                       principal: Officer) -> CaseView:
     """认定: 属实/部分属实/不属实, with the outcome told to the reporter (no names)."""
     await leading_case(session, case_id, principal)
     await cases.record_finding(session, request.app.state.outbox, case_id=case_id, actor=principal,
@@ -210,7 +214,7 @@ async def post_person(case_id: uuid.UUID, body: PersonCreate, session: SessionDe
 
 @router.patch("/cases/{case_id}/persons/{person_id}", response_model=CaseDetail)
 async def patch_person(case_id: uuid.UUID, person_id: uuid.UUID, body: PersonUpdate, session: SessionDep,
-                       principal: Officer) -> CaseDetail:
+                       principal: Officer) -> CaseView:
     changes = body.model_dump(exclude_unset=True)
     if changes.get("party_member", False) is None:
         raise Problem(422, "是否中共党员不能为空。", slug="null-not-allowed")
@@ -230,7 +234,7 @@ async def post_measure(case_id: uuid.UUID, person_id: uuid.UUID, body: MeasureCr
 
 @router.post("/cases/{case_id}/persons/{person_id}/exemption", response_model=CaseDetail, status_code=201)
 async def post_exemption(case_id: uuid.UUID, person_id: uuid.UUID, body: ExemptionCreate, request: Request,
-                         session: SessionDep, principal: Officer) -> CaseDetail:
+                         session: SessionDep, principal: Officer) -> CaseView:
     """容错免责 with the criteria checklist and reasons; ``benchmark`` offers it to triage as precedent."""
     await persons.record_exemption(session, request.app.state.outbox, case_id=case_id, person_id=person_id,
                                    actor=principal, **body.model_dump())
@@ -239,7 +243,7 @@ async def post_exemption(case_id: uuid.UUID, person_id: uuid.UUID, body: Exempti
 
 @router.post("/cases/{case_id}/leader-clearances", response_model=CaseDetail, status_code=201)
 async def post_leader_clearance(case_id: uuid.UUID, body: LeaderClearanceCreate, session: SessionDep,
-                                principal: Officer) -> CaseDetail:
+                                principal: Officer) -> CaseView:
     """一案双查: a reasoned finding that a unit leader bears no responsibility."""
     await leading_case(session, case_id, principal)
     await cases.clear_leader(session, case_id=case_id, leader_role=body.leader_role, reason=body.reason,
@@ -430,7 +434,7 @@ async def post_proposal_decision(proposal_id: uuid.UUID, body: ProposalDecisionC
 # --- Oversight of the cases themselves (R-AC-12) -------------------------------------------------
 
 @router.get("/clues/{clue_id}/case", response_model=CaseDetail)
-async def get_case_of_clue(clue_id: uuid.UUID, session: SessionDep, principal: Reader) -> CaseDetail:
+async def get_case_of_clue(clue_id: uuid.UUID, session: SessionDep, principal: Reader) -> CaseView:
     """The case a clue belongs to (a case lists its clues in ``clue_ids``)."""
     case_id = await cases.clue_owner(session, clue_id)
     if case_id is None:
@@ -474,7 +478,7 @@ async def post_life_meeting(case_id: uuid.UUID, body: FollowUpDone, session: Ses
 
 @router.post("/cases/{case_id}/referral", response_model=CaseDetail, status_code=201)
 async def post_referral(case_id: uuid.UUID, body: ReferralCreate, request: Request, session: SessionDep,
-                        principal: Annotated[Principal, require_roles("investigator")]) -> CaseDetail:
+                        principal: Annotated[Principal, require_roles("investigator")]) -> CaseView:
     """诬告陷害: refer an unfounded complaint; the commission gets a case of its own (returned)."""
     referred = await oversight.refer_false_accusation(session, request.app.state.outbox, case_id=case_id,
                                                       reason=body.reason, actor=principal)
@@ -483,7 +487,7 @@ async def post_referral(case_id: uuid.UUID, body: ReferralCreate, request: Reque
 
 @router.post("/cases/{case_id}/benchmark", response_model=CaseDetail)
 async def post_benchmark(case_id: uuid.UUID, body: BenchmarkCreate, request: Request, session: SessionDep,
-                         principal: Officer) -> CaseDetail:
+                         principal: Officer) -> CaseView:
     """标杆案例: any resolved case, offered to triage as precedent (no names)."""
     await leading_case(session, case_id, principal)
     await oversight.offer_benchmark(session, request.app.state.outbox, case_id=case_id, actor=principal,

@@ -82,7 +82,8 @@ RANKS: dict[str, str] = {
 # 管理权限: which body manages the cadre, and so decides his organizational handling.
 Management = Literal["city_committee", "county_committee", "township_committee", "unit", "state_enterprise"]
 MANAGEMENT: dict[str, str] = {
-    "city_committee": "市委管理干部", "county_committee": "县(区)委管理干部", "township_committee": "乡镇(街道)党委管理",
+    "city_committee": "市委管理干部", "county_committee": "县(区)委管理干部",
+    "township_committee": "乡镇(街道)党委管理",
     "unit": "本单位管理", "state_enterprise": "国有企业党组织管理",
 }
 
@@ -185,7 +186,8 @@ def check_measure(
     """Why a measure cannot be given to this person in this case, or None if it can."""
     kind = MEASURES_BY_CODE.get(code)
     if kind is None:
-        return Refusal("unknown-measure", f"未知的处理措施代码 {code!r}, 可选措施见 GET /api/v1/accountability/enumerations。")
+        return Refusal("unknown-measure",
+                       f"未知的处理措施代码 {code!r}, 可选措施见 GET /api/v1/accountability/enumerations。")
     if exempted:
         return Refusal("person-exempted", "该人员已容错免责, 不能再作出处理措施。")
     if kind.party_only and not party_member:
@@ -213,7 +215,9 @@ def deciding_body_refusal(code: str, bodies: frozenset[str] | None) -> Refusal |
     """党纪处分/政务处分 are the commission's to decide, 组织处理 the organization department's (R-AC-10);
     ``bodies`` is the caller's (None: admin)."""
     kind = MEASURES_BY_CODE.get(code)
-    body = FAMILY_BODY.get(kind.family) if kind else None
+    if kind is None:
+        return None
+    body = FAMILY_BODY.get(kind.family)
     if body is None or bodies is None or body in bodies:
         return None
     return Refusal("not-competent-body", f"{kind.name}属于{FAMILIES[kind.family]}, 由{BODIES[body]}决定; "

@@ -34,5 +34,5 @@ def build_handlers(outbox: Outbox) -> dict[type, Handler]:
     async def on_self_check_referred(session: AsyncSession, event: SelfCheckReferred, envelope: CloudEvent) -> None:
         await self_check_referrals.propose_from_self_check(session, event)
 
-    return {ClueTriaged: SetHandler(on_clues_triaged), UnitUpserted: on_unit_upserted, ResultsPublished: on_results_published,
-            SelfCheckReferred: on_self_check_referred}
+    return {ClueTriaged: SetHandler(on_clues_triaged), UnitUpserted: on_unit_upserted,
+            ResultsPublished: on_results_published, SelfCheckReferred: on_self_check_referred}

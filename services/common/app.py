@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData, text
@@ -32,7 +33,7 @@ from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-Worker = Callable[[FastAPI], Awaitable[None]]
+Worker = Callable[[FastAPI], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -167,7 +168,7 @@ def build_service_app(spec: ServiceSpec) -> FastAPI:
         # older backup or a skipped migration).
         try:
             async with app.state.engine.connect() as conn:
-                rows = await conn.execute(text(f'SELECT version_num FROM "{spec.name}".alembic_version'))
+                rows = await conn.execute(text(f'SELECT version_num FROM "{spec.name}".alembic_version'))  # noqa: S608 — schema name from the service's own spec
                 current = set(rows.scalars())
         except Exception as exc:  # noqa: BLE001 — any failure means not ready; the reason is reported
             return f"schema: {type(exc).__name__}"

@@ -114,7 +114,7 @@ class AuditKeys:
         self.current = current
 
     @classmethod
-    def parse(cls, spec: str) -> "AuditKeys":
+    def parse(cls, spec: str) -> AuditKeys:
         entries = [part.strip() for part in spec.split(",") if part.strip()]
         if not entries:
             raise ValueError("the audit key ring is empty")
@@ -264,7 +264,7 @@ async def record_checkpoint(session: AsyncSession, table: Table, checkpoints: Ta
     last = await session.scalar(select(checkpoints.c.head_seq).order_by(checkpoints.c.id.desc()).limit(1))
     if last == head.seq:
         return None
-    entries = await session.scalar(select(func.count()).select_from(table))
+    entries = await session.scalar(select(func.count()).select_from(table)) or 0
     at = datetime.now(UTC)
     values = {"at": at, "head_seq": head.seq, "entries": entries, "head_hash": head.hash, "key_id": keys.current,
               "mac": keys.mac(keys.current, _checkpoint_message(table.fullname, head.seq, entries, head.hash, at,

@@ -17,7 +17,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -70,14 +71,14 @@ class Principal:
         }
 
     @classmethod
-    def from_claims(cls, claims: dict[str, object]) -> "Principal":
+    def from_claims(cls, claims: Mapping[str, Any]) -> Principal:
         return cls(
-            kind=claims["kind"],  # type: ignore[arg-type]
+            kind=claims["kind"],
             subject=str(claims["sub"]),
-            roles=frozenset(claims.get("roles") or ()),  # type: ignore[arg-type]
-            unit_id=claims.get("unit"),  # type: ignore[arg-type]
-            line=claims.get("line"),  # type: ignore[arg-type]
-            client=claims.get("client"),  # type: ignore[arg-type]
+            roles=frozenset(claims.get("roles") or ()),
+            unit_id=claims.get("unit"),
+            line=claims.get("line"),
+            client=claims.get("client"),
         )
 
 
@@ -167,7 +168,8 @@ def verify_internal_token(token: str, public_keys_pem: str) -> Principal:
     if (principal := verified.get(token)) is not None:
         return principal
     try:
-        key = verification_keys(public_keys_pem).get(jwt.get_unverified_header(token).get("kid"))
+        kid = jwt.get_unverified_header(token).get("kid")
+        key = verification_keys(public_keys_pem).get(kid) if isinstance(kid, str) else None
         if key is None:
             raise Problem(401, "The forwarded identity is signed with a key this service does not trust.",
                           slug="identity-invalid")

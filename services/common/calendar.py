@@ -22,7 +22,7 @@ class WorkCalendar:
     workdays: frozenset[date]  # weekend days worked instead (调休上班)
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_CALENDAR) -> "WorkCalendar":
+    def load(cls, path: Path = DEFAULT_CALENDAR) -> WorkCalendar:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         holidays: set[date] = set()
         workdays: set[date] = set()

@@ -23,7 +23,7 @@ class Sealed:
         }
 
     @classmethod
-    def from_text(cls, kid: str, nonce: str, ciphertext: str) -> "Sealed":
+    def from_text(cls, kid: str, nonce: str, ciphertext: str) -> Sealed:
         return cls(kid, base64.b64decode(nonce), base64.b64decode(ciphertext))
 
 
@@ -41,7 +41,7 @@ class KeyRing:
         self.current = current
 
     @classmethod
-    def parse(cls, spec: str) -> "KeyRing":
+    def parse(cls, spec: str) -> KeyRing:
         entries = [part.strip() for part in spec.split(",") if part.strip()]
         if not entries:
             raise ValueError("the key ring is empty")

@@ -86,7 +86,7 @@ class GatedSession(AsyncSession):
             self._in_gate = True
 
     def leave_gate(self) -> None:
-        if self._in_gate:
+        if self._in_gate and self.gate is not None:  # in the gate implies a gate
             self._in_gate = False
             self.gate.release()
 

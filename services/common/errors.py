@@ -10,6 +10,7 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -99,7 +100,7 @@ def problem_response(problem: Problem, instance: str | None = None) -> JSONRespo
     )
 
 
-def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+def validation_errors(exc: RequestValidationError | ValidationError) -> list[dict[str, Any]]:
     """Pydantic's errors without the echoed input: the input may hold a reporter's identity. Field names
     in ``loc`` are scrubbed of what cannot be encoded (an unknown key may hold a lone surrogate)."""
     return [
@@ -178,10 +179,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(Problem(500, "An internal error occurred; it has been logged."), request.url.path)
 
+    # Starlette types every handler as taking a plain Exception, so a handler for a subclass needs the ignore
     app.add_exception_handler(Problem, on_problem)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, on_http)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(DBAPIError, on_dbapi_error)  # type: ignore[arg-type]
-    app.add_exception_handler(asyncpg.PostgresError, on_raw_database_error)  # type: ignore[arg-type]
+    app.add_exception_handler(asyncpg.PostgresError, on_raw_database_error)
     app.add_exception_handler(ConnectionError, on_database_unavailable)
     app.add_exception_handler(Exception, on_unexpected)

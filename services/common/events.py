@@ -39,5 +39,5 @@ class CloudEvent(BaseModel):
         return orjson.dumps(self.model_dump(mode="json", exclude_none=True))
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "CloudEvent":
+    def from_bytes(cls, raw: bytes) -> CloudEvent:
         return cls.model_validate_json(raw)

@@ -96,7 +96,7 @@ class Backoff:
 
     def next(self) -> float:
         self._next = self.initial if self._next == 0 else min(self._next * 2, self.cap)
-        return self._next * random.uniform(0.8, 1.0)
+        return self._next * random.uniform(0.8, 1.0)  # noqa: S311 — backoff jitter, not a secret
 
     def reset(self) -> None:
         self._next = 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -79,10 +80,8 @@ async def ensure_topics(settings: ServiceSettings, topics: dict[str, bool]) -> N
             if name not in existing
         ]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another service created it meanwhile
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another service created it meanwhile
             await _await_leaders(admin, [t.name for t in missing])
             log.info("created topics", extra={"topics": [t.name for t in missing]})
     finally:
@@ -122,7 +121,7 @@ async def kafka_reachable(bootstrap_servers: str, timeout: float = 1.0) -> bool:
         host, _, port = server.strip().rpartition(":")
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             continue
         writer.close()
         return True

@@ -17,7 +17,7 @@ from .suite import SERVICES
 
 def alembic_config(service: str, database_url: str) -> Config:
     package = import_module(f"services.{service}")
-    location = Path(package.__file__).parent / "migrations"
+    location = Path(package.__path__[0]) / "migrations"
     config = Config()
     config.set_main_option("script_location", str(location))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))

@@ -10,6 +10,7 @@ replicas.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import zlib
@@ -62,7 +63,7 @@ COPY_FROM = 64
 _NOTIFIED = "zuofeng_outbox_notified"
 
 
-def notify_channel(schema: str) -> str:
+def notify_channel(schema: str | None) -> str:
     return f"zuofeng_outbox_{schema}"
 
 
@@ -78,7 +79,7 @@ class Outbox:
         # caller's order), and the relay's wake-up rides on the same statement. Notifications are delivered
         # at commit only, so the relay never wakes for a transaction that rolled back.
         target = f"{table.schema}.{table.name}" if table.schema else table.name
-        rows = ("INSERT INTO " + target + " (topic, key, payload) SELECT * FROM unnest("
+        rows = ("INSERT INTO " + target + " (topic, key, payload) SELECT * FROM unnest("  # noqa: S608 — target is the service's own outbox table
                 "CAST(:topic AS text[]), CAST(:key AS text[]), CAST(:payload AS bytea[]))")
         self._insert_and_notify = text(f"WITH published AS ({rows} RETURNING 1) {self._notify_sql}")
         self._insert = text(rows)
@@ -221,10 +222,8 @@ class OutboxRelay:
             await self.report_backlog()
             if listener.is_closed():
                 raise ConnectionError("listener connection lost")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_seconds)
-            except asyncio.TimeoutError:
-                pass
 
     async def report_backlog(self, *, force: bool = False) -> None:
         """Set ``zuofeng_outbox_backlog`` from a count of the rows waiting, at most once a second (a drain
@@ -285,7 +284,7 @@ def settled(rows: Sequence, outcomes: Sequence) -> tuple[list, BaseException | N
     """
     failed_keys: set[tuple[str, str]] = set()
     published, failure = [], None
-    for row, outcome in zip(rows, outcomes):
+    for row, outcome in zip(rows, outcomes, strict=True):
         if isinstance(outcome, BaseException):
             failure = failure or outcome
             failed_keys.add((row.topic, row.key))

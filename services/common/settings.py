@@ -94,7 +94,7 @@ class ServiceSettings(BaseSettings):
     audit_checkpoint_seconds: float = Field(300.0, gt=0, validation_alias="AUDIT_CHECKPOINT_SECONDS")
 
     @model_validator(mode="after")
-    def _read_key_files(self) -> "ServiceSettings":
+    def _read_key_files(self) -> ServiceSettings:
         for field_name in type(self).model_fields:
             if field_name.endswith("_file") and (path := getattr(self, field_name)) is not None:
                 target = field_name.removesuffix("_file")
@@ -103,7 +103,7 @@ class ServiceSettings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _refuse_missing_keys_in_production(self) -> "ServiceSettings":
+    def _refuse_missing_keys_in_production(self) -> ServiceSettings:
         if self.environment == "production" and not self.internal_token_public_key:
             raise ValueError("INTERNAL_TOKEN_PUBLIC_KEY must be set in production")
         if self.internal_token_public_key:
@@ -128,7 +128,7 @@ class ServiceSettings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _sasl_needs_credentials(self) -> "ServiceSettings":
+    def _sasl_needs_credentials(self) -> ServiceSettings:
         if self.kafka_enabled and self.kafka_security_protocol.startswith("SASL") and not (
             self.kafka_sasl_username and self.kafka_sasl_password
         ):

@@ -11,6 +11,7 @@ through :func:`ensure_storable`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, field_validator
@@ -20,7 +21,7 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 MESSAGE = "含有无法保存的字符（如 NUL 空字符或残缺的 Unicode 代理项），请删除后重试"
 
 
-def unstorable_in(errors: list[dict[str, Any]]) -> bool:
+def unstorable_in(errors: Iterable[dict[str, Any]]) -> bool:
     """Whether validation errors (in the problem's ``errors`` shape) name unstorable text; pydantic itself
     refuses a lone surrogate in a ``str`` field (``string_unicode``)."""
     return any(e.get("type") in ("unstorable_text", "string_unicode") for e in errors)

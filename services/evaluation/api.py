@@ -260,7 +260,8 @@ async def post_scan(campaign_id: uuid.UUID, session: SessionDep, principal: Admi
     """Run stuffing detection now (it also runs on close)."""
     campaign = await service.get_campaign(session, campaign_id, lock="update")
     if campaign["state"] not in ("open", "closed"):
-        raise Problem(409, f"测评当前状态为{domain.STATE_LABELS[campaign['state']]}, 不能检测刷票。", slug="campaign-state")
+        raise Problem(409, f"测评当前状态为{domain.STATE_LABELS[campaign['state']]}, 不能检测刷票。",
+                      slug="campaign-state")
     return {"quarantined": await service.scan_for_stuffing(session, campaign=campaign)}
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import phonenumbers
 
@@ -180,7 +181,8 @@ def next_state(state: str, action: str) -> str:
     try:
         return TRANSITIONS[(state, action)]
     except KeyError:
-        raise TransitionError(f"处于“{STATE_LABELS.get(state, state)}”状态的测评不能执行“{ACTION_LABELS.get(action, action)}”。") from None
+        raise TransitionError(f"处于“{STATE_LABELS.get(state, state)}”状态的测评"
+                              f"不能执行“{ACTION_LABELS.get(action, action)}”。") from None
 
 
 def period_of(year: int, quarter: int | None) -> tuple[str, date, date]:
@@ -217,8 +219,15 @@ class InvalidIdentity(ValueError):
 # The mobile numbers SMS platforms send (11 ASCII digits, bare or after +86) are checked against
 # phonenumbers' own CN mobile pattern without a full parse (22 µs → under 1 µs a number; a batch holds
 # 10,000); every other form goes through phonenumbers.parse.
-_CN_MOBILE = re.compile(
-    "(?:" + phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile.national_number_pattern + ")")
+def _cn_mobile_pattern() -> str:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    pattern = metadata.mobile.national_number_pattern if metadata and metadata.mobile else None
+    if pattern is None:
+        raise RuntimeError("phonenumbers ships no CN mobile pattern")
+    return pattern
+
+
+_CN_MOBILE = re.compile("(?:" + _cn_mobile_pattern() + ")")
 _FAST = re.compile(r"(?:\+86)?(1\d{10})")
 
 
@@ -277,7 +286,7 @@ def voter_hash(key: bytes, campaign_id: str, identity: str, channel: str = "sms"
 def ballot_pattern(refs: Iterable[int], scores: Iterable[int]) -> int:
     """What identical ballots share: the sorted (unit, mark) pairs, as a 64-bit hash. Python's hash of a
     tuple of ints is not salted per process (only str/bytes are), so it is stable across replicas."""
-    return hash(tuple(sorted(zip(refs, scores))))
+    return hash(tuple(sorted(zip(refs, scores, strict=False))))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -370,6 +379,8 @@ def grade_of(score, thresholds: Mapping[str, float], *, vetoed: bool = False, ca
 
 def tie_break_key(result: UnitResult) -> tuple:
     citizen = result.sources.get("citizen")
+    if result.score is None:
+        raise ValueError(f"unit {result.unit_id} has no score to rank by")
     return (-result.score, -(citizen if citizen is not None else Decimal(-1)), -result.ballots, result.unit_id)
 
 
@@ -409,7 +420,7 @@ def rank_units(
         result.score = composite(scores, weights)
         result.grade = grade_of(result.score, thresholds, vetoed=result.vetoed, capped=bool(result.no_excellent))
         by_category.setdefault(unit.category, []).append(result)
-    out = []
+    out: list[dict[str, Any]] = []
     for category, results in by_category.items():
         results.sort(key=tie_break_key)
         for position, result in enumerate(results, start=1):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -30,7 +31,7 @@ def today() -> date:
 
 
 async def create_drive(session: AsyncSession, *, title: str, phases: list[dict[str, Any]], by: str) -> uuid.UUID:
-    for earlier, later in zip(phases, phases[1:]):
+    for earlier, later in pairwise(phases):
         if later["starts_on"] < earlier["starts_on"]:
             raise Problem(422, f"阶段“{later['name']}”开始早于上一阶段“{earlier['name']}”，请按先后顺序填写。",
                           slug="phase-order")

@@ -65,9 +65,11 @@ async def _campaign(session, campaign_id: uuid.UUID) -> dict:
 
 def _missing_page() -> HTMLResponse:
     return HTMLResponse('<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
-                        '<meta name="viewport" content="width=device-width, initial-scale=1"><title>没有这项测评</title>'
-                        '</head><body><main style="max-width:36rem;margin:2rem auto;padding:1rem;font-family:sans-serif">'
-                        '<h1 style="font-size:1.2rem">没有这项测评</h1><p>链接可能有误, 或测评尚未开始。</p></main></body></html>',
+                        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+                        '<title>没有这项测评</title></head><body>'
+                        '<main style="max-width:36rem;margin:2rem auto;padding:1rem;font-family:sans-serif">'
+                        '<h1 style="font-size:1.2rem">没有这项测评</h1>'
+                        '<p>链接可能有误, 或测评尚未开始。</p></main></body></html>',
                         status_code=404, headers=_HEADERS)
 
 

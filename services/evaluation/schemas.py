@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
@@ -14,7 +14,10 @@ Source = Literal["citizen", "enterprise", "deputies", "department", "rectificati
 EnteredSource = Literal["enterprise", "deputies", "department", "rectification"]
 Channel = Literal["web", "sms", "wechat"]
 Mark = Annotated[int, Field(ge=domain.SCALE_MIN, le=domain.SCALE_MAX)]
-RuleCode = Literal[tuple(domain.RULES)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the rule codes are read from domain.RULES at run time, which a checker cannot follow
+    RuleCode = str
+else:
+    RuleCode = Literal[tuple(domain.RULES)]
 
 
 class Thresholds(BaseModel):
@@ -24,7 +27,7 @@ class Thresholds(BaseModel):
     basically_qualified: float = Field(domain.DEFAULT_THRESHOLDS["basically_qualified"], ge=0, le=100)
 
     @model_validator(mode="after")
-    def _descending(self) -> "Thresholds":
+    def _descending(self) -> Thresholds:
         if not self.excellent > self.qualified > self.basically_qualified:
             raise ValueError("等次分数线须依次降低: 优秀 > 合格 > 基本合格")
         return self
@@ -58,7 +61,8 @@ class CampaignCreate(BaseModel):
     quarter: int | None = Field(None, ge=1, le=4)
     categories: list[str] = Field(default_factory=lambda: list(domain.EZHOU_CATEGORIES), min_length=1,
                                   max_length=50)
-    weights: dict[Source, float] = Field(default_factory=lambda: dict(domain.DEFAULT_WEIGHTS))
+    weights: dict[Source, float] = Field(
+        default_factory=lambda: cast(dict[Source, float], dict(domain.DEFAULT_WEIGHTS)))
     thresholds: Thresholds = Field(default_factory=Thresholds)
     veto_rules: list[Literal["award_ineligible"]] = Field(
         default_factory=list, description="Deprecated: award_ineligible here is read as the rule "
@@ -76,7 +80,7 @@ class CampaignCreate(BaseModel):
     exemplars_per_category: int = Field(3, ge=0, le=20)
 
     @model_validator(mode="after")
-    def _check(self) -> "CampaignCreate":
+    def _check(self) -> CampaignCreate:
         if len(set(self.categories)) != len(self.categories) or any(not c.strip() for c in self.categories):
             raise ValueError("类别不能重复或为空")
         if any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0:
@@ -121,7 +125,7 @@ class CampaignRead(BaseModel):
     imports: list[dict] = Field(default_factory=list, description="Office imports: who, file hash, count")
 
     @model_validator(mode="after")
-    def _labels(self) -> "CampaignRead":
+    def _labels(self) -> CampaignRead:
         self.instrument_label = domain.INSTRUMENTS.get(self.instrument, self.instrument)
         return self
 
@@ -243,7 +247,7 @@ class ScoresIn(BaseModel):
     scores: dict[str, float] = Field(min_length=1, max_length=5000)
 
     @model_validator(mode="after")
-    def _range(self) -> "ScoresIn":
+    def _range(self) -> ScoresIn:
         if any(not 0 <= v <= 100 for v in self.scores.values()):
             raise ValueError("分数须在 0–100 之间")
         return self

@@ -99,7 +99,7 @@ async def review(session: AsyncSession, outbox: Outbox, *, item_id: uuid.UUID, d
         if refer_to:
             await outbox.publish(session, SelfCheckReferred(
                 item_id=item_id, unit_id=row.unit_id, level_label=LEVEL_LABELS[row.level], problem=row.problem,
-                responsible=row.responsible, verdict=verdict, verdict_label=VERDICT_LABELS[verdict],  # type: ignore[arg-type]
-                review_label=label, refer_to=refer_to, referred_at=datetime.now(UTC)))  # type: ignore[arg-type]
+                responsible=row.responsible, verdict=verdict, verdict_label=VERDICT_LABELS[verdict],
+                review_label=label, refer_to=refer_to, referred_at=datetime.now(UTC)))
     await session.execute(update(self_check_items).where(self_check_items.c.id == item_id).values(**values))
     return read(await get(session, item_id, scope), datetime.now(UTC).date())

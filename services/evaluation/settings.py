@@ -28,7 +28,7 @@ class EvaluationSettings(ServiceSettings):
     codes_per_client_per_hour: int = Field(30, validation_alias="EVALUATION_CODES_PER_CLIENT_PER_HOUR")
 
     @model_validator(mode="after")
-    def _refuse_dev_key_in_production(self) -> "EvaluationSettings":
+    def _refuse_dev_key_in_production(self) -> EvaluationSettings:
         if self.environment == "production" and (
             self.voter_hash_key == DEV_VOTER_HASH_KEY or len(self.voter_hash_key) < 32
         ):

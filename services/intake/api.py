@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -300,7 +300,7 @@ async def get_poster_qr(code: str, fmt: Literal["svg", "png"], request: Request,
 # ---- QR reports (随手拍) --------------------------------------------------------------------------------
 
 
-async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncGenerator[bytes, None]:
     """Refuse a body as soon as it grows past ``limit`` (the gateway streams, so no Content-Length)."""
     seen = 0
     async for chunk in stream:

@@ -28,8 +28,8 @@ from .settings import IntakeSettings, get_settings
 
 async def prepare_storage(app: FastAPI) -> None:
     settings: IntakeSettings = app.state.settings
-    staging_dir(settings).mkdir(parents=True, exist_ok=True, mode=0o700)
-    Path(settings.data_dir).chmod(0o700)
+    staging_dir(settings).mkdir(parents=True, exist_ok=True, mode=0o700)  # noqa: ASYNC240 — at start-up
+    Path(settings.data_dir).chmod(0o700)  # noqa: ASYNC240 — once at start-up, before serving
     app.state.blobs = blob_store(settings)
     app.state.receipt_limiter = RateLimiter(settings.receipt_lookups_per_minute)
 
@@ -53,7 +53,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             name="intake",
             settings=settings,
             metadata=metadata,
-            routers=[router, inspection_api.router, pages.router, citizen_pages.router, open311.router, open311.discovery_router],
+            routers=[router, inspection_api.router, pages.router, citizen_pages.router, open311.router,
+                     open311.discovery_router],
             produces=[ClueReceived, InspectionPlanned, InspectionFindingRecorded, InspectionResultReported],
             handlers={**HANDLERS, **project_checks.handlers(Outbox(outbox, settings), settings)},
             workers=[callback_worker],

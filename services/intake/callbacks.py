@@ -1,9 +1,9 @@
 """热线回告: the worker that delivers hotline callbacks from ``hotline_updates`` (an outbox of its own).
 
 A pass claims due rows (``FOR UPDATE SKIP LOCKED``, marked ``sending`` under a lease) and commits, then
-POSTs them to their lines' URLs concurrently and records every outcome in one fresh transaction. Per ticket, a stage is sent
-only once the earlier ones are settled, so a line hears 受理 before 办结 even across retries. Failures are
-retried with exponential backoff (capped, jittered) up to ``callback_max_attempts``; a 4xx other than
+POSTs them to their lines' URLs concurrently and records every outcome in one fresh transaction. Per ticket,
+a stage is sent only once the earlier ones are settled, so a line hears 受理 before 办结 even across retries.
+Failures are retried with exponential backoff (capped, jittered) up to ``callback_max_attempts``; a 4xx other than
 408/425/429 is the receiver refusing the call, so it is not retried. A worker that dies mid-send leaves
 the lease to expire and the row is sent again: delivery is at-least-once, and the ``Idempotency-Key``
 header (the same on every attempt) lets the receiver drop a repeat.
@@ -89,7 +89,7 @@ def now_utc() -> datetime:
 
 
 def backoff_seconds(attempts: int, base: float, cap: float) -> float:
-    return min(cap, base * 2 ** max(0, attempts - 1)) * (1 + random.uniform(0, 0.2))
+    return min(cap, base * 2 ** max(0, attempts - 1)) * (1 + random.uniform(0, 0.2))  # noqa: S311 — retry jitter, not a secret
 
 
 class CallbackWorker:

@@ -125,7 +125,8 @@ async def lookup(request: Request, session: SessionDep, principal: CurrentPrinci
     context: dict = {"action": LOOKUP_PATH}
     client = principal.client or principal.subject
     if not request.app.state.receipt_limiter.allow(client):
-        return templates.TemplateResponse(request, "lookup.html", {**context, "error": "查询过于频繁，请一分钟后再试。"},
+        return templates.TemplateResponse(request, "lookup.html",
+                                          {**context, "error": "查询过于频繁，请一分钟后再试。"},
                                           status_code=429, headers={**_NO_STORE, "Retry-After": "60"})
     form = await request.form(max_files=0, max_fields=5)
     code = str(form.get("code") or "").strip()

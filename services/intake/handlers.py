@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.consumer import Handler
 from services.common.contracts.accountability import CaseClosed, CaseConcluded
+from services.common.contracts.base import EventContract
 from services.common.contracts.notification import ReporterFeedbackIssued
 from services.common.contracts.transfers import TransferConcluded
 from services.common.contracts.triage import ClueTriaged, UnitUpserted
@@ -41,7 +43,7 @@ async def on_unit_upserted(session: AsyncSession, event: UnitUpserted, envelope:
     await service.record_unit_name(session, unit_id=event.unit_id, name=event.name)
 
 
-HANDLERS = {
+HANDLERS: dict[type[EventContract], Handler] = {
     UnitUpserted: on_unit_upserted,
     ClueTriaged: on_clue_triaged,
     CaseConcluded: on_case_concluded,

@@ -143,7 +143,7 @@ async def create_plan(session: AsyncSession, outbox: Outbox, *, plan: PlanInput,
         leader=plan.leader, starts_on=starts_on, ends_on=ends_on, report_due=report_due, holiday=holiday,
         created_by=by))
     await outbox.publish(session, InspectionPlanned(
-        plan_id=plan_id, kind=plan.kind, theme=theme, month=month,  # type: ignore[arg-type]
+        plan_id=plan_id, kind=plan.kind, theme=theme, month=month,
         target_units=plan.target_units, starts_on=starts_on, ends_on=ends_on, report_due=report_due,
         holiday=holiday))
     return plan_id
@@ -179,7 +179,7 @@ async def _counts(session: AsyncSession, table, plan_ids: list[uuid.UUID]) -> di
         return {}
     rows = await session.execute(select(table.c.plan_id, func.count()).where(table.c.plan_id.in_(plan_ids))
                                  .group_by(table.c.plan_id))
-    return dict(rows.all())  # type: ignore[arg-type]
+    return dict(rows.all())
 
 
 async def list_plans(session: AsyncSession, *, month: str | None = None) -> list[dict[str, Any]]:
@@ -270,7 +270,7 @@ async def record_finding(
     await outbox.publish(session, InspectionFindingRecorded(
         finding_id=finding_id, plan_id=plan.id, clue_id=outcome.clue.id,
         tracking_number=outcome.clue.tracking_number, unit_id=unit_id, theme=plan.theme,
-        source=source, recommendation=recommendation, recorded_at=recorded_at))  # type: ignore[arg-type]
+        source=source, recommendation=recommendation, recorded_at=recorded_at))
     return {"id": finding_id, "plan_id": plan.id, "clue_id": outcome.clue.id,
             "tracking_number": outcome.clue.tracking_number, "source": source, "source_label": SOURCE_LABELS[source],
             "recommendation": recommendation, "receipt_code": outcome.receipt_code}
@@ -300,7 +300,8 @@ async def report_results(session: AsyncSession, outbox: Outbox, *, plan_id: uuid
         raise Problem(409, "检查尚未开始，不能报送结果。", slug="not-started")
     await session.execute(update(inspection_plans).where(inspection_plans.c.id == plan_id)
                           .values(reported_on=on, report_summary=summary))
-    counts = await _counts(session, inspection_visits, [plan_id]), await _counts(session, inspection_findings, [plan_id])
+    counts = (await _counts(session, inspection_visits, [plan_id]),
+              await _counts(session, inspection_findings, [plan_id]))
     await outbox.publish(session, InspectionResultReported(
         plan_id=plan_id, theme=plan.theme, report_due=plan.report_due, reported_on=on,
         on_time=on <= plan.report_due, visits=counts[0].get(plan_id, 0), findings=counts[1].get(plan_id, 0)))

@@ -18,6 +18,7 @@ import io
 import os
 import tempfile
 import threading
+from typing import Any
 from pathlib import Path
 
 import av
@@ -54,7 +55,7 @@ def _unreadable(kind: str) -> Problem:
 
 def _too_large(max_pixels: int, size: tuple[int, int] | None = None) -> Problem:
     shown = f"（{size[0]}×{size[1]} 像素）" if size else ""
-    extra = {"width": size[0], "height": size[1]} if size else {}
+    extra: dict[str, Any] = {"width": size[0], "height": size[1]} if size else {}
     return Problem(422, f"图片尺寸过大{shown}；每张图片最多 {max_pixels / 10_000:g} 万像素，请缩小后再上传。",
                    slug="image-too-large", max_pixels=max_pixels, **extra)
 
@@ -73,7 +74,7 @@ def strip_image_metadata(data: bytes, media_type: str, *, max_pixels: int = DEFA
             with _slot(concurrency):
                 img.load()
                 # In place: no second copy of the pixels unless the photo must be turned.
-                upright = ImageOps.exif_transpose(img, in_place=True) or img
+                upright: Image.Image = ImageOps.exif_transpose(img, in_place=True) or img
                 upright.info.clear()
                 out = io.BytesIO()
                 if fmt == "JPEG":

@@ -194,7 +194,8 @@ def _clue_from(fields: dict[str, str], settings, staged: list[StagedFile]) -> se
         lat, long = _float(fields, "lat"), _float(fields, "long")
     except ValueError:
         raise Open311Error(400, "lat 和 long 须为数字（WGS84 经纬度）") from None
-    if (lat is None) != (long is None) or (lat is not None and not (-90 <= lat <= 90 and -180 <= long <= 180)):
+    if (lat is None) != (long is None) or (
+            lat is not None and long is not None and not (-90 <= lat <= 90 and -180 <= long <= 180)):
         raise Open311Error(400, "lat 和 long 须同时给出，且在有效范围内（WGS84）")
     address = (fields.get("address_string") or fields.get("address_id") or "").strip() or None
     if lat is None and not address:
@@ -301,10 +302,8 @@ def _view(row, settings) -> dict[str, Any]:
     out, since they point at whoever stood there. Staff read the full place in the staff view."""
     offered = _SERVICES.get(row.category_hint or "", {})
     hidden = _misconduct(row)
-    if row.transferred and row.unit_id:
-        agency = row.unit_name
-    else:  # received, kept or set aside: the commission answers for it, and no kept unit is named
-        agency = settings.supervising_agency_name
+    # received, kept or set aside: the commission answers for it, and no kept unit is named
+    agency = row.unit_name if row.transferred and row.unit_id else settings.supervising_agency_name
     return {
         "service_request_id": str(row.id),
         "status": "closed" if row.status in _CLOSED else "open",

@@ -84,7 +84,7 @@ class IntakeSettings(ServiceSettings):
     supervising_agency_name: str = Field("市纪委监委", validation_alias="INTAKE_SUPERVISING_AGENCY_NAME")
 
     @model_validator(mode="after")
-    def _read_hotline_callbacks(self) -> "IntakeSettings":
+    def _read_hotline_callbacks(self) -> IntakeSettings:
         # The kernel's generic ``*_file`` reader may already have put the file's text here.
         raw: object = self.hotline_callbacks
         if isinstance(raw, str):
@@ -99,7 +99,7 @@ class IntakeSettings(ServiceSettings):
         return self
 
     @model_validator(mode="after")
-    def _refuse_development_secrets_in_production(self) -> "IntakeSettings":
+    def _refuse_development_secrets_in_production(self) -> IntakeSettings:
         if self.environment == "production":
             if not self.identity_keyring or not self.contact_keyring:
                 raise ValueError("IDENTITY_KEYRING and CONTACT_KEYRING must be set in production")

@@ -5,9 +5,11 @@ The rating link's routes (JSON and the reporter's page) are in ``rating_api``.""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import Row
 
 from services.common.auth import CurrentPrincipal, Principal, require_roles
 from services.common.db import SessionDep
@@ -37,14 +39,14 @@ Overseer = Annotated[Principal, require_roles("auditor")]  # admin always passes
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
-def _next(items: list, limit: int) -> str | None:
+def _next(items: Sequence[Row[Any]], limit: int) -> str | None:
     return str(items[-1].id) if len(items) == limit else None
 
 
 def _inbox_unit(principal: Principal, unit_id: str | None) -> str:
     """A unit handler reads its own unit's inbox; an admin names the unit."""
     scope = scope_of(principal)
-    if scope.unit_bound:  # require_roles let through unit handlers and admins only
+    if scope.unit_id is not None:  # unit-bound: require_roles let through unit handlers and admins only
         scope.require(scope.sees_unit_record(unit_id or scope.unit_id), "单位信箱")
         return scope.unit_id
     if not unit_id:

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
+from collections.abc import Callable
 from typing import Protocol
 
 import aiosmtplib
@@ -89,7 +90,7 @@ class EmailChannel:
             raise DeliveryError("smtp: recipient refused", permanent=True) from exc
         except aiosmtplib.SMTPResponseException as exc:
             raise DeliveryError(f"smtp: {exc.code}", permanent=500 <= exc.code < 600) from exc
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"smtp: {type(exc).__name__}") from exc
         return email["Message-ID"]
 
@@ -181,7 +182,7 @@ class WeComBotAdapter:
 
 
 def sms_adapter(settings: NotificationSettings) -> WebhookAdapter:
-    adapters = {
+    adapters: dict[str, Callable[[], WebhookAdapter]] = {
         "generic": lambda: GenericSmsAdapter(settings.sms_sign_name),
         "aliyun": lambda: AliyunSmsAdapter(settings.sms_sign_name, settings.sms_template_code),
     }
@@ -192,7 +193,7 @@ def sms_adapter(settings: NotificationSettings) -> WebhookAdapter:
 
 
 def wechat_adapter(settings: NotificationSettings) -> WebhookAdapter:
-    adapters = {
+    adapters: dict[str, Callable[[], WebhookAdapter]] = {
         "official_account": lambda: WeChatOfficialAccountAdapter(settings.wechat_template_id),
         "wecom_bot": lambda: WeComBotAdapter(),
     }
@@ -315,5 +316,5 @@ class TokenBucket:
 
     async def acquire(self) -> None:
         async with self._lock:
-            while (wait := self.wait_time()) > 0:
+            while (wait := self.wait_time()) > 0:  # noqa: ASYNC110 — token bucket: sleeps until the next token
                 await asyncio.sleep(wait)

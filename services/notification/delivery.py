@@ -43,7 +43,7 @@ SEND_SECONDS = Histogram("zuofeng_notification_send_seconds", "Time a channel to
 def backoff_seconds(attempts: int, base: float, cap: float, jitter: float = 0.2) -> float:
     """Exponential backoff after the ``attempts``-th failed attempt, capped, with up to 20% jitter."""
     delay = min(cap, base * 2 ** max(0, attempts - 1))
-    return delay * (1 + random.uniform(0, jitter))
+    return delay * (1 + random.uniform(0, jitter))  # noqa: S311 — retry jitter, not a secret
 
 
 class DeliveryWorker:
@@ -159,7 +159,8 @@ class DeliveryWorker:
 
     async def _record(self, row, status: str, *, provider_id: str | None = None, error: str | None = None,
                       next_attempt_at: datetime | None = None) -> None:
-        assert can_transition("sending", status)
+        if not can_transition("sending", status):
+            raise ValueError(f"delivery cannot go from sending to {status}")
         now = now_utc()
         values: dict = {"status": status, "locked_until": None, "updated_at": now, "last_error": error}
         if status == "sent":
@@ -182,7 +183,7 @@ class DeliveryWorker:
                 conn = await asyncpg.connect(self.notifier.settings.asyncpg_dsn)
                 try:
                     await conn.add_listener(DELIVERY_WAKEUP, lambda *_: self.wake.set())
-                    while not conn.is_closed():
+                    while not conn.is_closed():  # noqa: ASYNC110 — asyncpg has no closed event to await
                         await asyncio.sleep(5)
                 finally:
                     await conn.close(timeout=2)
@@ -219,10 +220,8 @@ class DeliveryWorker:
                 continue
             self.wake.clear()
             idle = await self.idle_seconds(poll)  # before wait() exists: a failure here leaves no coroutine behind
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), idle)
-            except asyncio.TimeoutError:
-                pass
 
 
 async def delivery_worker(app: FastAPI) -> None:

@@ -41,7 +41,7 @@ def environment() -> Environment:
     env = Environment(
         loader=PackageLoader("services.notification", "templates"),
         undefined=StrictUndefined,
-        autoescape=False,
+        autoescape=False,  # noqa: S701 — the templates are plain-text subjects and bodies, not HTML
         keep_trailing_newline=False,
         trim_blocks=False,
     )

@@ -72,7 +72,7 @@ class NotificationSettings(ServiceSettings):
     rating_remind_working_days: int = Field(3, validation_alias="NOTIFICATION_RATING_REMIND_WORKING_DAYS")
 
     @model_validator(mode="after")
-    def _named_reporters_need_the_key_ring(self) -> "NotificationSettings":
+    def _named_reporters_need_the_key_ring(self) -> NotificationSettings:
         # Without it a named reporter would silently get no SMS or e-mail (R-NO-1): refuse to start.
         if self.environment == "production" and not self.contact_keyring:
             raise ValueError("CONTACT_KEYRING (or CONTACT_KEYRING_FILE) must be set in production")

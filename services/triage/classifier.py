@@ -148,10 +148,10 @@ class Classifier:
 
         tags = tuple(sorted(h.removeprefix("tag:") for h in self._tag_heads
                             if scores.probs[m.heads[h].start] >= m.heads[h].threshold))
-        if not conduct:
-            family = type_code = None
+        if not conduct:  # out of scope: no family, type or tags
             tags = ()
-        return Verdict(family=family, type_code=type_code, tags=tags, confidence=confidence,
+        return Verdict(family=family if conduct else None, type_code=type_code if conduct else None, tags=tags,
+                       confidence=confidence,
                        evidence=tuple(evidence), conduct=conduct, conduct_probability=round(p_conduct, 3),
                        triggers=tuple(sorted(triggers)), trigger_candidates=tuple(sorted(candidates)),
                        enterprise=enterprise, enterprise_markers=markers,

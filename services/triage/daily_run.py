@@ -154,7 +154,7 @@ async def run_daily(
         clock = _Clock()
         # streamed from a cursor straight into light inputs: no second copy of the day as driver records
         clues = [ClueInput(*r) async for r in raw.cursor(
-            f"SELECT {_CLUE_COLUMNS} FROM triage.clues WHERE state = 'pending' AND received_at <= $1 "
+            f"SELECT {_CLUE_COLUMNS} FROM triage.clues WHERE state = 'pending' AND received_at <= $1 "  # noqa: S608 — constant column list
             "ORDER BY received_at, id", window_end, prefetch=5000)]
         if progress:
             await progress(len(clues), 0)
@@ -251,7 +251,7 @@ async def _with_pending_duplicates(raw, clue: ClueInput, settings: TriageSetting
     """The clue and the earlier, still pending clues it duplicates: the cluster is screened now together
     (the earliest stays primary and takes the 涉企 flag), rather than the re-report left unmerged."""
     rows = await raw.fetch(
-        f"SELECT {_CLUE_COLUMNS} FROM triage.clues WHERE state = 'pending' AND id <> $1 "
+        f"SELECT {_CLUE_COLUMNS} FROM triage.clues WHERE state = 'pending' AND id <> $1 "  # noqa: S608 — constant column list
         "AND received_at > $2 AND received_at <= $3 ORDER BY received_at, id",
         clue.id, clue.received_at - _window(settings), clue.received_at)
     if not rows:
@@ -259,7 +259,7 @@ async def _with_pending_duplicates(raw, clue: ClueInput, settings: TriageSetting
     earlier = [ClueInput(**dict(r)) for r in rows]
     roots = dedupe.cluster([dedupe.DedupeItem(c.text, c.subject, c.received_at) for c in [*earlier, clue]],
                            threshold=settings.duplicate_threshold, window=_window(settings))
-    return [c for c, root in zip(earlier, roots) if root == roots[-1]] + [clue]
+    return [c for c, root in zip(earlier, roots, strict=False) if root == roots[-1]] + [clue]
 
 
 def _window(settings: TriageSettings) -> timedelta:
@@ -300,7 +300,7 @@ async def screen_on_arrival(session: AsyncSession, clue_id: Any, settings: Triag
     received_at = await raw.fetchval("SELECT received_at FROM triage.clues WHERE id = $1", clue_id)
     run_date = run_date_of(received_at, settings.daily_cutoff)
     await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(run_date)})
-    row = await raw.fetchrow(f"SELECT {_CLUE_COLUMNS} FROM triage.clues WHERE id = $1 AND state = 'pending'", clue_id)
+    row = await raw.fetchrow(f"SELECT {_CLUE_COLUMNS} FROM triage.clues WHERE id = $1 AND state = 'pending'", clue_id)  # noqa: S608 — constant column list
     if row is None:
         return False
     at = datetime.now(UTC)
@@ -319,14 +319,15 @@ async def screen_on_arrival(session: AsyncSession, clue_id: Any, settings: Triag
 
 
 async def write_outcomes(session: AsyncSession, outcomes: list[Outcome], ref_sources: dict[Any, list[dict]],
-                         *, run_date: date, at: datetime, events: Outbox, clock: "_Clock | None" = None,
+                         *, run_date: date, at: datetime, events: Outbox, clock: _Clock | None = None,
                          listed: bool = True) -> None:
     """Bulk write: COPY the outcomes into a temporary table, one UPDATE … FROM, COPY the events.
     ``listed`` false (screened on arrival): the clues join a sheet at the run whose window covers them."""
     raw = await _raw(session)
     # IF NOT EXISTS + TRUNCATE: a consumer's batch screens several clues on arrival in one transaction
     await raw.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS triage_run_out (id uuid, family text, type_code text, tags text[], confidence float8, "
+        "CREATE TEMP TABLE IF NOT EXISTS triage_run_out (id uuid, family text, type_code text, tags text[], "
+        "confidence float8, "
         "evidence jsonb, must_investigate bool, triggers text[], routed_unit_id text, route_reason text, "
         "state text, decision text, reason text, deadline date, merged_into uuid, sources jsonb, enterprise bool, "
         "model_version text, conduct bool) "

@@ -126,7 +126,7 @@ class MustInvestigateLayer:
     automaton: Any
 
     @classmethod
-    def load(cls, path: Path = LAYER_FILE) -> "MustInvestigateLayer":
+    def load(cls, path: Path = LAYER_FILE) -> MustInvestigateLayer:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         vocab = {name: frozenset(words) for name, words in raw["vocab"].items()}
         markers = frozenset(raw.get("enterprise_markers", []))
@@ -142,7 +142,7 @@ class MustInvestigateLayer:
         learned judgement), for the alternatives that ask for it (``@conduct``)."""
         found = self.scan(text) if found is None else found
         present = {name: words & found for name, words in self.vocab.items()}
-        present["@conduct"] = {"@conduct"} if conduct else set()
+        present["@conduct"] = frozenset({"@conduct"}) if conduct else frozenset()
         out = []
         for code, alternatives in self.triggers.items():
             if any(present[g] for g in self.unless.get(code, ())):

@@ -69,7 +69,7 @@ class CheckCreate(StorableModel):
     checked_at: datetime | None = None
 
     @model_validator(mode="after")
-    def _a_bad_answer_says_what(self) -> "CheckCreate":
+    def _a_bad_answer_says_what(self) -> CheckCreate:
         bad = self.other_problem or any(self.answers.model_dump().values())
         if bad and not (self.account and len(self.account.strip()) >= 5):
             raise ValueError("反映了问题的询问必须写明询问记录（account）")

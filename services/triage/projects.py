@@ -84,7 +84,7 @@ async def log_check(session: AsyncSession, outbox: Outbox, *, project_id: uuid.U
         answers=answers, problems=problems, unit_id=unit_id, account=body.get("account") or ""))
     await outbox.publish(session, KeyProjectChecked(
         check_id=check_id, project_id=project_id, project_code=project.code, project_name=project.name,
-        checked_at=checked_at, problems=problems, unit_id=unit_id,  # type: ignore[arg-type]
+        checked_at=checked_at, problems=problems, unit_id=unit_id,
         account=body.get("account")))
     return check_read((await session.execute(select(project_checks).where(project_checks.c.id == check_id))).one())
 

@@ -83,7 +83,7 @@ class DailyRunRead(BaseModel):
     sheet: str | None = None  # where the sheet is, once done
 
     @classmethod
-    def of(cls, job: dict[str, Any]) -> "DailyRunRead":
+    def of(cls, job: dict[str, Any]) -> DailyRunRead:
         done = job["state"] == "done"
         return cls(**{k: job.get(k) for k in cls.model_fields if k != "sheet"},
                    sheet=f"/api/v1/triage/daily-sheets/{job['run_date'].isoformat()}?version={job['version']}"
@@ -110,7 +110,7 @@ class DailySheetRead(BaseModel):
     model_version: str | None = None  # which classifier version sorted the day
 
     @classmethod
-    def of(cls, run: dict[str, Any], created: bool | None = None) -> "DailySheetRead":
+    def of(cls, run: dict[str, Any], created: bool | None = None) -> DailySheetRead:
         sheet = run["sheet"]
         return cls(
             run_date=run["run_date"], version=run.get("version", 1), closes_day=run.get("closes_day", True),

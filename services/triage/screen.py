@@ -95,10 +95,10 @@ def decide(outcome: Outcome, *, taxonomy: Taxonomy, primary_tracking: str | None
            directory: Directory | None = None) -> tuple[str, str | None, str]:
     """(state, decision, reason) by the screening rules, first match wins:
     merge a duplicate → a 五必查 trigger or candidate always stays with the office (accepted, or reviewed
-    when the text reads as no conduct complaint or the classification is unsure) → too short to verify → not a conduct complaint (存查, unless 涉企: then
-    an officer looks) → low confidence to the human queue → 乱作为 and discipline matters accepted by the
-    office → 涉企 accepted by the office (never auto-transferred) → transfer, but never to the unit the
-    clue is about → accept. Every reason says what was actually done."""
+    when the text reads as no conduct complaint or the classification is unsure) → too short to verify → not a
+    conduct complaint (存查, unless 涉企: then an officer looks) → low confidence to the human queue → 乱作为 and
+    discipline matters accepted by the office → 涉企 accepted by the office (never auto-transferred) → transfer,
+    but never to the unit the clue is about → accept. Every reason says what was actually done."""
     c = outcome.classification
     if outcome.merged_into is not None:
         return "triaged", "merge", f"与{primary_tracking}重复，合并办理"

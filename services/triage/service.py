@@ -196,7 +196,7 @@ async def override_clue(
     after = {k: _plain(values.get(k, getattr(row, k))) for k in before}
     await audit.record(session, audit_log, actor=principal, action="clue.override", entity_type="clue",
                        entity_id=str(row.id), details={"before": before, "after": after, "reason": change.reason})
-    fresh = (await session.execute(select(clues).where(clues.c.id == row.id))).first()
+    fresh = (await session.execute(select(clues).where(clues.c.id == row.id))).one()
     await outbox.publish(session, ClueTriaged(
         clue_id=fresh.id, tracking_number=fresh.tracking_number, run_date=run_date, family=fresh.family,
         type_code=fresh.type_code, tags=list(fresh.tags), confidence=fresh.confidence, unit_id=fresh.routed_unit_id,
@@ -297,7 +297,7 @@ async def record_benchmark_case(session: AsyncSession, event: BenchmarkCasePubli
 
 
 async def seed_benchmark_cases(session: AsyncSession, path: Path = BENCHMARK_SEED_FILE) -> int:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))  # noqa: ASYNC240 — a one-off seed, small file
     now = datetime.now(UTC)
     rows = [{**c, "case_id": uuid.UUID(str(c["case_id"])), "tags": c.get("tags", []), "source": "seed",
              "published_at": now} for c in data["cases"]]

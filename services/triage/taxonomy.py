@@ -54,7 +54,7 @@ class Taxonomy:
     set_aside: dict[str, Any]
 
     @classmethod
-    def load(cls, path: Path = TAXONOMY_FILE) -> "Taxonomy":
+    def load(cls, path: Path = TAXONOMY_FILE) -> Taxonomy:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         families = {f["code"]: f for f in raw["families"]}
         types = {t["code"]: t for t in raw["types"]}
@@ -89,11 +89,13 @@ class Taxonomy:
         return {
             "families": [
                 {"code": code, "label": fam["label"],
-                 "types": [{"code": t, "label": typ["label"]} for t, typ in self.types.items() if typ["family"] == code]}
+                 "types": [{"code": t, "label": typ["label"]}
+                           for t, typ in self.types.items() if typ["family"] == code]}
                 for code, fam in self.families.items()
             ],
             "tag_groups": [
-                {"code": g["code"], "label": g["label"], "tags": [{"code": t["code"], "label": t["label"]} for t in g["tags"]]}
+                {"code": g["code"], "label": g["label"],
+                 "tags": [{"code": t["code"], "label": t["label"]} for t in g["tags"]]}
                 for g in self.raw["tag_groups"]
             ],
             "must_investigate": [{"code": code, "label": label} for code, label, _ in self.triggers],

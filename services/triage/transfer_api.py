@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
@@ -30,7 +30,7 @@ StatsReader = Annotated[Principal, require_roles("triage_officer", "investigator
 State = Literal["assigned", "filed", "returned", "concluded"]
 
 
-async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncGenerator[bytes, None]:
     """Refuse a body as soon as it grows past ``limit`` (through the gateway it streams, without a length)."""
     seen = 0
     async for chunk in stream:
@@ -95,7 +95,8 @@ async def post_transfer_result(clue_id: uuid.UUID, request: Request, session: Se
                           errors=[{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]) from None
         files = [f for f in form.getlist("evidence") if isinstance(f, UploadFile) and f.filename]
         root = evidence_root(settings.data_dir)
-        evidence = [await store_evidence(f.file, root=root, max_bytes=settings.evidence_max_bytes, name=f.filename)
+        evidence = [await store_evidence(f.file, root=root, max_bytes=settings.evidence_max_bytes,
+                                          name=f.filename or "")
                     for f in files]
     finally:
         await form.close()

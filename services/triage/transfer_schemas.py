@@ -78,7 +78,7 @@ class TransferReview(BaseModel):
         None, max_length=2000, description="告知投诉人的办理结果（通过时必填；不写被处理人员姓名）")
 
     @model_validator(mode="after")
-    def _what_each_decision_needs(self) -> "TransferReview":
+    def _what_each_decision_needs(self) -> TransferReview:
         if self.decision == "return" and not (self.reason and len(self.reason.strip()) >= 2):
             raise ValueError("退回重办须写明理由（reason）")
         if self.decision == "accept" and not (self.outcome_summary and len(self.outcome_summary.strip()) >= 2):

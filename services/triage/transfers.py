@@ -64,7 +64,7 @@ async def _current(session: AsyncSession, clue_id: uuid.UUID, *, lock: bool):
                   "assigned_on": clue.run_date or today_in_city(), "updated_at": func.now()}
         await session.execute(pg_insert(transfers).values(clue_id=clue.id, **values).on_conflict_do_update(
             index_elements=["clue_id"], set_=values))
-        row = (await session.execute(select(transfers).where(transfers.c.clue_id == clue_id))).first()
+        row = (await session.execute(select(transfers).where(transfers.c.clue_id == clue_id))).one()
     return clue, dict(row._mapping)
 
 

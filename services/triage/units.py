@@ -158,7 +158,7 @@ async def count_units(session: AsyncSession) -> int:
 
 
 @lru_cache
-def load_routing_rules(path: Path = ROUTING_RULES_FILE) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def load_routing_rules(path: Path = ROUTING_RULES_FILE) -> tuple[tuple[str, frozenset[str]], ...]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return tuple((r["unit"], frozenset(r["any"])) for r in data["routing_rules"])
 
@@ -175,7 +175,7 @@ class Directory:
     parents: dict[str, tuple[str | None, str | None, bool]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, rows: list[dict[str, Any]], rules=()) -> "Directory":
+    def build(cls, rows: list[dict[str, Any]], rules=()) -> Directory:
         names: dict[str, tuple[str, int]] = {}
         for row in rows:
             if not row.get("active", True) or row["level"] == "region":

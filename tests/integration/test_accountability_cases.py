@@ -30,7 +30,7 @@ class EventLog:
                                          auto_offset_reset="earliest", enable_auto_commit=False)
         self.seen: list[dict] = []
 
-    async def __aenter__(self) -> "EventLog":
+    async def __aenter__(self) -> EventLog:
         await self.consumer.start()
         return self
 

@@ -6,7 +6,7 @@ import orjson
 
 
 async def test_invalid_yaml_on_units_import_is_a_422_problem(suite, ids):
-    response = await suite.gateway.post("/api/v1/triage/units:import", content="regions: [\n  - id: dt\n".encode(),
+    response = await suite.gateway.post("/api/v1/triage/units:import", content=b"regions: [\n  - id: dt\n",
                                         headers={**ids.bearer("admin"), "content-type": "application/yaml"})
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"

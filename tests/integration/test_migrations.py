@@ -67,30 +67,30 @@ async def test_readiness_waits_for_the_schema_and_concurrent_migrations_serialis
     try:
         settings = AccountabilitySettings(**{**settings_kwargs, "database_url": url, "kafka_enabled": False})
         app = create_app(settings)
-        async with LifespanManager(app, startup_timeout=30) as manager:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://a") as c:
-                before = await c.get("/readyz")
-                assert before.status_code == 503 and any(f.startswith("schema") for f in before.json()["failures"])
+        async with (LifespanManager(app, startup_timeout=30) as manager,
+                    httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://a") as c):
+            before = await c.get("/readyz")
+            assert before.status_code == 503 and any(f.startswith("schema") for f in before.json()["failures"])
 
-                # Three pods starting at once, each its own process (as their init containers are).
-                env = {**os.environ, "DATABASE_URL": url, "KAFKA_ENABLED": "false", "ZUOFENG_ENV": "development"}
-                runs = [await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "services.common.cli", "migrate", "accountability", env=env,
-                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE) for _ in range(3)]
-                results = [await run.communicate() for run in runs]
-                assert [run.returncode for run in runs] == [0, 0, 0], [err.decode()[-500:] for _, err in results]
-                assert (await c.get("/readyz")).status_code == 200
+            # Three pods starting at once, each its own process (as their init containers are).
+            env = {**os.environ, "DATABASE_URL": url, "KAFKA_ENABLED": "false", "ZUOFENG_ENV": "development"}
+            runs = [await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "services.common.cli", "migrate", "accountability", env=env,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE) for _ in range(3)]
+            results = [await run.communicate() for run in runs]
+            assert [run.returncode for run in runs] == [0, 0, 0], [err.decode()[-500:] for _, err in results]
+            assert (await c.get("/readyz")).status_code == 200
 
-                # A restore of an older backup: the schema is at a revision the code has moved past.
-                heads, known = migrate.script_revisions("accountability")
-                if older := sorted(known - heads):
-                    owner = await asyncpg.connect(_admin_dsn(infra["SERVER_URL"]), database=database)
-                    try:
-                        await owner.execute("UPDATE accountability.alembic_version SET version_num = $1", older[0])
-                    finally:
-                        await owner.close()
-                    behind = await c.get("/readyz")
-                    assert behind.status_code == 503 and "the code needs" in str(behind.json()["failures"])
+            # A restore of an older backup: the schema is at a revision the code has moved past.
+            heads, known = migrate.script_revisions("accountability")
+            if older := sorted(known - heads):
+                owner = await asyncpg.connect(_admin_dsn(infra["SERVER_URL"]), database=database)
+                try:
+                    await owner.execute("UPDATE accountability.alembic_version SET version_num = $1", older[0])
+                finally:
+                    await owner.close()
+                behind = await c.get("/readyz")
+                assert behind.status_code == 503 and "the code needs" in str(behind.json()["failures"])
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await admin.close()

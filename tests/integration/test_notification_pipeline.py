@@ -98,10 +98,10 @@ async def stack(infra, settings_kwargs, keys, run_id):
     producer = new_producer(settings, "notification-test")
     await producer.start()
     try:
-        async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app),
-                                         base_url="http://notification.test") as client:
-                yield Stack(app, client, settings, producer, smtp, receiver, KeyRing.parse(keys["contact_keyring"]))
+        async with (LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager,
+                    httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app),
+                                      base_url="http://notification.test") as client):
+            yield Stack(app, client, settings, producer, smtp, receiver, KeyRing.parse(keys["contact_keyring"]))
     finally:
         await producer.stop()
         await receiver.stop()

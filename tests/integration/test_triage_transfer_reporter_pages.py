@@ -52,7 +52,7 @@ async def clue_count(suite, poster_code: str) -> int:
 
 
 async def test_a_citizen_reports_follows_and_rates_on_a_phone(suite, ids, gateway_url, phone):
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 — a local directory, once
     await directory(suite, ids)
     poster = (await suite.gateway.post("/api/v1/intake/posters", headers=ids.bearer("triage_officer"), json={
         "unit_id": UNIT, "place": "南关街道便民服务中心一楼大厅", "title": "作风问题随手拍"})).json()

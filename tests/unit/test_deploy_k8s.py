@@ -761,7 +761,7 @@ def test_kafka_admits_only_authenticated_users_within_their_acls(overlay):
     docs = render(f"overlays/{overlay}")
     kafka = named(docs, "Kafka", "zuofeng")
     listeners = kafka["spec"]["kafka"]["listeners"]
-    assert listeners and all(l["tls"] and l["authentication"]["type"] == "scram-sha-512" for l in listeners)
+    assert listeners and all(x["tls"] and x["authentication"]["type"] == "scram-sha-512" for x in listeners)
     assert kafka["spec"]["kafka"]["authorization"]["type"] == "simple"
     assert "userOperator" in kafka["spec"]["entityOperator"]
     generator = _generator()
@@ -771,7 +771,7 @@ def test_kafka_admits_only_authenticated_users_within_their_acls(overlay):
         assert user["spec"]["authentication"]["type"] == "scram-sha-512"
         produces, consumes = generator.kafka_usage(service)
 
-        def allowed(operation: str, topic: str) -> bool:
+        def allowed(operation: str, topic: str, user=user) -> bool:
             return any(
                 operation in acl["operations"] and acl["resource"]["type"] == "topic" and (
                     topic == acl["resource"]["name"] if acl["resource"]["patternType"] == "literal"

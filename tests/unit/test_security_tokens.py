@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import asyncio
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -98,7 +99,7 @@ async def test_a_verified_token_is_remembered_only_until_it_expires():
     raw = token(iat=now, exp=now + 2)
     assert (await verifier.principal(raw, "a")).client == "a"
     assert (await verifier.principal(raw, "b")).client == "b"  # served from the cache, with this caller
-    time.sleep(2.1)
+    await asyncio.sleep(2.1)
     await refused("token-expired", verifier, raw)
 
 

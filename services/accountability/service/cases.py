@@ -263,7 +263,8 @@ async def _settle_waiting_repeats(session: AsyncSession, outbox: Outbox, *, orig
             triaged_clues.c.merged_into == original, triaged_clues.c.waiting.is_(True)).values(waiting=False))
 
 
-async def update_case(session: AsyncSession, outbox: Outbox, *, case_id: uuid.UUID, changes: dict, actor: Actor) -> None:
+async def update_case(session: AsyncSession, outbox: Outbox, *, case_id: uuid.UUID, changes: dict,
+                      actor: Actor) -> None:
     case = await get_case_row(session, case_id, lock=True)
     if case.state == "closed":
         raise Problem(409, "已结案的案件不能修改; 可通过回头看重新整改。", slug="case-closed")
@@ -309,7 +310,8 @@ async def transition_case(
     """Move a case along the transition table; guards and events per action. Returns the new state."""
     if action in domain.ACTIONS_WITH_DATA:
         where = {"substantiate": "findings", "clear": "findings", "reopen": "rectifications/{id}/look-back"}[action]
-        raise Problem(422, f"{domain.ACTIONS[action]}须附带内容, 请使用 POST …/cases/{{id}}/{where}。", slug="use-dedicated-endpoint")
+        raise Problem(422, f"{domain.ACTIONS[action]}须附带内容, 请使用 POST …/cases/{{id}}/{where}。",
+                      slug="use-dedicated-endpoint")
     case = await get_case_row(session, case_id, lock=True)
     if domain.next_state(case.state, action) is None:
         await _move(session, case, action, actor=actor, reason=reason)  # raises the invalid-transition problem
@@ -427,7 +429,8 @@ async def _ensure_closable(session: AsyncSession, case: Row) -> None:
         if status["missing"]:
             names = "、".join(domain.LEADER_ROLES[r] for r in status["missing"])
             raise Problem(
-                409, f"一案双查: 结案前须认定{names}的责任, 或说明其不承担责任的理由。", slug="joint-examination-incomplete", missing=status["missing"])
+                409, f"一案双查: 结案前须认定{names}的责任, 或说明其不承担责任的理由。",
+                slug="joint-examination-incomplete", missing=status["missing"])
     pending = await session.scalar(select(func.count()).select_from(rectifications).where(
         rectifications.c.case_id == case.id, rectifications.c.status != "signed_off"))
     if pending:
@@ -440,7 +443,8 @@ async def clear_leader(
 ) -> None:
     """一案双查: record why a unit leader bears no responsibility; 'collectively decided' is no reason."""
     if domain.is_collective_excuse(reason):
-        raise Problem(422, "集体决策不能成为免责理由, 请说明该负责人本人不承担责任的理由。", slug="collective-decision-no-excuse")
+        raise Problem(422, "集体决策不能成为免责理由, 请说明该负责人本人不承担责任的理由。",
+                      slug="collective-decision-no-excuse")
     case = await get_case_row(session, case_id, lock=True)
     if case.state in ("closed", "dismissed", "unfounded"):
         raise Problem(409, f"案件处于{domain.STATES[case.state]}, 不能进行一案双查认定。", slug="invalid-state")

@@ -173,7 +173,8 @@ async def import_cases(
         already = set((await session.scalars(select(cases.c.origin_key).where(cases.c.origin_key.in_(keys)))).all())
         for rows, case in valid:
             if f"import:{case.ref}" in already:
-                errors.append({"rows": rows, "ref": case.ref, "field": "案件编号", "detail": "该案件编号已导入过, 未重复导入"})
+                errors.append({"rows": rows, "ref": case.ref, "field": "案件编号",
+                               "detail": "该案件编号已导入过, 未重复导入"})
         valid = [(rows, c) for rows, c in valid if f"import:{c.ref}" not in already]
     imported = await _write(session, [c for _, c in valid], importer) if valid else []
     import_id = new_id()

@@ -49,7 +49,8 @@ async def add_person(
                       slug="name-required")
     person_id = new_id()
     await session.execute(persons.insert().values(
-        id=person_id, case_id=case_id, name=name, post=post or (domain.LEADER_ROLES[leader_role] if leader_role else None),
+        id=person_id, case_id=case_id, name=name,
+        post=post or (domain.LEADER_ROLES[leader_role] if leader_role else None),
         unit_id=unit_id, unit_name=unit.name if unit else case.unit_name, rank=rank, party_member=party_member,
         responsibility=responsibility, leader_role=leader_role, management=management,
     ))
@@ -139,7 +140,8 @@ async def record_exemption(
         names = "; ".join(domain.criterion_name(c) for c in unmet)
         raise Problem(422, f"{domain.EXEMPTION_BASES[basis]}须同时具备全部条件, 以下条件不具备: {names}。",
                       slug="exemption-criteria-unmet", unmet=unmet)
-    if kind == "exempt" and await session.scalar(select(measures.c.id).where(measures.c.person_id == person_id).limit(1)):
+    if kind == "exempt" and await session.scalar(
+            select(measures.c.id).where(measures.c.person_id == person_id).limit(1)):
         raise Problem(409, "该人员已有处理措施, 不能免责; 可记录从轻或减轻处理。",
                       slug="exemption-after-measures")
     if await session.scalar(select(exemptions.c.id).where(exemptions.c.person_id == person_id)):

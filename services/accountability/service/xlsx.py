@@ -87,13 +87,15 @@ def template() -> bytes:
     for cell in sheet[2]:
         cell.font = Font(italic=True, color="808080")
         cell.fill = PatternFill("solid", fgColor="F2F2F2")
-    example = {"ref": "DT-2017-0001", "title": "某乡镇扶贫资金发放迟缓", "region": "广灵县", "campaign": "2017年作风集中整治",
+    example = {"ref": "DT-2017-0001", "title": "某乡镇扶贫资金发放迟缓", "region": "广灵县",
+               "campaign": "2017年作风集中整治",
                "tags": "形式主义", "must_investigate": "否", "serious": "否", "opened_on": "2017-09-01",
                "finding": "属实", "concluded_on": "2017-11-20", "finding_summary": "经查属实"}
     first = {**example, "name": "张某", "post": "村原党支部书记", "rank": "村(社区)干部", "party_member": "是",
              "responsibility": "直接责任", "management": "乡镇(街道)党委管理", "measure": "党纪警告"}
     second = {"ref": "DT-2017-0001", "name": "李某", "post": "邮政储蓄银行支行原行长", "rank": "国有企业管理人员",
-              "party_member": "是", "responsibility": "主要领导责任", "management": "国有企业党组织管理", "measure": "降职"}
+              "party_member": "是", "responsibility": "主要领导责任", "management": "国有企业党组织管理",
+              "measure": "降职"}
     for row in (first, second):
         sheet.append([row.get(field, "") for field, _h, _c, _n in COLUMNS])
     for index, (_f, header, _c, _n) in enumerate(COLUMNS):
@@ -175,7 +177,7 @@ def parse(data: bytes) -> tuple[list[tuple[list[int], dict]], list[dict]]:
     by_ref: dict[str, tuple[list[int], dict]] = {}
     errors: list[dict] = []
     for number, values in enumerate(rows, start=2):
-        cells = {f: v for f, v in zip(fields, values) if f}
+        cells = {f: v for f, v in zip(fields, values, strict=False) if f}
         if not any(_text(v) for v in cells.values()):
             continue
         if number == 2 and _text(cells.get("ref")) == COLUMNS[0][3]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import orjson
 
@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from ..events import CloudEvent, topic_name
 from ..ids import new_id
 
-REGISTRY: dict[str, type["EventContract"]] = {}
+REGISTRY: dict[str, type[EventContract]] = {}
 
 
 def envelope_bytes(
@@ -88,7 +88,7 @@ class EventContract(BaseModel):
         )
 
     @classmethod
-    def from_cloudevent(cls, event: CloudEvent) -> "EventContract":
+    def from_cloudevent(cls, event: CloudEvent) -> Self:
         return cls.model_validate(event.data)
 
 

@@ -26,7 +26,8 @@ from .verification import consume_code, request_code
 
 __all__ = [
     "Origin", "consume_code", "import_ballots", "list_imports", "list_opinions", "opinion_counts", "request_code",
-    "add_units", "compute_results", "count_complaints", "put_complaint", "create_campaign", "get_campaign", "import_directory_units",
+    "add_units", "compute_results", "count_complaints", "put_complaint", "create_campaign", "get_campaign",
+    "import_directory_units",
     "ingest_ballots", "list_campaigns", "list_quarantine", "list_units", "put_fact", "rankings",
     "record_scores", "record_veto", "review_ballot", "scan_for_stuffing", "transition", "upsert_directory_unit",
 ]

@@ -151,7 +151,8 @@ async def ingest_ballots(
         if origin.kind == "import":
             # Paper ballots count only once someone has reviewed them (the importer cannot vouch alone).
             await session.execute(
-                update(ballots).where(ballots.c.campaign_id == campaign_id, ballots.c.source == f"import:{origin.import_id}")
+                update(ballots).where(ballots.c.campaign_id == campaign_id,
+                                      ballots.c.source == f"import:{origin.import_id}")
                 .values(status="quarantined", reasons=["考评办导入的纸质选票, 复核后计入"]))
         opinion_rows = [{"campaign_id": campaign_id, "unit_id": u, "channel": records_channel, "text": text.strip()}
                         for h, idx in by_hash.items() if h in inserted
@@ -258,7 +259,7 @@ async def list_quarantine(session: AsyncSession, *, campaign_id: uuid.UUID, stat
     rows = (await session.execute(query)).all()
     items = [{"id": r.id, "channel": r.channel, "source": r.source, "submitted_at": r.submitted_at,
               "status": r.status, "reasons": r.reasons,
-              "ratings": {names[u]: s for u, s in zip(r.unit_refs, r.scores)}} for r in rows[:limit]]
+              "ratings": {names[u]: s for u, s in zip(r.unit_refs, r.scores, strict=False)}} for r in rows[:limit]]
     return items, (encode_cursor(str(items[-1]["id"])) if len(rows) > limit else None)
 
 

@@ -119,7 +119,8 @@ async def _history(session: AsyncSession, campaign: dict) -> domain.History:
         previously_unqualified={u["unit_id"] for c in results["categories"] for u in c["ranking"]
                                 if u["grade"] == "unqualified"},
         previous_rectification_card={c["unit_id"] for c in results["consequences"]
-                                     if c["kind"] == "yellow_card" and "rectification_not_done" in c.get("grounds", [])})
+                                     if c["kind"] == "yellow_card"
+                                     and "rectification_not_done" in c.get("grounds", [])})
 
 
 async def _unqualified_this_year(session: AsyncSession, campaign: dict) -> dict[str, str]:

@@ -42,6 +42,7 @@ __all__ = [
     "create_poster", "find_receipt_clue", "format_tracking_number", "get_clue", "get_poster", "hotline_clue",
     "invalid_detail",
     "list_attachments", "list_posters", "map_hotline_fields", "move_status", "next_tracking_numbers",
-    "open_identity", "parse_hotline_report", "receipt_status", "record_feedback", "record_unit_name", "safe_errors", "seal_reporter",
+    "open_identity", "parse_hotline_report", "receipt_status", "record_feedback", "record_unit_name", "safe_errors",
+    "seal_reporter",
     "ticket_status", "tracking_sequence_name", "update_poster",
 ]

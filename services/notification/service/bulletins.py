@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Row, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -181,7 +183,7 @@ def _labelled(by_type: dict[str, int]) -> list[dict]:
     return [{"label": k, "count": v} for k, v in sorted(totals.items(), key=lambda kv: -kv[1])]
 
 
-async def list_drafts(session: AsyncSession) -> list:
+async def list_drafts(session: AsyncSession) -> Sequence[Row[Any]]:
     return (await session.execute(
         select(bulletins).where(bulletins.c.status == "draft").order_by(bulletins.c.published_at.desc()))).all()
 

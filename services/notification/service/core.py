@@ -57,7 +57,7 @@ class Notifier:
     calendar: WorkCalendar = field(default_factory=default_calendar)
 
     @classmethod
-    def from_settings(cls, settings: NotificationSettings, outbox: Outbox) -> "Notifier":
+    def from_settings(cls, settings: NotificationSettings, outbox: Outbox) -> Notifier:
         keyring = KeyRing.parse(settings.contact_keyring) if settings.contact_keyring else None
         return cls(settings=settings, outbox=outbox, keyring=keyring)
 

@@ -117,7 +117,8 @@ async def remind_unrated(session: AsyncSession, *, notifier: Notifier, today: da
     rows = (await session.execute(
         select(ratings).where(ratings.c.answered_at.is_(None), ratings.c.reminded_on.is_(None),
                               ratings.c.expires_at > now,
-                              ratings.c.created_at < _start_of(today - timedelta(days=s.rating_remind_working_days - 1)))
+                              ratings.c.created_at
+                              < _start_of(today - timedelta(days=s.rating_remind_working_days - 1)))
         .with_for_update(skip_locked=True))).all()
     sent = 0
     for row in rows:

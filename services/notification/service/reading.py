@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import bulletins, deliveries, inbox_messages
 
 
 async def list_inbox(session: AsyncSession, *, unit_id: str, after: uuid.UUID | None, limit: int,
-                     unread_only: bool = False) -> list:
+                     unread_only: bool = False) -> Sequence[Row[Any]]:
     q = select(inbox_messages).where(inbox_messages.c.unit_id == unit_id)
     if after is not None:
         q = q.where(inbox_messages.c.id < after)
@@ -36,7 +38,7 @@ async def mark_read(session: AsyncSession, *, unit_id: str, message_id: uuid.UUI
 async def list_deliveries(
     session: AsyncSession, *, after: uuid.UUID | None, limit: int, status: str | None = None,
     channel: str | None = None, clue_id: uuid.UUID | None = None, unit_id: str | None = None,
-) -> list:
+) -> Sequence[Row[Any]]:
     q = select(deliveries)
     for column, value in ((deliveries.c.status, status), (deliveries.c.channel, channel),
                           (deliveries.c.clue_id, clue_id), (deliveries.c.unit_id, unit_id)):
@@ -55,7 +57,7 @@ def _public():
 
 
 async def list_bulletins(session: AsyncSession, *, after: uuid.UUID | None, limit: int,
-                         kind: str | None = None) -> list:
+                         kind: str | None = None) -> Sequence[Row[Any]]:
     q = _public()
     if kind is not None:
         q = q.where(bulletins.c.kind == kind)
@@ -65,5 +67,5 @@ async def list_bulletins(session: AsyncSession, *, after: uuid.UUID | None, limi
 
 
 async def get_bulletin(session: AsyncSession, *, bulletin_id: uuid.UUID, drafts: bool = False):
-    q = select(bulletins) if drafts else _public()
+    q: Select[Any] = select(bulletins) if drafts else _public()
     return (await session.execute(q.where(bulletins.c.id == bulletin_id))).first()

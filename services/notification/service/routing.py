@@ -46,8 +46,9 @@ _DELIVERY_COLUMNS = (("id", "uuid"), ("dedupe_key", "text"), ("source", "text"),
                      ("sent_at", "timestamptz"), ("updated_at", "timestamptz"))
 # The set's delivery rows as one array per column: one statement whatever the count, parsed once (a
 # multi-row VALUES, or SQLAlchemy's executemany with RETURNING, spent ~0.1 s a poll building parameters).
-_INSERT_DELIVERIES = text(  # noqa: S608 — our own table and column names, no input
-    f"INSERT INTO {deliveries.fullname} ({', '.join(n for n, _ in _DELIVERY_COLUMNS)}) SELECT * FROM unnest("
+# Our own table and column names, no input.
+_INSERT_DELIVERIES = text(
+    f"INSERT INTO {deliveries.fullname} ({', '.join(n for n, _ in _DELIVERY_COLUMNS)}) SELECT * FROM unnest("  # noqa: S608
     + ", ".join(f"CAST(:{n} AS {t}[])" for n, t in _DELIVERY_COLUMNS)
     + ") ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key, channel")
 

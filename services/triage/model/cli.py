@@ -23,7 +23,7 @@ async def read_overrides(database_url: str | None) -> list[Example]:
     from ..models import training_examples as table
     from ..settings import TriageSettings
 
-    settings = TriageSettings(**({"database_url": database_url} if database_url else {}))
+    settings = TriageSettings(database_url=database_url) if database_url else TriageSettings()
     engine = create_engine(settings, pool_size=1)
     try:
         async with session_scope(create_session_factory(engine)) as session:

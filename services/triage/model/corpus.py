@@ -11,7 +11,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 import yaml
 
@@ -34,7 +35,7 @@ class Example:
     source: str | None = None
 
     @classmethod
-    def of(cls, row: dict[str, Any]) -> "Example":
+    def of(cls, row: dict[str, Any]) -> Example:
         conduct = bool(row.get("conduct", row.get("type") is not None))
         return cls(
             text=str(row["text"]), conduct=conduct, family=row.get("family") if conduct else None,

@@ -119,7 +119,8 @@ def _decisions(classifier, examples: list[Example], directory) -> dict[str, Any]
     decisions = Counter(o.decision or "review" for o in outcomes)
     bad = [e.text for e, o in zip(examples, outcomes, strict=True)
            if e.triggers and o.decision in ("set_aside", "transfer")]
-    ent_transferred = sum(1 for e, o in zip(examples, outcomes, strict=True) if e.enterprise and o.decision == "transfer")
+    ent_transferred = sum(1 for e, o in zip(examples, outcomes, strict=True)
+                          if e.enterprise and o.decision == "transfer")
     wrongly_set_aside = sum(1 for e, o in zip(examples, outcomes, strict=True)
                             if e.conduct and o.decision == "set_aside")
     return {"decisions": dict(decisions), "human_queue_share": round(decisions["review"] / max(1, len(outcomes)), 4),
@@ -141,8 +142,9 @@ def markdown(report: dict[str, Any], *, title: str) -> str:
         bound = "" if not target else ("≤ " if key == "human_queue_share" else "≥ ") + f"{target['target']:.0%}"
         met = "" if not target else ("yes" if target["met"] else "NO")
         lines.append(f"| {label} | {shown_value} | {bound} | {met} |")
-    lines.append(f"| 五必查 clues set aside or auto-transferred | {report.get('must_investigate_set_aside_or_transferred')} "
-                 f"| 0 | {'yes' if report['targets']['no_must_investigate_set_aside_or_transferred']['met'] else 'NO'} |")
+    kept = report["targets"]["no_must_investigate_set_aside_or_transferred"]["met"]
+    lines.append("| 五必查 clues set aside or auto-transferred | "
+                 f"{report.get('must_investigate_set_aside_or_transferred')} | 0 | {'yes' if kept else 'NO'} |")
     lines += ["", f"Conduct complaints read as non-conduct: {report['conduct_read_as_non_conduct']}; "
               f"conduct complaints set aside: {report.get('conduct_complaints_set_aside')}; "
               f"涉企 auto-transferred: {report.get('enterprise_auto_transferred')}; "

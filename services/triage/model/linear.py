@@ -112,7 +112,7 @@ class LinearModel:
                 self._binary[head.start : head.stop] = True
 
     @classmethod
-    def load(cls, directory: Path) -> "LinearModel":
+    def load(cls, directory: Path) -> LinearModel:
         meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
         with np.load(directory / "model.npz", allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}

@@ -150,7 +150,7 @@ def train(examples: list[Example], *, use_words: bool = False, C: float = 20.0, 
                         "oof_precision": round(tp / max(1, int(pred.sum())), 4)}
         add(name, "binary", ["yes"], model.coef_.T, model.intercept_, platt=[a, b], threshold=threshold)
 
-    def softmax(name: str, rows: np.ndarray, labels: list[str]) -> None:
+    def softmax(name: str, rows: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
         y = np.array(labels)
         model = _fit(X[rows], y, C=C, balanced=False)
         classes = [str(c) for c in model.classes_]
@@ -250,7 +250,8 @@ def train(examples: list[Example], *, use_words: bool = False, C: float = 20.0, 
 def write(meta: dict[str, Any], arrays: dict[str, np.ndarray], root: Path) -> Path:
     directory = root / meta["version"]
     directory.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(directory / "model.npz", **arrays)
+    # numpy's stub types **kwds so that a dict of arrays could land on allow_pickle: bool
+    np.savez_compressed(directory / "model.npz", **arrays)  # type: ignore[arg-type]
     (directory / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, separators=(",", ":")),
                                          encoding="utf-8")
     return directory
