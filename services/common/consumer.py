@@ -308,23 +308,23 @@ class EventConsumer:
                 trace_id_var.reset(tid_token)
 
     async def _handle_together(self, parsed) -> None:
-        """The poll in one transaction: one inbox statement for all of it, then each topic's new events
-        through its set handler (a few statements per round) or, for a plain handler, one by one."""
+        """The poll in one transaction: a set handler's topic gets one inbox statement for its events, then
+        its new events a round at a time; a plain handler's events go one by one, each with its inbox row."""
         async with session_scope(self.sessions) as session:
-            fresh = await self._claim(session, parsed)
             by_topic: dict[str, list] = {}
             for item in parsed:
                 by_topic.setdefault(item[0].topic, []).append(item)
             for topic, items in by_topic.items():
                 handler = items[0][3]
-                new = [item for item in items if item[1].id in fresh and fresh.pop(item[1].id)]
-                if isinstance(handler, SetHandler):
-                    for part in rounds(new, key=lambda item: item[2].key()):
-                        await handler.many(session, [(contract, event) for _, event, contract, _ in part])
-                else:
-                    for record, event, contract, _ in new:
+                if not isinstance(handler, SetHandler):  # one by one, each with its inbox row, as before
+                    for record, event, contract, _ in items:
                         with self._trace(event, record.topic):
-                            await handler(session, contract, event)
+                            self._count(topic, await self._handle_in(session, event, contract, handler, topic))
+                    continue
+                fresh = await self._claim(session, items)
+                new = [item for item in items if item[1].id in fresh and fresh.pop(item[1].id)]
+                for part in rounds(new, key=lambda item: item[2].key()):
+                    await handler.many(session, [(contract, event) for _, event, contract, _ in part])
                 EVENTS_CONSUMED.labels(self.service, topic, "handled").inc(len(new))
                 if len(items) > len(new):
                     EVENTS_CONSUMED.labels(self.service, topic, "duplicate").inc(len(items) - len(new))
