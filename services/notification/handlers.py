@@ -3,9 +3,11 @@ it only records and queues, never sends: sending is the delivery worker's, outsi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.consumer import Handler
+from services.common.consumer import Handler, SetHandler
 from services.common.contracts.accountability import (
     CaseClosed,
     CaseConcluded,
@@ -34,6 +36,7 @@ from .service import Notifier
 from .service import drives as drive_tasks
 from .service import inspections
 from .service import reviews as review_rounds
+from .service import routing
 from .service import transfers as transfer_loop
 from .service.voters import send_voter_code
 
@@ -65,9 +68,9 @@ def build_handlers(notifier: Notifier) -> dict[type, Handler]:
     async def on_clue_received(session: AsyncSession, event: ClueReceived, envelope: CloudEvent) -> None:
         await service.acknowledge_clue(session, notifier=notifier, event=event, source=envelope.id)
 
-    async def on_clue_triaged(session: AsyncSession, event: ClueTriaged, envelope: CloudEvent) -> None:
-        await service.route_clue(session, notifier=notifier, event=event, source=envelope.id)
-        await transfer_loop.transfer_superseded(session, event=event)
+    async def on_clues_triaged(session: AsyncSession, events: Sequence[tuple[ClueTriaged, CloudEvent]]) -> None:
+        # Set-based: a daily run's thousands of triaged clues are routed a poll at a time.
+        await routing.route_clues(session, notifier=notifier, events=[(e, envelope.id) for e, envelope in events])
 
     async def on_case_concluded(session: AsyncSession, event: CaseConcluded, envelope: CloudEvent) -> None:
         await service.conclude_case(session, notifier=notifier, event=event, source=envelope.id)
@@ -116,7 +119,7 @@ def build_handlers(notifier: Notifier) -> dict[type, Handler]:
         VoterCodeRequested: on_voter_code_requested,
         UnitUpserted: on_unit_upserted,
         ClueReceived: on_clue_received,
-        ClueTriaged: on_clue_triaged,
+        ClueTriaged: SetHandler(on_clues_triaged),
         CaseConcluded: on_case_concluded,
         CaseClosed: on_case_closed,
         RectificationAssigned: on_rectification_assigned,

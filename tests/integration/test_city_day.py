@@ -126,10 +126,15 @@ async def test_a_days_clues_are_all_screened_cased_and_notified_exactly_once(
                                       "WHERE clue_id = ANY($1::uuid[])", clue_ids)
             rows = await deliveries_of(db, clue_ids, sheet_subject(run_date))
             pending = sum(1 for d in rows if d["status"] not in ("sent", "failed"))
-            return cased, len(rows), pending
+            # Intake hears of the triage and of the receipts last (it consumes what notification publishes):
+            # with notification routing a poll at a time, it may still be catching up when the rest settled.
+            fed = await db.fetchval("SELECT count(*) FROM intake.feedback_messages WHERE clue_id = ANY($1::uuid[])",
+                                    clue_ids)
+            return cased, len(rows), pending, fed
 
         await wait_for(settled, lambda v: v[0] >= expected["cases.clues"]
-                       and v[1] >= expected["deliveries.total"] and v[2] == 0, timeout=25, interval=0.3)
+                       and v[1] >= expected["deliveries.total"] and v[2] == 0
+                       and v[3] >= expected["intake.feedback (receipt page)"], timeout=40, interval=0.3)
         sampled = [q for q in day.qr if q.images][:12]  # the reports check_attachments looks at
         expected["attachments checked: EXIF/GPS/text stripped"] = sum(len(q.images) for q in sampled)
         expected["sheet.csv total = json total"] = 1

@@ -100,24 +100,15 @@ async def open_case(
 
     The finding is due ``domain.time_limit_days`` after opening (快查快结: 四风/八项规定 cases sooner)."""
     unit = await get_unit(session, unit_id)
-    opened_at = opened_at or datetime.now(UTC)
-    tags = sorted(set(tags or ()))
-    due_on = opened_at.astimezone(SHANGHAI).date() + timedelta(days=domain.time_limit_days(tags))
     number = await session.scalar(case_number_seq.next_value())
-    case_id = new_id()
-    opened_by = actor.subject if isinstance(actor, Principal) else actor
+    values = case_values(
+        unit, number, opened_at=opened_at or datetime.now(UTC), actor=actor, title=title, source=source,
+        summary=summary, unit_id=unit_id, region=region, problem_family=problem_family, problem_type=problem_type,
+        serious=serious, unit_problem=unit_problem, origin_key=origin_key, lead_body=lead_body,
+        must_investigate=must_investigate, tags=tags, campaign=campaign)
+    case_id = values["id"]
     inserted = await session.scalar(
-        pg_insert(cases)
-        .values(
-            id=case_id, case_number=format_case_number(opened_at, number), state="preliminary_check",
-            source=source, origin_key=origin_key, title=title, summary=summary, unit_id=unit_id,
-            unit_name=unit.name if unit else None, region=region or (unit.region if unit else None),
-            problem_family=problem_family, problem_type=problem_type, serious=serious,
-            unit_problem=unit_problem, opened_by=opened_by, opened_at=opened_at, updated_at=opened_at,
-            lead_body=lead_body, must_investigate=must_investigate, tags=tags, campaign=campaign, due_on=due_on,
-        )
-        .on_conflict_do_nothing(index_elements=["origin_key"])
-        .returning(cases.c.id)
+        pg_insert(cases).values(**values).on_conflict_do_nothing(index_elements=["origin_key"]).returning(cases.c.id)
     )
     if inserted is None:
         return None
@@ -125,11 +116,27 @@ async def open_case(
         await _attach(session, case_id, clue)
     await audit.record(session, audit_log, actor=actor, action="case.opened", entity_type="case",
                        entity_id=str(case_id), details={"source": source, "unit_id": unit_id})
-    await outbox.publish(session, CaseOpened(
-        case_id=case_id, case_number=format_case_number(opened_at, number), unit_id=unit_id, serious=serious,
-        clue_ids=[c["clue_id"] for c in clues or []], opened_at=opened_at,
-    ))
+    await outbox.publish(session, case_opened(values, clues or []))
     return case_id
+
+
+def case_values(unit: Row | None, number: int, *, opened_at: datetime, actor: Actor, tags: list[str] | None,
+                region: str | None = None, **fields: Any) -> dict[str, Any]:
+    """A new case's row in 初核: its number, the unit's name and region, the time limit its tags set."""
+    tags = sorted(set(tags or ()))
+    return {
+        **fields, "id": new_id(), "case_number": format_case_number(opened_at, number), "state": "preliminary_check",
+        "unit_name": unit.name if unit else None, "region": region or (unit.region if unit else None),
+        "opened_by": actor.subject if isinstance(actor, Principal) else actor, "opened_at": opened_at,
+        "updated_at": opened_at, "tags": tags,
+        "due_on": opened_at.astimezone(SHANGHAI).date() + timedelta(days=domain.time_limit_days(tags)),
+    }
+
+
+def case_opened(values: dict[str, Any], clues: list[dict[str, Any]]) -> CaseOpened:
+    return CaseOpened(case_id=values["id"], case_number=values["case_number"], unit_id=values["unit_id"],
+                      serious=values["serious"], clue_ids=[c["clue_id"] for c in clues],
+                      opened_at=values["opened_at"])
 
 
 async def _attach(session: AsyncSession, case_id: uuid.UUID, clue: dict[str, Any]) -> bool:

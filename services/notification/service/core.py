@@ -107,10 +107,8 @@ async def addresses_for(session: AsyncSession, notifier: Notifier, recipient: st
                                entity_type="clue", entity_id=str(row.clue_id), details=details)
             found = {CONTACT_CHANNELS[k]: v for k, v in contact.items()}
     elif kind == "unit":
-        stored = await session.scalar(select(units.c.contacts).where(units.c.unit_id == ref)) or {}
-        contacts = {**stored, **notifier.settings.unit_contacts.get(ref, {})}
-        found = {UNIT_CONTACT_CHANNELS[k]: v for k, v in contacts.items() if k in UNIT_CONTACT_CHANNELS and v}
-        found["inbox"] = ref
+        stored = await session.scalar(select(units.c.contacts).where(units.c.unit_id == ref))
+        return unit_addresses(notifier, ref, stored)
     elif kind == "voter":  # a web voter's sealed phone (evaluation's one-time code): SMS only
         from .voters import open_voter
 
@@ -119,6 +117,20 @@ async def addresses_for(session: AsyncSession, notifier: Notifier, recipient: st
         s = notifier.settings
         found = {"email": s.supervising_office_email, "sms": s.supervising_office_phone,
                  "inbox": s.supervising_office_unit_id}
+    return {ch: addr for ch, addr in found.items() if addr and ch in notifier.channels}
+
+
+def unit_addresses(notifier: Notifier, unit_id: str, stored: dict | None) -> dict[str, str]:
+    """channel → address of a unit from its directory contacts (``stored``) and the configured overrides."""
+    contacts = {**(stored or {}), **notifier.settings.unit_contacts.get(unit_id, {})}
+    found = {UNIT_CONTACT_CHANNELS[k]: v for k, v in contacts.items() if k in UNIT_CONTACT_CHANNELS and v}
+    found["inbox"] = unit_id
+    return {ch: addr for ch, addr in found.items() if addr and ch in notifier.channels}
+
+
+def reporter_addresses(notifier: Notifier, contact: dict[str, str]) -> dict[str, str]:
+    """channel → address of an opened reporter contact, limited to the channels configured here."""
+    found = {CONTACT_CHANNELS[k]: v for k, v in contact.items()}
     return {ch: addr for ch, addr in found.items() if addr and ch in notifier.channels}
 
 
@@ -143,7 +155,24 @@ async def queue_message(
     unit_id: str | None = None,
 ) -> int:
     """Queue one message to one recipient on each channel; a (source, recipient, channel) seen before is a no-op."""
-    rows = [
+    rows = message_rows(source=source, template=template, recipient=recipient, rendered=rendered,
+                        channels=channels, clue_id=clue_id, unit_id=unit_id)
+    if not rows:
+        return 0
+    result = await session.execute(
+        pg_insert(deliveries).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(deliveries.c.id)
+    )
+    queued = len(result.all())
+    if queued:
+        await session.execute(_NOTIFY)
+    return queued
+
+
+def message_rows(*, source: str, template: str, recipient: str, rendered: Rendered, channels: Iterable[str],
+                 clue_id: uuid.UUID | None = None, unit_id: str | None = None) -> list[dict]:
+    """The ``deliveries`` rows queueing one message to one recipient on each channel."""
+    return [
         {
             "id": new_id(),
             "dedupe_key": f"{source}|{recipient}|{channel}",
@@ -159,16 +188,6 @@ async def queue_message(
         }
         for channel in sorted(set(channels))
     ]
-    if not rows:
-        return 0
-    result = await session.execute(
-        pg_insert(deliveries).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(deliveries.c.id)
-    )
-    queued = len(result.all())
-    if queued:
-        await session.execute(_NOTIFY)
-    return queued
 
 
 async def feedback_to_reporter(
