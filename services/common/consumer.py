@@ -46,8 +46,8 @@ GROUP_LAG_SECONDS = 15.0
 # The event argument is the contract class the handler is registered under (the consumer checks it), which a
 # dict of contract class → handler cannot express: each handler's own annotation names its contract.
 Handler = Callable[[AsyncSession, Any, CloudEvent], Awaitable[None]]
-# A set of events of one topic, in order, no two with the same key.
-Events = Sequence[tuple[EventContract, CloudEvent]]
+# A set of events of one topic, in order, no two with the same key (Any for the same reason as Handler).
+Events = Sequence[tuple[Any, CloudEvent]]
 SetHandle = Callable[[AsyncSession, Events], Awaitable[None]]
 
 

@@ -42,7 +42,7 @@ async def open_cases_from_clues(session: AsyncSession, outbox: Outbox, events: S
     alone = [e for e in events if not _repeat(e)]
     # The same cluster locks as one at a time (an original's id for it and its repeats), all in one
     # statement and in one order, so two replicas' sets cannot deadlock on them.
-    keys = {e.merged_into if _repeat(e) else e.clue_id for e in events}
+    keys = {e.merged_into if _repeat(e) and e.merged_into is not None else e.clue_id for e in events}
     await session.execute(_LOCK_ALL, {"keys": sorted(int.from_bytes(k.bytes[:8], "big", signed=True) for k in keys)})
     ids = [e.clue_id for e in events]
     owned = set(await session.scalars(select(case_clues.c.clue_id).where(case_clues.c.clue_id.in_(ids))))
