@@ -50,7 +50,12 @@ async def client_package(gateway_url, tmp_path_factory):
     assert "x-zuofeng-unavailable" not in document  # every service's operations are in it
     work = tmp_path_factory.mktemp("openapi-client")
     (work / "openapi.json").write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
-    (work / "config.yaml").write_text(f"package_name_override: {PACKAGE}\npost_hooks: []\n")
+    # Office files (xlsx, docx) are bytes to a client; the generator only knows application/octet-stream as such.
+    office = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+              "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+    overrides = "".join(f"  {kind}: application/octet-stream\n" for kind in office)
+    (work / "config.yaml").write_text(
+        f"package_name_override: {PACKAGE}\npost_hooks: []\ncontent_type_overrides:\n{overrides}")
     process = await asyncio.create_subprocess_exec(
         str(VENV_BIN / "openapi-python-client"), "generate", "--path", str(work / "openapi.json"),
         "--output-path", str(work / PACKAGE), "--meta", "none", "--config", str(work / "config.yaml"),

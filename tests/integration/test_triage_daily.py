@@ -21,7 +21,9 @@ from services.triage.units import DEMO_UNITS_FILE
 
 from ..support import eventually
 
-DUPLICATE = "南关街道便民服务中心窗口人员推诿扯皮，这个说归那个管，那个说归这个管，材料齐全仍要求反复跑腿，前后跑了五趟。"
+# 「材料齐全仍要求……」would read as an approval-service complaint (a 五必查 candidate the office keeps), which
+# is not what this complaint is for: it is the plain buck-passing a unit is handed.
+DUPLICATE = "南关街道便民服务中心窗口人员推诿扯皮，这个说归那个管，那个说归这个管，让我反复跑腿，前后跑了五趟。"
 MUST = "我公司的招商项目审批迟迟不批，手续反复被退回，投资方已经表示要撤资。"
 LAWLESS = "南关市场监管所执法人员向商户索要好处费两千元，不给就故意刁难，不让营业。"
 VAGUE = "窗口人员上班玩手机，还收了好处费，材料也一拖再拖，几个部门互相推。"  # several problems at once: the human queue
